@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/aloro/wa-senders/shared/config"
+	"github.com/aloro/wa-senders/shared/stack"
+)
+
+// backend is the running functions a run drives.
+type backend interface {
+	// stop ends it; out gets a line about how.
+	stop(out io.Writer) error
+	pid() int
+}
+
+// localrunBackend is cmd/localrun (what `make run` serves) as a child process: the webhook and
+// admin API over HTTP, the outbound poller, the reconciler timer and the Graph API fake.
+type localrunBackend struct {
+	proc *process
+}
+
+func (b *localrunBackend) pid() int { return b.proc.pid() }
+
+func (b *localrunBackend) stop(out io.Writer) error {
+	err := b.proc.stop(15 * time.Second)
+	if err != nil {
+		fmt.Fprintf(out, "localrun: %v; last lines of %s:\n%s\n", err, b.proc.logTo, tailFile(b.proc.logTo, 20))
+	}
+	return err
+}
+
+// localrunFlags lists the flags a localrun binary knows (from its -h output), so the harness
+// only passes what this checkout's localrun supports.
+func localrunFlags(bin string) map[string]bool {
+	out, _ := exec.Command(bin, "-h").CombinedOutput()
+	flags := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "-") {
+			name, _, _ := strings.Cut(line[1:], " ")
+			flags[name] = true
+		}
+	}
+	return flags
+}
+
+// startLocalrun builds and starts cmd/localrun on addr with the Graph API fake on fakeAddr,
+// reading the harness stack's env file, and waits until both answer.
+func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, logLevel string, batchTimeout time.Duration) (*localrunBackend, error) {
+	bin, err := buildTool(ctx, repo, binDir, "localrun")
+	if err != nil {
+		return nil, err
+	}
+	known := localrunFlags(bin)
+	args := []string{"-addr", addr, "-graph-fake", fakeAddr, "-env", envFile}
+	// The reconciler would correct senders from the fake's phone-number state mid-run; the run
+	// checks webhook effects, so it runs rarely.
+	if known["reconcile-every"] {
+		args = append(args, "-reconcile-every", "1h")
+	}
+	if batchTimeout > 0 {
+		if !known["outbound-timeout"] {
+			return nil, fmt.Errorf("this localrun has no -outbound-timeout flag: the lambda-timeout fault needs -backend inprocess")
+		}
+		args = append(args, "-outbound-timeout", batchTimeout.String())
+	}
+	env := cleanEnv([]string{config.EnvLogLevel + "=" + logLevel})
+	logPath := filepath.Join(binDir, "localrun.log")
+	proc, err := startProcess(bin, args, env, logPath)
+	if err != nil {
+		return nil, err
+	}
+	b := &localrunBackend{proc: proc}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	url := "http://" + addr + "/webhook?hub.mode=subscribe&hub.verify_token=" + stack.LocalVerifyToken + "&hub.challenge=ready"
+	for {
+		if done, werr := proc.exited(); done {
+			return nil, fmt.Errorf("localrun exited while starting (%v); last lines of %s:\n%s", werr, logPath, tailFile(logPath, 20))
+		}
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return b, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = proc.stop(5 * time.Second)
+			return nil, fmt.Errorf("localrun did not answer the webhook handshake on %s within 60s (%v); last lines of %s:\n%s", addr, err, logPath, tailFile(logPath, 20))
+		}
+		select {
+		case <-ctx.Done():
+			_ = proc.stop(5 * time.Second)
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// targetFor describes a run against a stack and a backend on addr / fakeAddr.
+func targetFor(ctx context.Context, s *localStack, addr, fakeAddr string) (*target, error) {
+	params := s.Env[stack.EnvFileParameters]
+	t := &target{
+		WebhookURL: "http://" + addr + "/webhook",
+		AdminURL:   "http://" + addr,
+		FakeURL:    "http://" + fakeAddr,
+		DDB:        stack.LocalDynamoDB(s.DDBEndpoint),
+		SQS:        stack.LocalSQS(s.SQSEndpoint),
+		Table:      params[config.EnvTableName],
+		AppSecret:  stack.LocalAppSecret,
+		FreeEntry:  config.DefaultFreeEntryWindow,
+		DDBPID:     s.DDBPID,
+		SQSPID:     s.SQSPID,
+	}
+	var err error
+	for _, q := range []struct {
+		id  string
+		dst *string
+	}{{"OutboundQueue", &t.OutboundQueueURL}, {"OutboundDLQ", &t.OutboundDLQURL}, {"InboundQueue", &t.InboundQueueURL}} {
+		if *q.dst, err = s.queueURL(ctx, t.SQS, q.id); err != nil {
+			return nil, err
+		}
+	}
+	if t.Table == "" {
+		return nil, fmt.Errorf("%s has no %s", s.envFile(), config.EnvTableName)
+	}
+	return t, nil
+}
+
+// purge empties the run's queues before a run (a test stack is shared by several runs).
+func purge(ctx context.Context, sq *sqs.Client, urls ...string) {
+	for _, u := range urls {
+		_, _ = sq.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(u)})
+	}
+}
+
+// freePort returns a free loopback TCP port (for tests).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

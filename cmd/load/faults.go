@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/graphfake"
+	"github.com/aloro/wa-senders/shared/outbound"
+)
+
+// Fault scenarios. Each says what must hold; the run's own end-state checks (nothing lost,
+// nothing duplicated, every window and record right) apply on top of each.
+var faultCatalogue = map[string]string{
+	"ddb-pause": "DynamoDB Local stopped (SIGSTOP) mid-run, then continued: webhooks fail (500) while it is " +
+		"stopped and are accepted when redelivered after; nothing is half-applied (every message forwarded once, " +
+		"every window right, every request in a terminal record)",
+	"sqs-pause": "the SQS emulator stopped (SIGSTOP) mid-run, then continued: webhooks fail while the inbound " +
+		"queue is unreachable and are accepted after; enqueues are retried; every message forwarded once, " +
+		"every request ends terminal, none sent twice",
+	"graph-errors": "the Graph API answers bursts of 130429 (throughput), 503, 131000 (transient), 131056 " +
+		"(pair rate), dropped connections and timeouts: every affected request is retried and sent exactly once",
+	"poison": "requests that are not requests (not JSON, wrong types, no content, text over 4,096 characters, " +
+		"an unknown media type) end in a rejected/failed record or in the DLQ, are never sent, and do not block " +
+		"the next request of their conversation",
+	"lambda-timeout": "the consumer's deadline (the Lambda timeout) falls mid-batch while the Graph API is slow: " +
+		"everything not sent is retried, nothing is sent twice",
+}
+
+// faultRun is one fault scenario in a run.
+type faultRun struct {
+	name string
+	t    *target
+	o    options
+
+	mu        sync.Mutex
+	from, to  time.Time
+	during    map[string]int // webhook answers while the fault was on
+	runErr    error
+	ids       []string // requests the scenario enqueued itself (the drain waits for them)
+	noIDBody  string   // the poison body that carries no id
+	okID      string   // the valid request queued behind a poison one
+	scripted  int
+	hitsAfter int64
+}
+
+func newFault(name string, t *target, o options) (*faultRun, error) {
+	if _, ok := faultCatalogue[name]; !ok {
+		return nil, fmt.Errorf("unknown fault %q (known: %s)", name, strings.Join(faultList(), ", "))
+	}
+	return &faultRun{name: name, t: t, o: o, during: map[string]int{}}, nil
+}
+
+func faultList() []string {
+	return []string{"ddb-pause", "sqs-pause", "graph-errors", "poison", "lambda-timeout"}
+}
+
+// observe sees every webhook answer; those while the fault is on (plus one request timeout,
+// for requests sent just before it ended) are counted.
+func (f *faultRun) observe(at time.Time, a answer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.from.IsZero() || at.Before(f.from) || (!f.to.IsZero() && at.After(f.to.Add(f.o.RequestTimeout))) {
+		return
+	}
+	f.during[a.label()]++
+}
+
+func (f *faultRun) setWindow(from, to time.Time) {
+	f.mu.Lock()
+	if !from.IsZero() {
+		f.from = from
+	}
+	if !to.IsZero() {
+		f.to = to
+	}
+	f.mu.Unlock()
+}
+
+func (f *faultRun) fail(err error) {
+	f.mu.Lock()
+	f.runErr = err
+	f.mu.Unlock()
+}
+
+// run applies the fault; it returns when the fault is over.
+func (f *faultRun) run(ctx context.Context, r *runner) {
+	fmt.Fprintf(r.out, "fault %s: on\n", f.name)
+	defer fmt.Fprintf(r.out, "fault %s: off\n", f.name)
+	switch f.name {
+	case "ddb-pause":
+		f.pauseFor(ctx, f.t.DDBPID, "DynamoDB Local")
+	case "sqs-pause":
+		f.pauseFor(ctx, f.t.SQSPID, "the SQS emulator")
+	case "graph-errors":
+		f.graphErrors(ctx, r)
+	case "poison":
+		f.poison(ctx, r)
+	case "lambda-timeout":
+		f.lambdaTimeout(ctx, r)
+	}
+}
+
+func (f *faultRun) pauseFor(ctx context.Context, pid int, what string) {
+	if pid == 0 {
+		f.fail(fmt.Errorf("no pid for %s: the harness did not start it", what))
+		return
+	}
+	if err := pause(pid); err != nil {
+		f.fail(err)
+		return
+	}
+	f.setWindow(time.Now(), time.Time{})
+	// Always continue it, whatever happens: a stopped emulator would hang everything after.
+	defer func() {
+		if err := resume(pid); err != nil {
+			f.fail(err)
+		}
+		f.setWindow(time.Time{}, time.Now())
+	}()
+	select {
+	case <-ctx.Done():
+	case <-time.After(f.o.FaultFor):
+	}
+}
+
+// bursts are the Graph API answers of the graph-errors scenario, consumed in order.
+func (f *faultRun) bursts() []graphfake.Script {
+	return []graphfake.Script{
+		{Path: graphfake.PathMessages, ErrorCode: 130429, Times: 4},
+		{Path: graphfake.PathMessages, Status: http.StatusServiceUnavailable, Times: 4},
+		{Path: graphfake.PathMessages, ErrorCode: 131000, Times: 3},
+		{Path: graphfake.PathMessages, ErrorCode: 131056, Times: 3},
+		{Path: graphfake.PathMessages, Drop: true, Times: 3},
+		// Longer than the backend's Graph client timeout: the client gives up; the fake records
+		// no send for an answer nobody waited for.
+		{Path: graphfake.PathMessages, Delay: f.o.GraphTimeout + 500*time.Millisecond, Times: 2},
+	}
+}
+
+func (f *faultRun) graphErrors(ctx context.Context, r *runner) {
+	bursts := f.bursts()
+	for _, b := range bursts {
+		f.scripted += b.Times
+	}
+	f.setWindow(time.Now(), time.Time{})
+	if err := r.fk.Script(ctx, bursts...); err != nil {
+		f.fail(fmt.Errorf("script the fake: %w", err))
+		return
+	}
+	// Leave the bursts to be consumed by the traffic; the check looks at what was used.
+	f.setWindow(time.Time{}, time.Now())
+}
+
+// poisonBodies are SQS messages that are not valid requests.
+func (f *faultRun) poison(ctx context.Context, r *runner) {
+	f.setWindow(time.Now(), time.Time{})
+	defer f.setWindow(time.Time{}, time.Now())
+	s := r.p.trafficSenders()[0]
+	var cust *customerSpec
+	for _, c := range s.custs {
+		if c.Phone != "" {
+			cust = c
+			break
+		}
+	}
+	if cust == nil {
+		f.fail(fmt.Errorf("no customer with a phone for the poison scenario"))
+		return
+	}
+	id := func(n int) string { return fmt.Sprintf("%s-poison-%d", r.p.prefix, n) }
+	f.noIDBody = "this is not JSON {" + r.p.prefix
+	group := s.ID + "#" + strings.TrimPrefix(cust.Phone, "+")
+	bodies := []struct {
+		body, group, dedupe string
+		hasID               bool
+	}{
+		{f.noIDBody, "poison-" + r.p.prefix, id(1), false},
+		{fmt.Sprintf(`{"id":%q,"senderId":12345,"to":true}`, id(2)), "poison-" + r.p.prefix, id(2), true},
+		{fmt.Sprintf(`{"id":%q,"senderId":%q,"to":%q}`, id(3), s.ID, cust.Phone), group, id(3), true},
+		{fmt.Sprintf(`{"id":%q,"senderId":%q,"to":%q,"text":%q}`, id(4), s.ID, cust.Phone, strings.Repeat("x", 5000)), group, id(4), true},
+		{fmt.Sprintf(`{"id":%q,"senderId":%q,"to":%q,"media":{"type":"hologram","link":"https://example.invalid/x"}}`, id(5), s.ID, cust.Phone), group, id(5), true},
+	}
+	for _, b := range bodies {
+		if err := r.enqueueRetrying(ctx, []byte(b.body), b.group, b.dedupe); err != nil {
+			f.fail(err)
+			return
+		}
+		if b.hasID {
+			f.ids = append(f.ids, b.dedupe)
+		}
+	}
+	// A valid request queued behind the poison ones in the same conversation: FIFO order must
+	// not let a poison request block it.
+	f.okID = id(6)
+	ok, _ := jsonBytes(outbound.Request{ID: f.okID, SenderID: s.ID, To: cust.Phone, Text: "after the poison", Template: sampleTemplate})
+	if err := r.enqueueRetrying(ctx, ok, group, f.okID); err != nil {
+		f.fail(err)
+		return
+	}
+	f.ids = append(f.ids, f.okID)
+}
+
+func (f *faultRun) lambdaTimeout(ctx context.Context, r *runner) {
+	if f.t.batchDeadline == nil {
+		f.fail(fmt.Errorf("this backend cannot shorten the outbound consumer's deadline (run with -backend inprocess)"))
+		return
+	}
+	slow := 300 * time.Millisecond
+	if err := r.fk.SetLatency(ctx, slow); err != nil {
+		f.fail(err)
+		return
+	}
+	before := f.deadlineHits()
+	f.setWindow(time.Now(), time.Time{})
+	// A batch of ten paced sends at 300 ms each cannot finish in 700 ms: the deadline falls mid-batch.
+	f.t.batchDeadline(700 * time.Millisecond)
+	select {
+	case <-ctx.Done():
+	case <-time.After(f.o.FaultFor):
+	}
+	f.t.batchDeadline(0)
+	_ = r.fk.SetLatency(context.WithoutCancel(ctx), f.o.SendLatency)
+	f.setWindow(time.Time{}, time.Now())
+	f.hitsAfter = f.deadlineHits() - before
+}
+
+func (f *faultRun) deadlineHits() int64 {
+	if f.t.deadlineHits == nil {
+		return 0
+	}
+	return f.t.deadlineHits()
+}
+
+// check returns what did not hold.
+func (f *faultRun) check(ctx context.Context, r *runner, inDLQ map[string]bool) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var probs []string
+	if f.runErr != nil {
+		return []string{"could not run: " + f.runErr.Error()}
+	}
+	failedDuring := 0
+	for k, n := range f.during {
+		if k != "200" {
+			failedDuring += n
+		}
+	}
+	if n := r.m.webhookAnswers.get("unexpected_4xx"); n > 0 {
+		probs = append(probs, fmt.Sprintf("%d correctly signed POSTs were answered 4xx", n))
+	}
+	if n := r.m.webhookGaveUp.Load(); n > 0 {
+		probs = append(probs, fmt.Sprintf("%d POSTs were still refused after %s of retries", n, f.o.RetryFor))
+	}
+	switch f.name {
+	case "ddb-pause", "sqs-pause":
+		if failedDuring == 0 {
+			probs = append(probs, fmt.Sprintf("no webhook failed while it was stopped (answers: %v): the fault did not bite", f.during))
+		} else if f.during["500"] == 0 {
+			probs = append(probs, fmt.Sprintf("while it was stopped the webhook never answered 500 but held requests past %s (answers: %v): the handler needs its own deadline",
+				f.o.RequestTimeout, f.during))
+		}
+		fmt.Fprintf(r.out, "fault %s: webhook answers while stopped: %v\n", f.name, f.during)
+	case "graph-errors":
+		st, err := r.fk.Stats(ctx)
+		if err != nil {
+			probs = append(probs, "read fake stats: "+err.Error())
+			break
+		}
+		if st.Scripted < int64(f.scripted) {
+			probs = append(probs, fmt.Sprintf("only %d of %d scripted error answers were used: too little traffic after the fault started", st.Scripted, f.scripted))
+		}
+		fmt.Fprintf(r.out, "fault %s: fake answered %d scripted errors (by code %v, by status %v, dropped %d, client gone %d)\n",
+			f.name, st.Scripted, st.ByCode, st.ByStatus, st.Dropped, st.ClientGone)
+	case "poison":
+		for _, id := range f.ids {
+			rec, err := r.st.GetRecord(ctx, id)
+			switch {
+			case id == f.okID:
+				if err != nil || rec.Status.Rank() == 0 {
+					probs = append(probs, fmt.Sprintf("the valid request %s behind the poison ones did not go out (%v %v)", id, recStatus(rec), err))
+				}
+			case inDLQ[id]:
+			case err != nil:
+				probs = append(probs, fmt.Sprintf("poison %s: no record and not in the DLQ (%v)", id, err))
+			case rec.Status != outbound.StatusRejected && rec.Status != outbound.StatusFailed:
+				probs = append(probs, fmt.Sprintf("poison %s ended %q (reason %q), want rejected or failed", id, rec.Status, rec.Reason))
+			}
+		}
+		if !inDLQ[f.noIDBody] {
+			if _, err := r.st.GetRecord(ctx, fmt.Sprintf("%s-poison-1", r.p.prefix)); err != nil {
+				probs = append(probs, "the body that is not JSON is neither in the DLQ nor recorded under its deduplication id")
+			}
+		}
+	case "lambda-timeout":
+		if f.hitsAfter == 0 {
+			probs = append(probs, "no batch ran into its deadline: the fault did not bite")
+		}
+		fmt.Fprintf(r.out, "fault %s: %d batches hit their deadline\n", f.name, f.hitsAfter)
+	}
+	return probs
+}
+
+func recStatus(rec *outbound.Record) string {
+	if rec == nil {
+		return "no record"
+	}
+	return string(rec.Status) + " " + rec.Reason
+}

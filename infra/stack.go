@@ -1,0 +1,379 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Construct ids are the SAM logical ids of template.yaml (SendersTable, OutboundQueue,
+// WebhookFunction, WebhookFunctionRole, ...): the drift test maps every CDK resource back to
+// template.yaml through its construct path (<stack>/<id>/Resource -> <id>), so renaming one
+// here without renaming it there fails that test.
+
+// SendersStackProps configures NewSendersStack.
+type SendersStackProps struct {
+	awscdk.StackProps
+	// RepoDir is the repository root: its Makefile has the build-<LogicalId> targets.
+	RepoDir string
+}
+
+// The same values as template.yaml's Globals (see the comments there for why).
+const (
+	memoryMB       = 256
+	defaultTimeout = 15
+)
+
+// dynamoDataActions are the item-level calls the store package makes; no Scan, no table admin.
+var dynamoDataActions = []string{
+	"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
+	"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems",
+	"dynamodb:ConditionCheckItem",
+}
+
+// NewSendersStack defines the table, queues, HTTP API, functions, roles, log groups and alarms.
+func NewSendersStack(scope constructs.Construct, id string, props *SendersStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+
+	// ------------------------------------------------------------ parameters
+	secretArn := awscdk.NewCfnParameter(stack, jsii.String("WhatsAppSecretArn"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"),
+		Description: jsii.String("ARN of the Secrets Manager secret holding a JSON object with WHATSAPP_APP_SECRET, " +
+			"WHATSAPP_VERIFY_TOKEN and WHATSAPP_ACCESS_TOKEN. Read once per cold start.\n"),
+		AllowedPattern: jsii.String("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"),
+	}).ValueAsString()
+	graphVersion := awscdk.NewCfnParameter(stack, jsii.String("GraphApiVersion"), &awscdk.CfnParameterProps{
+		Type:        jsii.String("String"),
+		Default:     jsii.String("v26.0"),
+		Description: jsii.String("Pinned Graph API version used for every Graph call."),
+	}).ValueAsString()
+	graphBaseURL := awscdk.NewCfnParameter(stack, jsii.String("GraphApiBaseUrl"), &awscdk.CfnParameterProps{
+		Type:        jsii.String("String"),
+		Default:     jsii.String("https://graph.facebook.com"),
+		Description: jsii.String("Graph API base URL (changed only for tests against a fake)."),
+	}).ValueAsString()
+	retention := awscdk.NewCfnParameter(stack, jsii.String("LogRetentionDays"), &awscdk.CfnParameterProps{
+		Type:          jsii.String("Number"),
+		Default:       jsii.Number(30),
+		AllowedValues: jsii.Strings("7", "14", "30", "60", "90", "180", "365"),
+	}).ValueAsNumber()
+	alarmTopic := awscdk.NewCfnParameter(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnParameterProps{
+		Type:        jsii.String("String"),
+		Default:     jsii.String(""),
+		Description: jsii.String("Optional SNS topic notified by the alarms (empty = alarms without actions)."),
+	}).ValueAsString()
+	awscdk.NewCfnCondition(stack, jsii.String("HasAlarmTopic"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(alarmTopic, jsii.String(""))),
+	})
+
+	// ------------------------------------------------------------ data
+	table := awsdynamodb.NewTable(stack, jsii.String("SendersTable"), &awsdynamodb.TableProps{
+		PartitionKey:        &awsdynamodb.Attribute{Name: jsii.String("pk"), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:             &awsdynamodb.Attribute{Name: jsii.String("sk"), Type: awsdynamodb.AttributeType_STRING},
+		BillingMode:         awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		TimeToLiveAttribute: jsii.String("expiresAt"),
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	// GSI1: senders of a WABA and the wamid lookup. GSI2: the sender list by status.
+	for _, gsi := range []string{"1", "2"} {
+		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String("GSI" + gsi),
+			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String("gsi" + gsi + "pk"), Type: awsdynamodb.AttributeType_STRING},
+			SortKey:        &awsdynamodb.Attribute{Name: jsii.String("gsi" + gsi + "sk"), Type: awsdynamodb.AttributeType_STRING},
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
+
+	// ------------------------------------------------------------ queues
+	fourteenDays := awscdk.Duration_Days(jsii.Number(14))
+	outboundDLQ := awssqs.NewQueue(stack, jsii.String("OutboundDLQ"), &awssqs.QueueProps{
+		QueueName:       jsii.String(*stack.StackName() + "-outbound-dlq.fifo"),
+		Fifo:            jsii.Bool(true),
+		RetentionPeriod: fourteenDays,
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+	})
+	outboundQueue := awssqs.NewQueue(stack, jsii.String("OutboundQueue"), &awssqs.QueueProps{
+		QueueName:                 jsii.String(*stack.StackName() + "-outbound.fifo"),
+		Fifo:                      jsii.Bool(true),
+		ContentBasedDeduplication: jsii.Bool(false),
+		// Six times OutboundFunction's timeout (30 s), as AWS advises for SQS event sources.
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(180)),
+		RetentionPeriod:   fourteenDays,
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: outboundDLQ, MaxReceiveCount: jsii.Number(8)},
+	})
+	inboundDLQ := awssqs.NewQueue(stack, jsii.String("InboundDLQ"), &awssqs.QueueProps{
+		QueueName:       jsii.String(*stack.StackName() + "-inbound-dlq"),
+		RetentionPeriod: fourteenDays,
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+	})
+	inboundQueue := awssqs.NewQueue(stack, jsii.String("InboundQueue"), &awssqs.QueueProps{
+		QueueName:         jsii.String(*stack.StackName() + "-inbound"),
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(60)),
+		RetentionPeriod:   fourteenDays,
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: inboundDLQ, MaxReceiveCount: jsii.Number(5)},
+	})
+
+	// ------------------------------------------------------------ functions
+	env := map[string]*string{
+		"TABLE_NAME":          table.TableName(),
+		"OUTBOUND_QUEUE_URL":  outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":   inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL":  graphBaseURL,
+		"GRAPH_API_VERSION":   graphVersion,
+		"WHATSAPP_SECRET_ARN": secretArn,
+	}
+	tableArns := []*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")}
+	readSecret := allow([]string{"secretsmanager:GetSecretValue"}, secretArn)
+	fns := map[string]awslambda.Function{}
+	for _, spec := range []functionSpec{
+		{
+			id:          "WebhookFunction",
+			description: "Meta webhook receiver (GET handshake, signed POSTs).",
+			timeout:     10,
+			statements: []awsiam.PolicyStatement{
+				allow(dynamoDataActions, tableArns...),
+				allow([]string{"sqs:SendMessage"}, inboundQueue.QueueArn(), outboundQueue.QueueArn()),
+				readSecret,
+			},
+		},
+		{
+			id:          "OutboundFunction",
+			description: "Outbound consumer - decides free-form or template and sends through the Graph API.",
+			timeout:     30,
+			statements: []awsiam.PolicyStatement{
+				allow(dynamoDataActions, tableArns...),
+				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+					"sqs:ChangeMessageVisibility", "sqs:SendMessage"}, outboundQueue.QueueArn()),
+				readSecret,
+			},
+		},
+		{
+			id:          "SendersFunction",
+			description: "Sender admin API (IAM-authorized).",
+			timeout:     20,
+			statements: []awsiam.PolicyStatement{
+				allow(dynamoDataActions, tableArns...),
+				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
+				readSecret,
+			},
+		},
+		{
+			id:          "ReconcilerFunction",
+			description: "Reconciles each sender with Meta's view of its phone number.",
+			timeout:     300,
+			statements: []awsiam.PolicyStatement{
+				allow(without(dynamoDataActions, "dynamodb:DeleteItem"), tableArns...),
+				readSecret,
+			},
+		},
+	} {
+		fns[spec.id] = newFunction(stack, spec, props.RepoDir, env, retention)
+	}
+
+	// ------------------------------------------------------------ events
+	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
+		ApiName: stack.StackName(),
+	})
+	webhook := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("WebhookIntegration"), fns["WebhookFunction"], nil)
+	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		Path:        jsii.String("/webhook"),
+		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_GET, awsapigatewayv2.HttpMethod_POST},
+		Integration: webhook,
+	})
+	admin := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("SendersIntegration"), fns["SendersFunction"], nil)
+	iamAuth := awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+	for _, r := range []struct {
+		path   string
+		method awsapigatewayv2.HttpMethod
+	}{
+		{"/senders", awsapigatewayv2.HttpMethod_ANY},
+		{"/senders/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
+		{"/messages", awsapigatewayv2.HttpMethod_ANY},
+		{"/messages/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
+		{"/templates", awsapigatewayv2.HttpMethod_GET},
+	} {
+		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(r.path),
+			Methods:     &[]awsapigatewayv2.HttpMethod{r.method},
+			Integration: admin,
+			Authorizer:  iamAuth,
+		})
+	}
+
+	fns["OutboundFunction"].AddEventSourceMapping(jsii.String("Outbound"), &awslambda.EventSourceMappingOptions{
+		EventSourceArn:          outboundQueue.QueueArn(),
+		BatchSize:               jsii.Number(10),
+		ReportBatchItemFailures: jsii.Bool(true),
+		// Caps concurrent sends so that Graph API rate limits, not Lambda, set the pace.
+		MaxConcurrency: jsii.Number(10),
+	})
+
+	awsevents.NewRule(stack, jsii.String("ReconcilerFunctionSchedule"), &awsevents.RuleProps{
+		Schedule: awsevents.Schedule_Expression(jsii.String("rate(15 minutes)")),
+		Targets:  &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(fns["ReconcilerFunction"], nil)},
+	})
+
+	// ------------------------------------------------------------ alarms
+	actions := awscdk.Token_AsList(awscdk.Fn_ConditionIf(jsii.String("HasAlarmTopic"),
+		[]*string{alarmTopic}, awscdk.Aws_NO_VALUE()), nil)
+	alarm := func(id, description string, metric awscloudwatch.IMetric) {
+		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
+			AlarmDescription:   jsii.String(description),
+			Metric:             metric,
+			EvaluationPeriods:  jsii.Number(1),
+			Threshold:          jsii.Number(1),
+			ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+		})
+		a.Node().DefaultChild().(awscloudwatch.CfnAlarm).SetAlarmActions(actions)
+	}
+	minute := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}
+	alarm("OutboundDLQDepthAlarm", "Messages in the outbound DLQ (sends that failed maxReceiveCount times).",
+		outboundDLQ.MetricApproximateNumberOfMessagesVisible(minute))
+	alarm("InboundDLQDepthAlarm", "Messages in the inbound DLQ (inbound events no consumer could take).",
+		inboundDLQ.MetricApproximateNumberOfMessagesVisible(minute))
+	sum := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}
+	for _, id := range []string{"WebhookFunction", "OutboundFunction", "SendersFunction", "ReconcilerFunction"} {
+		alarm(id+"ErrorsAlarm", id+" invocations failed.", fns[id].MetricErrors(sum))
+		alarm(id+"ThrottlesAlarm", id+" invocations throttled.", fns[id].MetricThrottles(sum))
+	}
+
+	// ------------------------------------------------------------ outputs
+	output := func(id string, value *string, description string) {
+		var d *string
+		if description != "" {
+			d = jsii.String(description)
+		}
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: d})
+	}
+	output("WebhookUrl", jsii.String(*api.ApiEndpoint()+"/webhook"),
+		"Callback URL to give Meta (App Dashboard > WhatsApp > Configuration).")
+	output("ApiUrl", api.ApiEndpoint(), "Base URL of the IAM-authorized admin API.")
+	output("OutboundQueueUrl", outboundQueue.QueueUrl(), "")
+	output("InboundQueueUrl", inboundQueue.QueueUrl(), "")
+	output("OutboundDLQUrl", outboundDLQ.QueueUrl(), "")
+	output("InboundDLQUrl", inboundDLQ.QueueUrl(), "")
+	output("TableName", table.TableName(), "")
+
+	return stack
+}
+
+// functionSpec is what differs between the four functions.
+type functionSpec struct {
+	id          string // construct id = SAM logical id; the Makefile target is build-<id>
+	description string
+	timeout     float64 // seconds
+	statements  []awsiam.PolicyStatement
+}
+
+// newFunction creates a function with its own log group and its own role, which holds only
+// spec.statements plus log writes to that group (X-Ray's write actions are added by the
+// Function construct for active tracing).
+func newFunction(stack awscdk.Stack, spec functionSpec, repoDir string, env map[string]*string, retention *float64) awslambda.Function {
+	logGroup := awslogs.NewLogGroup(stack, jsii.String(logGroupID(spec.id)), &awslogs.LogGroupProps{
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	logGroup.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(retention)
+
+	role := awsiam.NewRole(stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	logGroup.GrantWrite(role)
+	for _, st := range spec.statements {
+		role.AddToPolicy(st)
+	}
+
+	return awslambda.NewFunction(stack, jsii.String(spec.id), &awslambda.FunctionProps{
+		Description:  jsii.String(spec.description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code: awslambda.Code_FromAsset(jsii.String(repoDir), &awss3assets.AssetOptions{
+			// Hash the built bootstrap, not the repository.
+			AssetHashType: awscdk.AssetHashType_OUTPUT,
+			Bundling: &awscdk.BundlingOptions{
+				// Used only when the local build below declines; the same make target runs.
+				Image:       awscdk.DockerImage_FromRegistry(jsii.String("public.ecr.aws/docker/library/golang:1.26")),
+				Command:     jsii.Strings("make", "build-"+spec.id),
+				Environment: &map[string]*string{"ARTIFACTS_DIR": jsii.String("/asset-output")},
+				Local:       &makeBuild{repoDir: repoDir, target: "build-" + spec.id},
+			},
+		}),
+		MemorySize:            jsii.Number(memoryMB),
+		Timeout:               awscdk.Duration_Seconds(jsii.Number(spec.timeout)),
+		Tracing:               awslambda.Tracing_ACTIVE,
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
+		LogGroup:              logGroup,
+		Role:                  role,
+		Environment:           &env,
+	})
+}
+
+// logGroupID names a function's log group as template.yaml does (WebhookFunction -> WebhookLogGroup).
+func logGroupID(functionID string) string {
+	return functionID[:len(functionID)-len("Function")] + "LogGroup"
+}
+
+// allow is an Allow statement on the given resources (never "*": callers pass ARNs).
+func allow(actions []string, resources ...*string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	})
+}
+
+// without returns actions minus drop.
+func without(actions []string, drop string) []string {
+	var out []string
+	for _, a := range actions {
+		if a != drop {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// makeBuild builds a function with the repository Makefile, as `sam build` does for
+// BuildMethod: makefile (same target, ARTIFACTS_DIR in the environment).
+type makeBuild struct {
+	repoDir string
+	target  string
+}
+
+// TryBundle runs `make <target>` into outputDir. It reports false (so that the CDK falls back to
+// the Docker image) only after printing why the local build failed.
+func (m *makeBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
+	cmd := exec.Command("make", "-C", m.repoDir, m.target)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+*outputDir)
+	cmd.Stdout = os.Stderr // stdout belongs to the CDK protocol
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "infra: make %s: %v\n", m.target, err)
+		return jsii.Bool(false)
+	}
+	return jsii.Bool(true)
+}

@@ -1,0 +1,242 @@
+package adminapi
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/template"
+)
+
+// DefaultCodeLanguage is the locale of the verification message when the caller gives none.
+const DefaultCodeLanguage = "en_US"
+
+// bareLocales maps a bare language to the locale Meta's request_code expects ("locale string,
+// e.g. en_US"); other bare languages are passed on as they are.
+var bareLocales = map[string]string{"en": "en_US"}
+
+var localePattern = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2,3})?$`)
+
+// codeLanguage normalises "en", "en-us", "EN_us" to Meta's locale form.
+func codeLanguage(v string) (string, error) {
+	if strings.TrimSpace(v) == "" {
+		return DefaultCodeLanguage, nil
+	}
+	l := template.NormalizeLanguage(v)
+	if loc, ok := bareLocales[l]; ok {
+		l = loc
+	}
+	if !localePattern.MatchString(l) {
+		return "", badRequest("language: want a language or locale code such as en or en_US")
+	}
+	return l, nil
+}
+
+// verificationRequest is the body of POST /senders/{id}/verification.
+type verificationRequest struct {
+	Method   string `json:"method"`
+	Language string `json:"language"`
+}
+
+// startVerification asks Meta to send a code. From failed it is the product's "retry setup".
+func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []string) error {
+	var in verificationRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	var method string
+	switch strings.ToLower(strings.TrimSpace(in.Method)) {
+	case "sms":
+		method = graph.CodeMethodSMS
+	case "voice":
+		method = graph.CodeMethodVoice
+	default:
+		return badRequest("method: want sms or voice")
+	}
+	lang, err := codeLanguage(in.Language)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	snd, err := a.store.GetSender(ctx, p[0])
+	if err != nil {
+		return senderErr(err)
+	}
+	// Refuse before calling Meta: a verified number must not be sent new codes.
+	if _, _, err := snd.Next(sender.EventStartVerification, sender.SourceOperator); err != nil {
+		return err
+	}
+	if err := a.graph.RequestCode(ctx, snd.ID, method, lang); err != nil {
+		return err
+	}
+	now := a.now().UTC()
+	snd, err = a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		reason := "verification code requested by " + strings.ToLower(method)
+		if s.Status == sender.StatusFailed {
+			reason = "retry setup: " + reason
+		}
+		if err := s.Fire(sender.EventStartVerification, sender.SourceOperator, reason, now); err != nil {
+			return err
+		}
+		s.VerificationMethod = strings.ToLower(method)
+		s.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return senderErr(err)
+	}
+	a.log.Info("verification code requested", "sender", snd.ID, "method", snd.VerificationMethod, "language", lang)
+	return a.writeSender(ctx, w, http.StatusOK, snd)
+}
+
+// confirmRequest is the body of POST /senders/{id}/verification/confirm. Neither value is ever
+// logged, returned or stored.
+type confirmRequest struct {
+	Code string `json:"code"`
+	PIN  string `json:"pin"`
+}
+
+// String keeps the secrets out of any accidental %v.
+func (confirmRequest) String() string { return "confirmRequest{redacted}" }
+
+var (
+	codePattern = regexp.MustCompile(`^[0-9]{6}$`)
+	pinPattern  = codePattern
+)
+
+// confirmVerification submits the code (pending → connecting) and registers the number with
+// its two-step PIN (connecting → online). A sender already connecting (its code verified, the
+// registration lost or refused for a passing reason) goes straight to register.
+func (a *API) confirmVerification(w http.ResponseWriter, r *http.Request, p []string) error {
+	var in confirmRequest
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	in.Code = strings.TrimSpace(in.Code)
+	if in.PIN != "" && !pinPattern.MatchString(in.PIN) {
+		return badRequest("pin: the two-step PIN is 6 digits")
+	}
+	ctx := r.Context()
+	snd, err := a.store.GetSender(ctx, p[0])
+	if err != nil {
+		return senderErr(err)
+	}
+	if snd.Status != sender.StatusConnecting {
+		if _, _, err := snd.Next(sender.EventCodeVerified, sender.SourceOperator); err != nil {
+			return err
+		}
+		if !codePattern.MatchString(in.Code) {
+			return badRequest("code: the verification code is 6 digits")
+		}
+		if snd, err = a.verifyCode(ctx, snd, in.Code); err != nil {
+			return err
+		}
+	}
+	pin := in.PIN
+	if pin == "" {
+		if pin, err = newPIN(); err != nil {
+			return fmt.Errorf("generate pin: %w", err)
+		}
+	}
+	if snd, err = a.register(ctx, snd, pin); err != nil {
+		return err
+	}
+	if a.pins != nil {
+		if err := a.pins.KeepPIN(ctx, snd.ID, pin); err != nil {
+			// The number is registered; losing the PIN is recoverable (see the package doc).
+			a.log.Error("keep two-step pin failed", "sender", snd.ID, "error", err.Error())
+		}
+	}
+	return a.writeSender(ctx, w, http.StatusOK, snd)
+}
+
+func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (*sender.Sender, error) {
+	verr := a.graph.VerifyCode(ctx, snd.ID, code)
+	now := a.now().UTC()
+	if verr != nil && !graph.IsWrongCode(verr) {
+		return nil, verr
+	}
+	if verr != nil {
+		var failed bool
+		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+			f, err := s.CodeRejected(now)
+			failed = f
+			return err
+		})
+		if err != nil {
+			return nil, senderErr(err)
+		}
+		a.log.Warn("wrong verification code", "sender", snd.ID, "attemptsLeft", upd.CodeAttemptsLeft(), "failed", failed)
+		if failed {
+			return nil, &apiError{http.StatusBadRequest, "wrong_code",
+				"the verification code is wrong and no attempts are left: the sender has failed; start verification again to retry"}
+		}
+		return nil, &apiError{http.StatusBadRequest, "wrong_code",
+			fmt.Sprintf("the verification code is wrong; %d attempts left", upd.CodeAttemptsLeft())}
+	}
+	upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		if err := s.Fire(sender.EventCodeVerified, sender.SourceOperator, "verification code accepted", now); err != nil {
+			return err
+		}
+		s.FailedCodeAttempts = 0
+		return nil
+	})
+	if err != nil {
+		return nil, senderErr(err)
+	}
+	a.log.Info("verification code accepted", "sender", snd.ID)
+	return upd, nil
+}
+
+func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*sender.Sender, error) {
+	rerr := a.graph.Register(ctx, snd.ID, pin)
+	now := a.now().UTC()
+	if rerr == nil {
+		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+			return s.Fire(sender.EventRegistered, sender.SourceOperator, "registered with Meta", now)
+		})
+		if err != nil {
+			return nil, senderErr(err)
+		}
+		a.log.Info("sender registered", "sender", snd.ID)
+		return upd, nil
+	}
+	class := graph.Classify(rerr)
+	switch {
+	case class == graph.ClassWrongPIN:
+		// The number already has a two-step PIN: the caller must give it (or reset it at Meta).
+		return nil, &apiError{http.StatusBadRequest, "wrong_pin",
+			"the number already has a different two-step PIN: send it as pin; the sender stays connecting"}
+	case class.Retryable() || class == graph.ClassPINTooFast || class == graph.ClassUnknown:
+		// Passing failures keep the sender connecting: confirming again retries the register.
+		return nil, rerr
+	}
+	reason := fmt.Sprintf("registration failed: %s", class)
+	if c := graph.Code(rerr); c != 0 {
+		reason += fmt.Sprintf(" (code %d)", c)
+	}
+	if _, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		return s.Fire(sender.EventSetupFailed, sender.SourceOperator, reason, now)
+	}); err != nil && !sender.IsRefused(err) && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	a.log.Warn("registration failed", "sender", snd.ID, "class", string(class), "graphCode", graph.Code(rerr))
+	return nil, rerr
+}
+
+// newPIN draws a uniform six-digit PIN from crypto/rand.
+func newPIN() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}

@@ -1,0 +1,61 @@
+// Package app composes each function from its adapters: one constructor per function, used by
+// the Lambda mains, by `make run` (cmd/localrun) and by the integration tests, so all three run
+// the same wiring.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/aloro/wa-senders/shared/awsclient"
+	"github.com/aloro/wa-senders/shared/config"
+	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/store"
+)
+
+// Deps are the adapters every function is built from.
+type Deps struct {
+	Config config.Config
+	Store  *store.Store
+	SQS    *sqs.Client
+	Graph  *graph.Client
+	Log    *slog.Logger
+	// Now is the clock (time.Now in production; tests pass a fake).
+	Now func() time.Time
+}
+
+// FromAWS builds the production adapters from the configuration and the SDK configuration.
+// It is called once per cold start.
+func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
+	return Deps{
+		Config: cfg,
+		Store:  store.New(awsclient.DynamoDB(awsCfg), cfg.TableName, nil),
+		SQS:    awsclient.SQS(awsCfg),
+		Graph:  NewGraph(cfg),
+		Log:    log,
+		Now:    time.Now,
+	}
+}
+
+// NewGraph returns the Graph API client for cfg.
+func NewGraph(cfg config.Config) *graph.Client {
+	return graph.New(graph.Options{
+		BaseURL: cfg.GraphBaseURL,
+		Version: cfg.GraphVersion,
+		Token:   cfg.Secrets.AccessToken,
+	})
+}
+
+// Bootstrap is the cold start shared by every Lambda main: configuration (secrets included),
+// SDK clients and a JSON logger. A missing setting is returned as *config.MissingError.
+func Bootstrap(ctx context.Context, need config.Need, log *slog.Logger) (Deps, error) {
+	cfg, awsCfg, err := awsclient.Bootstrap(ctx, need)
+	if err != nil {
+		return Deps{}, err
+	}
+	return FromAWS(cfg, awsCfg, log), nil
+}

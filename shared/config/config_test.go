@@ -1,0 +1,115 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+type fakeSecrets struct {
+	raw   string
+	calls int
+}
+
+func (f *fakeSecrets) SecretString(context.Context, string) (string, error) {
+	f.calls++
+	return f.raw, nil
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	all := Need{OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true}
+	cases := []struct {
+		name    string
+		env     map[string]string
+		secret  string
+		need    Need
+		missing string
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{},
+			check: func(t *testing.T, c Config) {
+				if c.TableName != DefaultTableName || c.GraphBaseURL != DefaultGraphBaseURL || c.GraphVersion != DefaultGraphVersion ||
+					c.FreeEntryWindow != 72*time.Hour || c.ThroughputPerSecond != 80 {
+					t.Fatalf("defaults: %+v", c)
+				}
+			},
+		},
+		{
+			name:    "missing queue named",
+			env:     map[string]string{EnvAppSecret: "a", EnvVerifyToken: "v", EnvAccessToken: "t"},
+			need:    all,
+			missing: EnvOutboundQueueURL,
+		},
+		{
+			name:   "secrets from manager, env wins",
+			env:    map[string]string{EnvOutboundQueueURL: "o", EnvInboundQueueURL: "i", EnvSecretARN: "arn:x", EnvAppSecret: "from-env"},
+			secret: `{"WHATSAPP_APP_SECRET":"sm-app","WHATSAPP_VERIFY_TOKEN":"sm-verify","WHATSAPP_ACCESS_TOKEN":"sm-token"}`,
+			need:   all,
+			check: func(t *testing.T, c Config) {
+				if c.Secrets.AppSecret != "from-env" || c.Secrets.VerifyToken != "sm-verify" || c.Secrets.AccessToken != "sm-token" {
+					t.Fatal("secrets not merged as expected")
+				}
+			},
+		},
+		{
+			name:    "empty app secret is an error, not a skip",
+			env:     map[string]string{EnvVerifyToken: "v"},
+			need:    Need{AppSecret: true},
+			missing: EnvAppSecret,
+		},
+		{
+			name: "stop keywords and base url trimmed",
+			env:  map[string]string{EnvStopKeywords: "stop, arrêt ,", EnvGraphBaseURL: "http://127.0.0.1:8090/"},
+			check: func(t *testing.T, c Config) {
+				if strings.Join(c.StopKeywords, "|") != "stop|arrêt" || c.GraphBaseURL != "http://127.0.0.1:8090" {
+					t.Fatalf("got %q %q", c.StopKeywords, c.GraphBaseURL)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &fakeSecrets{raw: tc.secret}
+			c, err := Load(context.Background(), env(tc.env), src, tc.need)
+			if tc.missing != "" {
+				var me *MissingError
+				if !errors.As(err, &me) || me.Name != tc.missing {
+					t.Fatalf("err = %v; want missing %s", err, tc.missing)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	c := Config{Secrets: Secrets{AppSecret: "s3cr3t", AccessToken: "EAAG-token"}}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "s3cr3t") || strings.Contains(s, "EAAG-token") {
+			t.Fatalf("secret printed: %s", s)
+		}
+	}
+}
+
+func TestBadSecretJSONDoesNotEcho(t *testing.T) {
+	t.Parallel()
+	src := &fakeSecrets{raw: `not-json-but-secret-ish`}
+	_, err := Load(context.Background(), env(map[string]string{EnvSecretARN: "arn:x"}), src, Need{AppSecret: true})
+	if err == nil || strings.Contains(err.Error(), "secret-ish") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,36 @@
+package outbound
+
+// Machine-readable reasons recorded on a Record. A refusal or retry caused by a Meta error
+// records the class of that error instead (graph.Class: "window_closed", "throughput",
+// "template_invalid", …) together with its code and title.
+const (
+	// Rejected: the request is refused and never sent.
+	ReasonInvalidRequest               = "invalid_request"
+	ReasonUnknownSender                = "unknown_sender"
+	ReasonSenderMismatch               = "sender_mismatch"
+	ReasonSenderNotOnline              = "sender_not_online"
+	ReasonSenderSuspended              = "sender_suspended"
+	ReasonAssistantNotAssigned         = "assistant_not_assigned"
+	ReasonRestrictedBusinessInitiated  = "restricted_business_initiated"
+	ReasonRestrictedCustomerInitiated  = "restricted_customer_initiated"
+	ReasonOptedOut                     = "opted_out"
+	ReasonOptedOutMarketing            = "opted_out_marketing"
+	ReasonWindowClosedTemplateRequired = "window_closed_template_required"
+	ReasonTemplateBlocked              = "template_blocked"
+	ReasonRecipientUndeliverable       = "recipient_undeliverable"
+	ReasonMarketingBlockedUS           = "marketing_blocked_us"
+	ReasonRequestMissing               = "request_missing"
+
+	// Deferred: the record says when the request is tried again (NextAttemptAt).
+	ReasonMessagingLimit      = "messaging_limit"
+	ReasonMarketingCap        = "marketing_frequency_cap"
+	ReasonSenderSoftSuspended = "sender_soft_suspended"
+	ReasonTokenInvalid        = "token_invalid"
+	ReasonPaymentIssue        = "payment_issue"
+	ReasonTemplatePaused      = "template_paused"
+
+	// Queued: waiting in SQS.
+	ReasonRequeued     = "requeued"      // a deferred request put back on the queue
+	ReasonPaced        = "paced"         // held back by the pair rate limit, back on the queue
+	ReasonDeadLettered = "dead_lettered" // the last receive failed: the message is in the DLQ
+)

@@ -1,0 +1,281 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/customer"
+)
+
+// Window attributes: plain attributes, so extending is one conditional UpdateItem.
+const (
+	attrExpiresMs   = "expiresAtMs"
+	attrFreeEntry   = "freeEntry"
+	attrLastInbound = "lastInboundMs"
+)
+
+// ExtendWindow moves the window of (phoneNumberID, customer) forward to w.ExpiresAt. It never
+// moves it backwards: an older or replayed message changes nothing. The item's TTL follows the
+// expiry. It reports whether the window moved.
+func (s *Store) ExtendWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) (bool, error) {
+	ck := c.Key()
+	if ck == "" {
+		return false, errors.New("extend window: customer has neither user id nor phone")
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 windowKey(phoneNumberID, ck).av(),
+		UpdateExpression:    aws.String("SET expiresAtMs = :e, expiresAt = :ttl, freeEntry = :f, lastInboundMs = :l"),
+		ConditionExpression: aws.String("attribute_not_exists(expiresAtMs) OR expiresAtMs < :e"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":e":   num(w.ExpiresAt.UnixMilli()),
+			":ttl": ttlValue(w.ExpiresAt),
+			":f":   &types.AttributeValueMemberBOOL{Value: w.FreeEntry},
+			":l":   num(w.LastInboundAt.UnixMilli()),
+		},
+	})
+	if IsConditionFailed(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("extend window: %w", err)
+	}
+	return true, nil
+}
+
+// CloseWindow ends the window of (phoneNumberID, customer) at `at` (Meta said 131047: the
+// window is closed whatever we computed). Every key the customer may be stored under is closed.
+func (s *Store) CloseWindow(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error {
+	for _, ck := range c.Keys() {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:           aws.String(s.table),
+			Key:                 windowKey(phoneNumberID, ck).av(),
+			UpdateExpression:    aws.String("SET expiresAtMs = :e, expiresAt = :ttl, closedMs = :e"),
+			ConditionExpression: aws.String("attribute_exists(expiresAtMs) AND expiresAtMs > :e"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":e": num(at.UnixMilli()), ":ttl": ttlValue(at),
+			},
+		})
+		if err != nil && !IsConditionFailed(err) {
+			return fmt.Errorf("close window: %w", err)
+		}
+	}
+	return nil
+}
+
+// GetWindow returns the latest window of (phoneNumberID, customer) across every key the
+// customer is known by (its BSUID and phone, resolved through the alias of waba), or
+// ErrNotFound. The caller checks Window.OpenAt: an expired window is still returned so the
+// troubleshooting view can show when it closed.
+func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error) {
+	c, err := s.ResolveCustomer(ctx, waba, c)
+	if err != nil {
+		return customer.Window{}, err
+	}
+	var keys []key
+	for _, ck := range c.Keys() {
+		keys = append(keys, windowKey(phoneNumberID, ck))
+	}
+	items, err := s.batchGet(ctx, keys)
+	if err != nil {
+		return customer.Window{}, fmt.Errorf("get window: %w", err)
+	}
+	var best customer.Window
+	found := false
+	for _, item := range items {
+		// Expired windows are still meaningful here (closed at), so no s.expired filter.
+		w := customer.Window{
+			ExpiresAt:     time.UnixMilli(getN(item, attrExpiresMs)).UTC(),
+			FreeEntry:     getBool(item, attrFreeEntry),
+			LastInboundAt: time.UnixMilli(getN(item, attrLastInbound)).UTC(),
+		}
+		if !found || w.ExpiresAt.After(best.ExpiresAt) {
+			best, found = w, true
+		}
+	}
+	if !found {
+		return customer.Window{}, ErrNotFound
+	}
+	return best, nil
+}
+
+// PutAlias records that BSUID userID and phone are the same customer of waba, both ways.
+func (s *Store) PutAlias(ctx context.Context, waba string, c customer.Ref) error {
+	if c.UserID == "" || c.Phone == "" {
+		return nil
+	}
+	for _, p := range []struct{ from, toAttr, to string }{
+		{"tel:" + c.Phone, "userId", c.UserID},
+		{"uid:" + c.UserID, "phone", c.Phone},
+	} {
+		item := aliasKey(waba, p.from).av()
+		item[p.toAttr] = str(p.to)
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+			return fmt.Errorf("put alias: %w", err)
+		}
+	}
+	return nil
+}
+
+// ResolveCustomer fills in the side of c that is missing from the alias of waba (phone from
+// BSUID or BSUID from phone). It returns c unchanged when no alias is known.
+func (s *Store) ResolveCustomer(ctx context.Context, waba string, c customer.Ref) (customer.Ref, error) {
+	if c.UserID != "" && c.Phone != "" || c.Key() == "" {
+		return c, nil
+	}
+	item, err := s.getItem(ctx, aliasKey(waba, c.Key()), false)
+	if errors.Is(err, ErrNotFound) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("resolve alias: %w", err)
+	}
+	if c.UserID == "" {
+		c.UserID = getS(item, "userId")
+	} else {
+		c.Phone = getS(item, "phone")
+	}
+	return c, nil
+}
+
+// GetOptOut returns the opt-out state of a customer towards waba (zero value when none).
+func (s *Store) GetOptOut(ctx context.Context, waba string, c customer.Ref) (customer.OptOut, error) {
+	c, err := s.ResolveCustomer(ctx, waba, c)
+	if err != nil {
+		return customer.OptOut{}, err
+	}
+	var out customer.OptOut
+	for _, ck := range c.Keys() {
+		var o customer.OptOut
+		if _, err := s.getDoc(ctx, optOutKey(waba, ck), &o); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return customer.OptOut{}, fmt.Errorf("get opt-out: %w", err)
+		}
+		if o.At.After(out.At) {
+			out = o
+		}
+	}
+	return out, nil
+}
+
+// UpdateOptOut applies fn to the opt-out of a customer (stored under its canonical key).
+// fn returns ErrNoChange to skip the write (for example an older event).
+func (s *Store) UpdateOptOut(ctx context.Context, waba string, c customer.Ref, fn func(cur *customer.OptOut, found bool) error) (customer.OptOut, error) {
+	ck := c.Key()
+	if ck == "" {
+		return customer.OptOut{}, errors.New("update opt-out: empty customer")
+	}
+	o, err := updateDoc(ctx, s, optOutKey(waba, ck), func(cur *customer.OptOut, found bool) (docOptions, error) {
+		return docOptions{}, fn(cur, found)
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return customer.OptOut{}, nil
+		}
+		return customer.OptOut{}, fmt.Errorf("update opt-out: %w", err)
+	}
+	return *o, nil
+}
+
+// GetDeliverability returns the deliverability marks of a customer of waba (zero when none).
+func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error) {
+	c, err := s.ResolveCustomer(ctx, waba, c)
+	if err != nil {
+		return customer.Deliverability{}, err
+	}
+	var out customer.Deliverability
+	for _, ck := range c.Keys() {
+		var d customer.Deliverability
+		if _, err := s.getDoc(ctx, delivKey(waba, ck), &d); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return out, fmt.Errorf("get deliverability: %w", err)
+		}
+		if d.UndeliverableUntil.After(out.UndeliverableUntil) {
+			out.UndeliverableUntil = d.UndeliverableUntil
+			out.Reason = d.Reason
+		}
+		if d.MarketingCappedUntil.After(out.MarketingCappedUntil) {
+			out.MarketingCappedUntil = d.MarketingCappedUntil
+		}
+	}
+	return out, nil
+}
+
+// MarkDeliverability merges marks into a customer's record; later "until" times win. The
+// item expires with its latest mark.
+func (s *Store) MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error {
+	ck := c.Key()
+	if ck == "" {
+		return errors.New("mark deliverability: empty customer")
+	}
+	_, err := updateDoc(ctx, s, delivKey(waba, ck), func(cur *customer.Deliverability, _ bool) (docOptions, error) {
+		changed := false
+		if m.UndeliverableUntil.After(cur.UndeliverableUntil) {
+			cur.UndeliverableUntil, changed = m.UndeliverableUntil, true
+		}
+		if m.MarketingCappedUntil.After(cur.MarketingCappedUntil) {
+			cur.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
+		}
+		if !changed {
+			return docOptions{}, ErrNoChange
+		}
+		if m.Reason != "" {
+			cur.Reason = m.Reason
+		}
+		ttl := cur.UndeliverableUntil
+		if cur.MarketingCappedUntil.After(ttl) {
+			ttl = cur.MarketingCappedUntil
+		}
+		return docOptions{ttl: ttl}, nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("mark deliverability: %w", err)
+	}
+	return nil
+}
+
+// batchGet reads up to 100 keys (consistent), retrying unprocessed keys.
+func (s *Store) batchGet(ctx context.Context, keys []key) ([]map[string]types.AttributeValue, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	req := make([]map[string]types.AttributeValue, len(keys))
+	for i, k := range keys {
+		req[i] = k.av()
+	}
+	var items []map[string]types.AttributeValue
+	pending := map[string]types.KeysAndAttributes{s.table: {Keys: req, ConsistentRead: aws.Bool(true)}}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+			}
+		}
+		if attempt > 6 {
+			return nil, errors.New("batch get: unprocessed keys after retries")
+		}
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, out.Responses[s.table]...)
+		pending = out.UnprocessedKeys
+	}
+	return items, nil
+}
+
+// itoa is strconv.FormatInt for keys.
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/aloro/wa-senders/shared/outbound"
+)
+
+// GetRecord returns the outbound record of request id, or ErrNotFound.
+func (s *Store) GetRecord(ctx context.Context, id string) (*outbound.Record, error) {
+	var r outbound.Record
+	if _, err := s.getDoc(ctx, recordKey(id), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// UpdateRecord applies fn to the record of request id (found=false when it does not exist
+// yet: fn then fills a new one). fn returns ErrNoChange to skip the write.
+func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(cur *outbound.Record, found bool) error) (*outbound.Record, error) {
+	r, err := updateDoc(ctx, s, recordKey(id), func(cur *outbound.Record, found bool) (docOptions, error) {
+		if err := fn(cur, found); err != nil {
+			return docOptions{}, err
+		}
+		cur.ID = id
+		return docOptions{}, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update record %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// PutWAMID records that Meta's message id wamid belongs to request id, for status webhooks.
+func (s *Store) PutWAMID(ctx context.Context, wamid, requestID string) error {
+	item := wamidKey(wamid).av()
+	item["requestId"] = str(requestID)
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("put wamid lookup: %w", err)
+	}
+	return nil
+}
+
+// RequestIDForWAMID returns the request id a wamid belongs to, or ErrNotFound.
+func (s *Store) RequestIDForWAMID(ctx context.Context, wamid string) (string, error) {
+	item, err := s.getItem(ctx, wamidKey(wamid), true)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		return "", fmt.Errorf("get wamid lookup: %w", err)
+	}
+	return getS(item, "requestId"), nil
+}
+
+// OrphanStatusTTL is how long a status for an unknown message id is kept for correlation.
+const OrphanStatusTTL = 30 * 24 * time.Hour

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/sender"
+)
+
+// ErrSenderExists is returned when a sender with that phone_number_id already exists.
+var ErrSenderExists = errors.New("sender already exists")
+
+// ErrPhoneTaken is returned when another sender already has that phone number.
+var ErrPhoneTaken = errors.New("phone number already registered to a sender")
+
+func senderIndexAttrs(s *sender.Sender) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrGSI1PK: str(wabaGSI(s.WABAID)),
+		attrGSI1SK: str("SENDER#" + s.ID),
+		attrGSI2PK: str(gsiSendersPK),
+		attrGSI2SK: str(string(s.Status) + "#" + s.ID),
+	}
+}
+
+// CreateSender stores a new sender and claims its phone number in one transaction.
+func (s *Store) CreateSender(ctx context.Context, snd *sender.Sender) error {
+	put, err := s.docPut(senderKey(snd.ID), snd, 0, time.Time{}, senderIndexAttrs(snd))
+	if err != nil {
+		return err
+	}
+	phone := phoneKey(snd.PhoneNumber).av()
+	phone["senderId"] = str(snd.ID)
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: put},
+		{Put: &types.Put{TableName: aws.String(s.table), Item: phone, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+	}})
+	if err == nil {
+		snd.Version = 1
+		return nil
+	}
+	reasons := transactReasons(err)
+	switch {
+	case len(reasons) == 2 && reasons[0] == "ConditionalCheckFailed":
+		return ErrSenderExists
+	case len(reasons) == 2 && reasons[1] == "ConditionalCheckFailed":
+		return ErrPhoneTaken
+	}
+	return fmt.Errorf("create sender: %w", err)
+}
+
+// GetSender returns the sender with phone_number_id id, or ErrNotFound.
+func (s *Store) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
+	var snd sender.Sender
+	v, err := s.getDoc(ctx, senderKey(id), &snd)
+	if err != nil {
+		return nil, err
+	}
+	snd.Version = v
+	return &snd, nil
+}
+
+// GetSenderByPhone returns the sender owning an E.164 number, or ErrNotFound.
+func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error) {
+	item, err := s.getItem(ctx, phoneKey(e164), true)
+	if err != nil {
+		return nil, err
+	}
+	return s.GetSender(ctx, getS(item, "senderId"))
+}
+
+// UpdateSender applies fn to the current sender with optimistic locking and returns the result.
+// fn may return ErrNoChange to skip the write.
+func (s *Store) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
+	var out *sender.Sender
+	res, err := updateDoc(ctx, s, senderKey(id), func(cur *sender.Sender, found bool) (docOptions, error) {
+		if !found {
+			return docOptions{}, ErrNotFound
+		}
+		if err := fn(cur); err != nil {
+			return docOptions{}, err
+		}
+		return docOptions{extra: senderIndexAttrs(cur)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out = res
+	return out, nil
+}
+
+// ListSendersByWABA returns every sender of a WABA (account_update fans out to them).
+func (s *Store) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error) {
+	var senders []*sender.Sender
+	var start map[string]types.AttributeValue
+	for {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
+			KeyConditionExpression:    aws.String("gsi1pk = :p AND begins_with(gsi1sk, :s)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(wabaGSI(waba)), ":s": str("SENDER#")},
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("query senders of waba: %w", err)
+		}
+		for _, item := range out.Items {
+			snd, err := decodeSender(item)
+			if err != nil {
+				return nil, err
+			}
+			senders = append(senders, snd)
+		}
+		if out.LastEvaluatedKey == nil {
+			return senders, nil
+		}
+		start = out.LastEvaluatedKey
+	}
+}
+
+// SenderFilter narrows ListSenders.
+type SenderFilter struct {
+	Status    sender.Status
+	Assistant string
+}
+
+// ListSenders returns one page of senders (ordered by status, then id) and an opaque cursor
+// for the next page ("" at the end).
+func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, cursor string) ([]*sender.Sender, string, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 50
+	}
+	in := &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(indexGSI2),
+		KeyConditionExpression:    aws.String("gsi2pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(gsiSendersPK)},
+		Limit:                     aws.Int32(int32(limit)),
+	}
+	if f.Status != "" {
+		in.KeyConditionExpression = aws.String("gsi2pk = :p AND begins_with(gsi2sk, :s)")
+		in.ExpressionAttributeValues[":s"] = str(string(f.Status) + "#")
+	}
+	if cursor != "" {
+		start, err := decodeCursor(cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		in.ExclusiveStartKey = start
+	}
+	var senders []*sender.Sender
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", fmt.Errorf("list senders: %w", err)
+		}
+		for _, item := range out.Items {
+			snd, err := decodeSender(item)
+			if err != nil {
+				return nil, "", err
+			}
+			if f.Assistant == "" || snd.HasAssistant(f.Assistant) {
+				senders = append(senders, snd)
+			}
+		}
+		// Filtering by assistant in code can leave a page short: keep reading until it is full.
+		if out.LastEvaluatedKey == nil {
+			return senders, "", nil
+		}
+		if len(senders) >= limit {
+			next, err := encodeCursor(out.LastEvaluatedKey)
+			return senders, next, err
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// ArchiveSender moves a sender (and its history) to an archive item and frees its number.
+func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error {
+	raw, err := json.Marshal(snd)
+	if err != nil {
+		return fmt.Errorf("encode sender: %w", err)
+	}
+	archive := key{"ARCHIVE#" + snd.ID, at.UTC().Format(time.RFC3339Nano)}.av()
+	archive[attrDoc] = str(string(raw))
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{TableName: aws.String(s.table), Item: archive}},
+		{Delete: &types.Delete{TableName: aws.String(s.table), Key: senderKey(snd.ID).av(),
+			ConditionExpression:       aws.String("version = :v"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": num(snd.Version)}}},
+		{Delete: &types.Delete{TableName: aws.String(s.table), Key: phoneKey(snd.PhoneNumber).av()}},
+	}})
+	if err != nil {
+		if r := transactReasons(err); len(r) == 3 && r[1] == "ConditionalCheckFailed" {
+			return ErrConflict
+		}
+		return fmt.Errorf("archive sender: %w", err)
+	}
+	return nil
+}
+
+func decodeSender(item map[string]types.AttributeValue) (*sender.Sender, error) {
+	var snd sender.Sender
+	if err := json.Unmarshal([]byte(getS(item, attrDoc)), &snd); err != nil {
+		return nil, fmt.Errorf("decode sender %s: %w", getS(item, attrPK), err)
+	}
+	snd.Version = getN(item, attrVersion)
+	return &snd, nil
+}
+
+// ErrBadCursor is returned for a pagination cursor this store did not issue.
+var ErrBadCursor = errors.New("invalid pagination cursor")
+
+func encodeCursor(k map[string]types.AttributeValue) (string, error) {
+	m := map[string]string{}
+	for n, v := range k {
+		m[n] = getS(k, n)
+		_ = v
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func decodeCursor(c string) (map[string]types.AttributeValue, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var m map[string]string
+	if err := json.Unmarshal(raw, &m); err != nil || m[attrPK] == "" || m[attrGSI2PK] != gsiSendersPK {
+		return nil, ErrBadCursor
+	}
+	k := map[string]types.AttributeValue{}
+	for _, n := range []string{attrPK, attrSK, attrGSI2PK, attrGSI2SK} {
+		k[n] = str(m[n])
+	}
+	return k, nil
+}
+
+// GetPortfolio returns the business portfolio's limit state, or ErrNotFound.
+func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, error) {
+	var p sender.Portfolio
+	_, err := s.getDoc(ctx, portfolioKey(k), &p)
+	return p, err
+}
+
+// SetPortfolioTier records a tier for a portfolio unless a newer event already set one. It
+// reports whether the tier was applied.
+func (s *Store) SetPortfolioTier(ctx context.Context, k, tier string, eventAt time.Time) (bool, error) {
+	applied := false
+	_, err := updateDoc(ctx, s, portfolioKey(k), func(cur *sender.Portfolio, found bool) (docOptions, error) {
+		if found && !eventAt.After(cur.EventAt) {
+			return docOptions{}, ErrNoChange
+		}
+		*cur = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}
+		applied = true
+		return docOptions{}, nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("set portfolio tier: %w", err)
+	}
+	return applied, nil
+}

@@ -1,0 +1,218 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/testenv"
+)
+
+// clock is a settable fake clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func newStore(t *testing.T) (*store.Store, *clock) {
+	t.Helper()
+	testenv.Integration(t)
+	ddb := testenv.DynamoDB(t)
+	clk := &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	return store.New(ddb, testenv.Table(t, ddb), clk.Now), clk
+}
+
+func newSender(id, phone string) *sender.Sender {
+	return &sender.Sender{ID: id, Type: sender.TypeExternal, PhoneNumber: phone, WABAID: "waba-1",
+		DisplayName: "Shop", Status: sender.StatusPending, QualityRating: sender.QualityNew, Assistants: []string{"a1"}}
+}
+
+func TestSenders(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if err := s.CreateSender(ctx, newSender("111", "+40721234567")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSender(ctx, newSender("111", "+40721234568")); !errors.Is(err, store.ErrSenderExists) {
+		t.Fatalf("same id: %v", err)
+	}
+	if err := s.CreateSender(ctx, newSender("222", "+40721234567")); !errors.Is(err, store.ErrPhoneTaken) {
+		t.Fatalf("same phone: %v", err)
+	}
+	got, err := s.GetSenderByPhone(ctx, "+40721234567")
+	if err != nil || got.ID != "111" || got.Version != 1 {
+		t.Fatalf("by phone: %+v %v", got, err)
+	}
+	if _, err := s.GetSender(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	upd, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) error { x.Status = sender.StatusOnline; return nil })
+	if err != nil || upd.Status != sender.StatusOnline {
+		t.Fatalf("update: %+v %v", upd, err)
+	}
+	// Concurrent updates all land (optimistic locking retries).
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) error {
+				x.Assistants = append(x.Assistants, "x")
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ = s.GetSender(ctx, "111")
+	if len(got.Assistants) != 6 {
+		t.Fatalf("lost update: %v", got.Assistants)
+	}
+	if err := s.CreateSender(ctx, newSender("333", "+40721234569")); err != nil {
+		t.Fatal(err)
+	}
+	byWABA, err := s.ListSendersByWABA(ctx, "waba-1")
+	if err != nil || len(byWABA) != 2 {
+		t.Fatalf("by waba: %d %v", len(byWABA), err)
+	}
+	online, _, err := s.ListSenders(ctx, store.SenderFilter{Status: sender.StatusOnline}, 10, "")
+	if err != nil || len(online) != 1 || online[0].ID != "111" {
+		t.Fatalf("online: %v %v", online, err)
+	}
+	page1, cursor, err := s.ListSenders(ctx, store.SenderFilter{}, 1, "")
+	if err != nil || len(page1) != 1 || cursor == "" {
+		t.Fatalf("page1: %v %q %v", page1, cursor, err)
+	}
+	page2, _, err := s.ListSenders(ctx, store.SenderFilter{}, 1, cursor)
+	if err != nil || len(page2) != 1 || page2[0].ID == page1[0].ID {
+		t.Fatalf("page2: %v %v", page2, err)
+	}
+	if _, _, err := s.ListSenders(ctx, store.SenderFilter{}, 1, "garbage"); !errors.Is(err, store.ErrBadCursor) {
+		t.Fatalf("bad cursor: %v", err)
+	}
+	snd, _ := s.GetSender(ctx, "333")
+	if err := s.ArchiveSender(ctx, snd, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSender(ctx, newSender("444", "+40721234569")); err != nil {
+		t.Fatalf("number not freed by archive: %v", err)
+	}
+}
+
+func TestWindowNeverMovesBackwards(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	c := customer.Ref{UserID: "US.1", Phone: "+16505551234"}
+	t0 := clk.Now()
+	if ok, err := s.ExtendWindow(ctx, "pn", c, customer.WindowFor(t0, false, 72*time.Hour)); !ok || err != nil {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if ok, err := s.ExtendWindow(ctx, "pn", c, customer.WindowFor(t0.Add(-time.Hour), false, 72*time.Hour)); ok || err != nil {
+		t.Fatalf("older moved it: %v %v", ok, err)
+	}
+	if err := s.PutAlias(ctx, "waba", c); err != nil {
+		t.Fatal(err)
+	}
+	// Addressed by phone only, the window keyed by user id is found through the alias.
+	w, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: c.Phone})
+	if err != nil || !w.ExpiresAt.Equal(t0.Add(24*time.Hour)) || !w.OpenAt(t0) {
+		t.Fatalf("by phone: %+v %v", w, err)
+	}
+	// Expiry is checked on read whatever TTL has done.
+	if w.OpenAt(t0.Add(25 * time.Hour)) {
+		t.Fatal("expired window reported open")
+	}
+	if err := s.CloseWindow(ctx, "pn", c, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ = s.GetWindow(ctx, "pn", "waba", customer.Ref{UserID: c.UserID})
+	if w.OpenAt(t0.Add(2 * time.Hour)) {
+		t.Fatalf("closed window open: %+v", w)
+	}
+	if _, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: "+4000"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
+}
+
+func TestPortfolioOptOutTemplateRecord(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	t0 := clk.Now()
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_10K", t0); !ok || err != nil {
+		t.Fatalf("set: %v %v", ok, err)
+	}
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_2K", t0.Add(-time.Minute)); ok || err != nil {
+		t.Fatalf("older applied: %v %v", ok, err)
+	}
+	p, err := s.GetPortfolio(ctx, "biz:1")
+	if err != nil || p.DailyLimit() != 10000 {
+		t.Fatalf("portfolio: %+v %v", p, err)
+	}
+
+	c := customer.Ref{UserID: "US.9"}
+	if _, err := s.UpdateOptOut(ctx, "waba", c, func(o *customer.OptOut, _ bool) error {
+		o.Marketing, o.At, o.Source = true, t0, "user_preferences"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.GetOptOut(ctx, "waba", c)
+	if err != nil || !o.Marketing {
+		t.Fatalf("opt-out: %+v %v", o, err)
+	}
+
+	if _, err := s.UpdateTemplate(ctx, "waba", "order_update", "en-US", func(tp *template.Template, _ bool) error {
+		tp.Status = "PAUSED"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tp, err := s.GetTemplate(ctx, "waba", "order_update", "en_US")
+	if err != nil || tp.Status != "PAUSED" || tp.Language != "en_US" {
+		t.Fatalf("template: %+v %v", tp, err)
+	}
+
+	if _, err := s.UpdateRecord(ctx, "req-1", func(r *outbound.Record, found bool) error {
+		if found {
+			return store.ErrNoChange
+		}
+		r.Status = outbound.StatusQueued
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutWAMID(ctx, "wamid.X", "req-1"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.RequestIDForWAMID(ctx, "wamid.X")
+	if err != nil || id != "req-1" {
+		t.Fatalf("wamid: %q %v", id, err)
+	}
+	if err := s.MarkDeliverability(ctx, "waba", c, customer.Deliverability{UndeliverableUntil: t0.Add(time.Hour), Reason: "131026"}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.GetDeliverability(ctx, "waba", c)
+	if err != nil || !d.UndeliverableUntil.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("deliv: %+v %v", d, err)
+	}
+	// Past its TTL, the mark is not trusted even though DynamoDB has not deleted it.
+	clk.Set(t0.Add(2 * time.Hour))
+	d, _ = s.GetDeliverability(ctx, "waba", c)
+	if !d.UndeliverableUntil.IsZero() {
+		t.Fatalf("expired mark trusted: %+v", d)
+	}
+}

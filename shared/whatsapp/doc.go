@@ -1,0 +1,15 @@
+// Package whatsapp checks and parses Meta's WhatsApp Cloud API webhooks. It is pure: no AWS, no
+// I/O, so the webhook handler, tools and fuzzers share it.
+//
+// The handler's order of work:
+//
+//  1. GET handshake: VerifyHandshake(mode, token, configured) then echo hub.challenge.
+//  2. POST: VerifySignature(appSecret, rawBody, header) on the exact bytes received.
+//  3. ParseNotification(rawBody): a *ParseError means "not a WhatsApp notification": park it.
+//  4. For each entry and change: change.Decode() and a type switch on the result
+//     (*MessagesValue, *AccountUpdate, ..., *KnownIgnored, *UnknownField). A *DecodeError
+//     concerns that change only.
+//
+// Meta's JSON is loose (timestamps as strings or numbers, ids as numbers, limits as TIER_* names
+// or numbers, nulls); the types in flex.go absorb that so callers see one shape.
+package whatsapp
