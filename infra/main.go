@@ -35,6 +35,8 @@ func main() {
 	NewSendersStack(app, StackID, &SendersStackProps{
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("WhatsApp Business senders backend (CDK twin of template.yaml)."),
+			// No AWS::CDK::Metadata resource: the template stays comparable with template.yaml.
+			AnalyticsReporting: jsii.Bool(false),
 		},
 		RepoDir: repo,
 	})

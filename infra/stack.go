@@ -58,6 +58,11 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			"WHATSAPP_VERIFY_TOKEN and WHATSAPP_ACCESS_TOKEN. Read once per cold start.\n"),
 		AllowedPattern: jsii.String("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"),
 	}).ValueAsString()
+	// The name contains "Secret", but the value is an ARN, not the secret: no NoEcho needed.
+	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("CloudFormation-Validate::W2509"),
+		Reason: jsii.String("WhatsAppSecretArn holds an ARN, not a secret value"),
+	})
 	graphVersion := awscdk.NewCfnParameter(stack, jsii.String("GraphApiVersion"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
 		Default:     jsii.String("v26.0"),
@@ -107,13 +112,13 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	// ------------------------------------------------------------ queues
 	fourteenDays := awscdk.Duration_Days(jsii.Number(14))
 	outboundDLQ := awssqs.NewQueue(stack, jsii.String("OutboundDLQ"), &awssqs.QueueProps{
-		QueueName:       jsii.String(*stack.StackName() + "-outbound-dlq.fifo"),
+		QueueName:       jsii.String(*awscdk.Aws_STACK_NAME() + "-outbound-dlq.fifo"),
 		Fifo:            jsii.Bool(true),
 		RetentionPeriod: fourteenDays,
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 	})
 	outboundQueue := awssqs.NewQueue(stack, jsii.String("OutboundQueue"), &awssqs.QueueProps{
-		QueueName:                 jsii.String(*stack.StackName() + "-outbound.fifo"),
+		QueueName:                 jsii.String(*awscdk.Aws_STACK_NAME() + "-outbound.fifo"),
 		Fifo:                      jsii.Bool(true),
 		ContentBasedDeduplication: jsii.Bool(false),
 		// Six times OutboundFunction's timeout (30 s), as AWS advises for SQS event sources.
@@ -123,12 +128,12 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: outboundDLQ, MaxReceiveCount: jsii.Number(8)},
 	})
 	inboundDLQ := awssqs.NewQueue(stack, jsii.String("InboundDLQ"), &awssqs.QueueProps{
-		QueueName:       jsii.String(*stack.StackName() + "-inbound-dlq"),
+		QueueName:       jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound-dlq"),
 		RetentionPeriod: fourteenDays,
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 	})
 	inboundQueue := awssqs.NewQueue(stack, jsii.String("InboundQueue"), &awssqs.QueueProps{
-		QueueName:         jsii.String(*stack.StackName() + "-inbound"),
+		QueueName:         jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound"),
 		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(60)),
 		RetentionPeriod:   fourteenDays,
 		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
@@ -185,6 +190,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			timeout:     300,
 			statements: []awsiam.PolicyStatement{
 				allow(without(dynamoDataActions, "dynamodb:DeleteItem"), tableArns...),
+				// Each run first re-enqueues the deferred outbound requests that are now due.
+				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
 				readSecret,
 			},
 		},
@@ -194,7 +201,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 
 	// ------------------------------------------------------------ events
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
-		ApiName: stack.StackName(),
+		ApiName: awscdk.Aws_STACK_NAME(),
 	})
 	webhook := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("WebhookIntegration"), fns["WebhookFunction"], nil)
 	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
@@ -248,6 +255,12 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.Node().DefaultChild().(awscloudwatch.CfnAlarm).SetAlarmActions(actions)
+		// The schema check reads the Fn::If's AWS::NoValue branch as an empty list; CloudFormation
+		// drops the property instead.
+		awscdk.Validations_Of(a).Acknowledge(&awscdk.Acknowledgment{
+			Id:     jsii.String("CloudFormation-Validate::F3033"),
+			Reason: jsii.String("AlarmActions is Fn::If(HasAlarmTopic, [topic], AWS::NoValue)"),
+		})
 	}
 	minute := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}
 	alarm("OutboundDLQDepthAlarm", "Messages in the outbound DLQ (sends that failed maxReceiveCount times).",

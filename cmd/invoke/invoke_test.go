@@ -26,7 +26,21 @@ func writeEnvFile(t *testing.T, f stack.EnvFile) string {
 	return path
 }
 
+// clearEnv removes variables the echo function reports, so a developer's shell (or make test)
+// cannot change what these tests see; they come back after the test.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	for _, name := range []string{"TABLE_NAME", "GRAPH_API_VERSION", "OVERRIDE_ME", "FROM_ENV_FILE", "SECRET_FROM_HOST"} {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+}
+
 func baseArgs(t *testing.T, envPath string) []string {
+	clearEnv(t)
+	if envPath == "" {
+		envPath = filepath.Join(t.TempDir(), "no-env.json")
+	}
 	return []string{
 		"-template", "testdata/template.yaml",
 		"-functions", "testdata/functions",
@@ -40,13 +54,13 @@ func TestInvokeOne(t *testing.T) {
 		stack.EnvFileParameters: {"FROM_ENV_FILE": "parameters", "OVERRIDE_ME": "parameters"},
 		"EchoFunction":          {"OVERRIDE_ME": "function-section"},
 	})
+	args := append(baseArgs(t, envPath), "-fn", "EchoFunction", "-event", "testdata/events/echo/http.json")
 	// As `make invoke GRAPH_API_VERSION=...` exports it: the process environment wins for
 	// names the template or env file define, and nothing else leaks in.
 	t.Setenv("GRAPH_API_VERSION", "from-command-line")
 	t.Setenv("SECRET_FROM_HOST", "must-not-reach-the-function")
 
 	var stdout, stderr bytes.Buffer
-	args := append(baseArgs(t, envPath), "-fn", "EchoFunction", "-event", "testdata/events/echo/http.json")
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}

@@ -110,34 +110,80 @@ func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, l
 	}
 }
 
-// targetFor describes a run against a stack and a backend on addr / fakeAddr.
-func targetFor(ctx context.Context, s *localStack, addr, fakeAddr string) (*target, error) {
+// resources are the table and queues one run uses.
+type resources struct {
+	Table, OutboundQueue, OutboundDLQ, InboundQueue string
+}
+
+// defaultResources are the stack's own (what its env file names).
+func (s *localStack) defaultResources(ctx context.Context) (resources, error) {
 	params := s.Env[stack.EnvFileParameters]
-	t := &target{
-		WebhookURL: "http://" + addr + "/webhook",
-		AdminURL:   "http://" + addr,
-		FakeURL:    "http://" + fakeAddr,
-		DDB:        stack.LocalDynamoDB(s.DDBEndpoint),
-		SQS:        stack.LocalSQS(s.SQSEndpoint),
-		Table:      params[config.EnvTableName],
-		AppSecret:  stack.LocalAppSecret,
-		FreeEntry:  config.DefaultFreeEntryWindow,
-		DDBPID:     s.DDBPID,
-		SQSPID:     s.SQSPID,
+	r := resources{Table: params[config.EnvTableName]}
+	if r.Table == "" {
+		return r, fmt.Errorf("%s has no %s", s.envFile(), config.EnvTableName)
 	}
+	sq := stack.LocalSQS(s.SQSEndpoint)
 	var err error
 	for _, q := range []struct {
 		id  string
 		dst *string
-	}{{"OutboundQueue", &t.OutboundQueueURL}, {"OutboundDLQ", &t.OutboundDLQURL}, {"InboundQueue", &t.InboundQueueURL}} {
-		if *q.dst, err = s.queueURL(ctx, t.SQS, q.id); err != nil {
-			return nil, err
+	}{{"OutboundQueue", &r.OutboundQueue}, {"OutboundDLQ", &r.OutboundDLQ}, {"InboundQueue", &r.InboundQueue}} {
+		if *q.dst, err = s.queueURL(ctx, sq, q.id); err != nil {
+			return r, err
 		}
 	}
-	if t.Table == "" {
-		return nil, fmt.Errorf("%s has no %s", s.envFile(), config.EnvTableName)
+	return r, nil
+}
+
+// freshResources creates a new table and queues from template.yaml under another stack name,
+// on the same emulators (tests run several backends side by side on one stack).
+func (s *localStack) freshResources(ctx context.Context, stackName string) (resources, error) {
+	tmpl, err := stack.Load(filepath.Join(s.root, "template.yaml"), stack.Options{StackName: stackName})
+	if err != nil {
+		return resources{}, err
 	}
-	return t, nil
+	res, err := stack.Ensure(ctx, stack.LocalDynamoDB(s.DDBEndpoint), stack.LocalSQS(s.SQSEndpoint), tmpl)
+	if err != nil {
+		return resources{}, err
+	}
+	return resources{
+		Table:         res.TableNames["SendersTable"],
+		OutboundQueue: res.QueueURLs["OutboundQueue"],
+		OutboundDLQ:   res.QueueURLs["OutboundDLQ"],
+		InboundQueue:  res.QueueURLs["InboundQueue"],
+	}, nil
+}
+
+// backendEnv is the environment of the functions for res: the stack's env file with the
+// table and queues of res.
+func (s *localStack) backendEnv(res resources) map[string]string {
+	env := map[string]string{}
+	for k, v := range s.Env[stack.EnvFileParameters] {
+		env[k] = v
+	}
+	env[config.EnvTableName] = res.Table
+	env[config.EnvOutboundQueueURL] = res.OutboundQueue
+	env[config.EnvInboundQueueURL] = res.InboundQueue
+	return env
+}
+
+// targetFor describes a run against a stack's resources and a backend on addr / fakeAddr.
+func targetFor(s *localStack, res resources, addr, fakeAddr string) *target {
+	return &target{
+		WebhookURL:       "http://" + addr + "/webhook",
+		AdminURL:         "http://" + addr,
+		FakeURL:          "http://" + fakeAddr,
+		DDB:              stack.LocalDynamoDB(s.DDBEndpoint),
+		SQS:              stack.LocalSQS(s.SQSEndpoint),
+		Table:            res.Table,
+		OutboundQueueURL: res.OutboundQueue,
+		OutboundDLQURL:   res.OutboundDLQ,
+		InboundQueueURL:  res.InboundQueue,
+		AppSecret:        stack.LocalAppSecret,
+		FreeEntry:        config.DefaultFreeEntryWindow,
+		DDBPID:           s.DDBPID,
+		SQSPID:           s.SQSPID,
+	}
 }
 
 // purge empties the run's queues before a run (a test stack is shared by several runs).

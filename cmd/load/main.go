@@ -86,9 +86,10 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&o.SendLatency, "send-latency", 20*time.Millisecond, "the Graph API fake's answer time for sends")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the outbound pipeline may take to finish after the traffic")
 	fs.DurationVar(&o.RetryFor, "retry-for", 90*time.Second, "how long a refused POST or enqueue is retried")
-	fs.DurationVar(&o.RequestTimeout, "request-timeout", 5*time.Second, "one HTTP attempt's time limit")
-	fs.DurationVar(&o.FaultFor, "fault-for", 4*time.Second, "how long a pause or a short deadline lasts")
+	fs.DurationVar(&o.RequestTimeout, "request-timeout", 10*time.Second, "one HTTP attempt's time limit (longer than the webhook's own 8 s deadline, so its 500 is seen)")
+	fs.DurationVar(&o.FaultFor, "fault-for", 10*time.Second, "how long a pause or a short deadline lasts (a pause must outlast the webhook's 8 s deadline for it to answer 500)")
 	fs.DurationVar(&o.GraphTimeout, "graph-timeout", 10*time.Second, "the backend's Graph API client timeout (a timeout burst outlasts it)")
+	fs.BoolVar(&o.Floor, "floor", false, "measure the floors in the run (HMAC + JSON decode of the same bodies, raw DynamoDB Local conditional writes) and print the ratios")
 	fs.Uint64Var(&o.Seed, "seed", 0, "generator seed (0: random; printed so a run can be repeated)")
 	fs.StringVar(&s.faults, "fault", "", "comma-separated fault scenarios: "+strings.Join(faultList(), ", ")+", or all")
 	fs.Usage = func() {
@@ -161,11 +162,18 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 	if err != nil {
 		return nil, err
 	}
-	binDir, err := os.MkdirTemp("", "wa-load-bin-")
+	binDir, err := os.MkdirTemp("", "wa-load-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(binDir)
+	// Kept when the run fails: the backend's log is in there.
+	defer func() {
+		if err != nil || rep == nil || rep.Lost+rep.Duplicated+rep.Wrong+rep.FaultFailures > 0 {
+			fmt.Fprintf(out, "load: backend log kept in %s\n", binDir)
+			return
+		}
+		os.RemoveAll(binDir)
+	}()
 
 	begin := time.Now()
 	st, err := startStack(ctx, repo, binDir, s.ddbPort, s.sqsPort, s.fakeAddr, s.stackName, out)
@@ -177,10 +185,11 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 			err = serr
 		}
 	}()
-	t, err := targetFor(ctx, st, s.addr, s.fakeAddr)
+	res, err := st.defaultResources(ctx)
 	if err != nil {
 		return nil, err
 	}
+	t := targetFor(st, res, s.addr, s.fakeAddr)
 	var be backend
 	switch s.backendKind {
 	case "localrun":
@@ -194,7 +203,7 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 		}
 		be = lr
 	case "inprocess":
-		ip, err := startInprocess(ctx, st, t, s.addr, s.fakeAddr, s.opts.GraphTimeout, s.logLevel, binDir)
+		ip, err := startInprocess(ctx, st, st.backendEnv(res), t, s.addr, s.fakeAddr, s.opts.GraphTimeout, s.logLevel, binDir)
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,8 @@ type options struct {
 	Progress       time.Duration
 	// GraphTimeout is the backend's Graph client timeout, so a "timeout" burst outlasts it.
 	GraphTimeout time.Duration
+	// Floor measures the reference figures (HMAC + decode, raw DynamoDB writes) in the run.
+	Floor bool
 }
 
 func (o options) withDefaults() options {
@@ -42,7 +44,7 @@ func (o options) withDefaults() options {
 		o.Workers = 8
 	}
 	if o.RequestTimeout <= 0 {
-		o.RequestTimeout = 5 * time.Second
+		o.RequestTimeout = 10 * time.Second
 	}
 	if o.RetryFor <= 0 {
 		o.RetryFor = 90 * time.Second
@@ -51,7 +53,7 @@ func (o options) withDefaults() options {
 		o.DrainTimeout = 2 * time.Minute
 	}
 	if o.FaultFor <= 0 {
-		o.FaultFor = 4 * time.Second
+		o.FaultFor = 10 * time.Second
 	}
 	if o.Progress <= 0 {
 		o.Progress = 2 * time.Second
@@ -103,6 +105,7 @@ type runner struct {
 	accountMidStatus string
 
 	counts checkCounts
+	floors floors
 
 	trafficTime time.Duration
 	drainTime   time.Duration
@@ -141,6 +144,17 @@ type figures struct {
 	BackendPeakRSSKB   int64   `json:"backend_peak_rss_kb"`
 	BackendCPUSeconds  float64 `json:"backend_cpu_seconds"`
 	CPUPerMessageMicro float64 `json:"backend_cpu_per_inbound_message_us"`
+	// Floors and ratios (set with -floor).
+	FloorDecodeMicro   float64 `json:"floor_hmac_decode_cpu_per_message_us,omitempty"`
+	CPURatio           float64 `json:"webhook_cpu_over_floor,omitempty"`
+	FloorDDBWrites     float64 `json:"floor_ddb_conditional_writes_per_second,omitempty"`
+	ThroughputRatio    float64 `json:"webhook_messages_per_second_over_floor,omitempty"`
+	SendSpanSeconds    float64 `json:"send_span_seconds"`
+	SendsPerSecondSpan float64 `json:"sends_per_second_first_to_last"`
+	SendLatencyMs      float64 `json:"fake_send_latency_ms"`
+	LatencyBound       float64 `json:"latency_bound_sends_per_second"`
+	PacingBound        float64 `json:"pacing_bound_sends_per_second"`
+	ConsumerRatio      float64 `json:"sends_per_second_over_latency_bound"`
 	Lost               int     `json:"lost"`
 	Duplicated         int     `json:"duplicated"`
 }
@@ -192,17 +206,25 @@ func run(ctx context.Context, t *target, o options, out io.Writer) (*report, err
 	if err := r.setup(ctx); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
+	if o.Floor {
+		r.floors.DecodeCPUPerMessage = measureDecodeFloor(p, []byte(t.AppSecret), time.Second)
+		if r.floors.DDBWritesPerSecond, err = measureDDBFloor(ctx, t, p.prefix, 3000, o.Workers); err != nil {
+			return nil, fmt.Errorf("floor: %w", err)
+		}
+		fmt.Fprintf(out, "floors: HMAC + map decode %.1f µs of CPU per message; DynamoDB Local %.0f conditional writes/s at concurrency %d\n",
+			float64(r.floors.DecodeCPUPerMessage.Nanoseconds())/1000, r.floors.DDBWritesPerSecond, o.Workers)
+	}
 	cpu0 := r.backendCPU()
 	if err := r.traffic(ctx); err != nil {
 		return nil, fmt.Errorf("traffic: %w", err)
 	}
+	cpu1 := r.backendCPU()
 	if err := r.drain(ctx); err != nil {
 		return nil, fmt.Errorf("drain: %w", err)
 	}
 	if err := r.statuses(ctx); err != nil {
 		return nil, fmt.Errorf("statuses: %w", err)
 	}
-	cpu1 := r.backendCPU()
 	if o.Selftest == "drop" {
 		if err := r.dropOne(ctx); err != nil {
 			return nil, fmt.Errorf("selftest: %w", err)

@@ -94,7 +94,8 @@ func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, 
 		"-ddb-port", strconv.Itoa(ddbPort), "-sqs-port", strconv.Itoa(sqsPort),
 		"-graph-addr", graphAddr, "-stack", stackName)
 	cmd.Env = cleanEnv(nil)
-	cmd.Stdout, cmd.Stderr = prefixed(out, "stack: "), prefixed(out, "stack: ")
+	w := prefixed(out, "stack: ")
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
 		_ = s.stop(io.Discard)
 		return nil, fmt.Errorf("localstack up: %w", err)
@@ -139,7 +140,8 @@ func (s *localStack) stop(out io.Writer) error {
 	}
 	cmd := exec.Command(s.bin, "down", "-root", s.root)
 	cmd.Env = cleanEnv(nil)
-	cmd.Stdout, cmd.Stderr = prefixed(out, "stack: "), prefixed(out, "stack: ")
+	w := prefixed(out, "stack: ")
+	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
 		err = rerr

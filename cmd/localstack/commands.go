@@ -132,8 +132,7 @@ func up(ctx context.Context, l layout, s settings, out io.Writer) error {
 	if err := os.WriteFile(l.paramsFile(), append(params, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write parameters: %w", err)
 	}
-	rel, _ := filepath.Rel(l.root, l.envFile())
-	fmt.Fprintf(out, "wrote %s (stack %s) in %.1fs\n", rel, s.stackName, time.Since(begin).Seconds())
+	fmt.Fprintf(out, "wrote %s (stack %s) in %.1fs\n", l.display(l.envFile()), s.stackName, time.Since(begin).Seconds())
 	return nil
 }
 
@@ -218,15 +217,18 @@ func status(ctx context.Context, l layout, s settings, out io.Writer) error {
 		fmt.Fprintf(out, "%-15s %s  %s; %s\n", svc.title, svc.endpoint(), state, owner)
 	}
 	if _, err := os.Stat(l.envFile()); err == nil {
-		rel, _ := filepath.Rel(l.root, l.envFile())
-		fmt.Fprintf(out, "env file        %s\n", rel)
+		fmt.Fprintf(out, "env file        %s\n", l.display(l.envFile()))
 	} else {
 		fmt.Fprintln(out, "env file        none (run make up)")
 	}
 	return nil
 }
 
-func printEnv(l layout, fn string, out io.Writer) error {
+// sdkNames are the variables -endpoints prints: what an SDK client needs to reach the local
+// stack, without the function settings (TABLE_NAME, ...) that would leak into unit tests.
+var sdkNames = []string{stack.EnvEndpointDynamoDB, stack.EnvEndpointSQS, stack.EnvRegion, stack.EnvAccessKeyID, stack.EnvSecretAccessKey}
+
+func printEnv(l layout, fn string, endpoints bool, out io.Writer) error {
 	f, err := stack.ReadEnvFile(l.envFile())
 	if errors.Is(err, os.ErrNotExist) {
 		return errors.New("no .local/env.json: run make up first")
@@ -240,6 +242,15 @@ func printEnv(l layout, fn string, out io.Writer) error {
 			return fmt.Errorf("no section %q in .local/env.json", fn)
 		}
 		env = f.For(fn)
+	}
+	if endpoints {
+		only := map[string]string{}
+		for _, k := range sdkNames {
+			if v, ok := env[k]; ok {
+				only[k] = v
+			}
+		}
+		env = only
 	}
 	for _, k := range stack.SortedNames(env) {
 		fmt.Fprintf(out, "export %s=%s\n", k, shellQuote(env[k]))

@@ -5,7 +5,8 @@
 //	localstack up      start what is not already answering, create resources, write .local/env.json
 //	localstack down    stop what `up` started (by PID; never anything else)
 //	localstack status  show what runs where
-//	localstack env     print `export NAME='value'` lines for shells and tests (-fn for one function)
+//	localstack env     print `export NAME='value'` lines for shells (-fn for one function's section,
+//	                   -endpoints for only the SDK endpoints, region and credentials, as tests want)
 //	localstack params  print the template parameters' local values as Key=Value pairs
 //	                   (for `sam local invoke --parameter-overrides`)
 //
@@ -69,6 +70,7 @@ flags:`
 // settings are the resolved flags.
 type settings struct {
 	root       string
+	state      string
 	ddbPort    int
 	sqsPort    int
 	graphAddr  string
@@ -76,6 +78,7 @@ type settings struct {
 	dockerHost string
 	timeout    time.Duration
 	fn         string
+	endpoints  bool
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var s settings
 	var ddbPort, sqsPort string
 	fs.StringVar(&s.root, "root", "", "repository root (default: the directory holding go.mod, found from the working directory)")
+	fs.StringVar(&s.state, "state", "", "directory for PIDs, logs and env.json (default <root>/.local)")
 	fs.StringVar(&ddbPort, "ddb-port", envOr("DDB_PORT", "8000"), "DynamoDB Local port (env DDB_PORT)")
 	fs.StringVar(&sqsPort, "sqs-port", envOr("SQS_PORT", "9324"), "fauxqs port (env SQS_PORT)")
 	fs.StringVar(&s.graphAddr, "graph-addr", envOr("GRAPH_FAKE_ADDR", "127.0.0.1:8090"), "Graph API fake address written to GRAPH_API_BASE_URL (env GRAPH_FAKE_ADDR)")
@@ -95,6 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&s.dockerHost, "docker-host", "", "host to write into URLs for functions running in Docker (sam local), e.g. host.docker.internal")
 	fs.DurationVar(&s.timeout, "timeout", 90*time.Second, "how long up waits for the services to answer")
 	fs.StringVar(&s.fn, "fn", "", "env: print this function's section (Parameters overlaid by it)")
+	fs.BoolVar(&s.endpoints, "endpoints", false, "env: print only the SDK settings (endpoints, region, credentials), as tests need")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, usage)
 		fs.PrintDefaults()
@@ -118,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if s.ddbPort == s.sqsPort {
 		return usageError{fmt.Sprintf("DDB_PORT and SQS_PORT are both %d", s.ddbPort)}
 	}
-	l, err := newLayout(s.root)
+	l, err := newLayout(s.root, s.state)
 	if err != nil {
 		return err
 	}
@@ -130,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "status":
 		return status(ctx, l, s, stdout)
 	case "env":
-		return printEnv(l, s.fn, stdout)
+		return printEnv(l, s.fn, s.endpoints, stdout)
 	case "params":
 		return printParams(l, stdout)
 	default:

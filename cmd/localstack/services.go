@@ -29,7 +29,7 @@ type layout struct {
 	local string // .local: PIDs, logs, env.json (git-ignored)
 }
 
-func newLayout(root string) (layout, error) {
+func newLayout(root, state string) (layout, error) {
 	if root == "" {
 		r, err := stack.RepoRoot(".")
 		if err != nil {
@@ -41,7 +41,21 @@ func newLayout(root string) (layout, error) {
 	if err != nil {
 		return layout{}, fmt.Errorf("repo root: %w", err)
 	}
-	return layout{root: root, tools: filepath.Join(root, ".tools"), local: filepath.Join(root, ".local")}, nil
+	l := layout{root: root, tools: filepath.Join(root, ".tools"), local: filepath.Join(root, ".local")}
+	if state != "" {
+		if l.local, err = filepath.Abs(state); err != nil {
+			return layout{}, fmt.Errorf("state dir: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// display shortens paths inside the repository for messages.
+func (l layout) display(p string) string {
+	if rel, err := filepath.Rel(l.root, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }
 
 func (l layout) envFile() string    { return filepath.Join(l.local, "env.json") }

@@ -200,8 +200,8 @@ func TestLambdaEvents(t *testing.T) {
 		{"stage prefix", events.APIGatewayV2HTTPRequest{RouteKey: "GET /senders/{id}", RawPath: "/prod/senders/1001",
 			RequestContext: events.APIGatewayV2HTTPRequestContext{Stage: "prod", HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "GET"}}}, 200},
 		{"bad phone", events.APIGatewayV2HTTPRequest{RouteKey: "POST /senders", RawPath: "/senders",
-			Headers: map[string]string{"content-type": "application/json"},
-			Body:    `{"phoneNumber":"0721 234 567","phoneNumberId":"1","wabaId":"2","type":"external","displayName":"x"}`,
+			Headers:        map[string]string{"content-type": "application/json"},
+			Body:           `{"phoneNumber":"0721 234 567","phoneNumberId":"1","wabaId":"2","type":"external","displayName":"x"}`,
 			RequestContext: events.APIGatewayV2HTTPRequestContext{HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST"}}}, 400},
 	}
 	for _, tc := range tests {

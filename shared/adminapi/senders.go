@@ -352,7 +352,7 @@ func equalStrings(a, b []string) bool {
 type deleteResponse struct {
 	ID       string `json:"id"`
 	Archived bool   `json:"archived"`
-	// Deregistered is false when Meta said the number was not registered anyway.
+	// Deregistered is false when the number was not registered at Meta anyway.
 	Deregistered bool `json:"deregistered"`
 }
 
@@ -363,13 +363,17 @@ func (a *API) deleteSender(w http.ResponseWriter, r *http.Request, p []string) e
 		return senderErr(err)
 	}
 	// Deregister first: a number archived here but still registered at Meta would keep
-	// receiving messages nobody handles. A number Meta does not know as registered is done.
-	deregistered := true
-	if err := a.graph.Deregister(ctx, snd.ID); err != nil {
-		if !graph.IsNotRegistered(err) {
-			return err
+	// receiving messages nobody handles. A number never registered (a typo in phoneNumberId
+	// must stay deletable) or one Meta does not know as registered is done already.
+	deregistered := false
+	if everRegistered(snd) {
+		if err := a.graph.Deregister(ctx, snd.ID); err != nil {
+			if !graph.IsNotRegistered(err) && !unknownAtMeta(err) {
+				return err
+			}
+		} else {
+			deregistered = true
 		}
-		deregistered = false
 	}
 	if err := a.store.ArchiveSender(ctx, snd, a.now().UTC()); err != nil {
 		return senderErr(err)
@@ -377,4 +381,25 @@ func (a *API) deleteSender(w http.ResponseWriter, r *http.Request, p []string) e
 	a.log.Info("sender deleted", "sender", snd.ID, "deregistered", deregistered)
 	writeJSON(w, http.StatusOK, deleteResponse{ID: snd.ID, Archived: true, Deregistered: deregistered})
 	return nil
+}
+
+// everRegistered reports whether the number may be registered at Meta: it is past code
+// verification now, or was online once.
+func everRegistered(s *sender.Sender) bool {
+	switch s.Status {
+	case sender.StatusConnecting, sender.StatusOnline, sender.StatusOffline:
+		return true
+	}
+	for _, h := range s.StatusHistory {
+		if h.To == sender.StatusOnline {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownAtMeta reports Meta's "object does not exist" (100, subcode 33) for the number.
+func unknownAtMeta(err error) bool {
+	var ge *graph.Error
+	return errors.As(err, &ge) && ge.Code == graph.CodeInvalidParam && ge.Subcode == 33
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/sender"
 )
 
@@ -182,12 +183,7 @@ func TestGetListPatchDelete(t *testing.T) {
 	e.mustErr(http.StatusNotFound, "sender_not_found", http.MethodPatch, "/senders/9999", map[string]any{"displayName": "x"})
 
 	// Operator online/offline on a registered sender.
-	if _, err := e.store.UpdateSender(context.Background(), "1002", func(s *sender.Sender) error {
-		s.Status = sender.StatusOnline
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setStatus(t, e, "1002", sender.StatusOnline)
 	r = e.must(http.StatusOK, http.MethodPatch, "/senders/1002", map[string]any{"status": "offline"})
 	if r.str("status") != "offline" {
 		t.Fatalf("status = %s", r.str("status"))
@@ -215,14 +211,27 @@ func TestDeleteGraphFailure(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.create("1001", "+40721234567")
+	// A sender never registered (here: a mistyped phoneNumberId) is deleted without asking Meta.
+	e.create("1009", "+40721234569")
+	r := e.must(http.StatusOK, http.MethodDelete, "/senders/1009", nil)
+	if r.body["deregistered"] != false || len(e.graphRequests("deregister")) != 0 {
+		t.Errorf("delete of a pending sender = %s, deregister calls %d", r.raw, len(e.graphRequests("deregister")))
+	}
+	setStatus(t, e, "1001", sender.StatusOnline)
 	scriptErr(t, e, "*/deregister", 131000)
-	r := e.mustErr(http.StatusBadGateway, "graph_error", http.MethodDelete, "/senders/1001", nil)
+	r = e.mustErr(http.StatusBadGateway, "graph_error", http.MethodDelete, "/senders/1001", nil)
 	if !strings.Contains(r.errMessage(), "131000") {
 		t.Errorf("502 without Meta's code: %s", r.errMessage())
 	}
 	// Nothing archived when Meta failed.
 	e.must(http.StatusOK, http.MethodGet, "/senders/1001", nil)
-	// A number Meta does not know as registered is archived anyway.
+	// A number Meta does not know at all, or not as registered, is archived anyway.
+	e.create("1010", "+40721234560")
+	setStatus(t, e, "1010", sender.StatusOffline)
+	if err := e.fake.Script(graphfake.Script{Path: "*/deregister", ErrorCode: 100, ErrorSubcode: 33}); err != nil {
+		t.Fatal(err)
+	}
+	e.must(http.StatusOK, http.MethodDelete, "/senders/1010", nil)
 	scriptErr(t, e, "*/deregister", 133010)
 	r = e.must(http.StatusOK, http.MethodDelete, "/senders/1001", nil)
 	if r.body["deregistered"] != false {
@@ -245,4 +254,15 @@ func TestRouting(t *testing.T) {
 	// Content types other than JSON are refused.
 	e.mustErr(http.StatusUnsupportedMediaType, "unsupported_media_type", http.MethodPost, "/senders",
 		rawBody{"text/plain", `{"phoneNumber":"+40721234567"}`})
+}
+
+// setStatus forces a stored sender's status (as if set up earlier).
+func setStatus(t *testing.T, e *env, id string, st sender.Status) {
+	t.Helper()
+	if _, err := e.store.UpdateSender(context.Background(), id, func(s *sender.Sender) error {
+		s.Status = st
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

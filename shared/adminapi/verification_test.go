@@ -128,7 +128,8 @@ func assertSecretsAbsent(t *testing.T, e *env, senderID string, secrets ...strin
 	for _, s := range secrets {
 		for where, text := range map[string]string{"logs": logs, "responses": bodies, "DynamoDB item": item} {
 			if strings.Contains(text, s) {
-				i := strings.Index(text, s); t.Errorf("secret %q found in %s: %s", s, where, text[max(0,i-200):min(len(text),i+50)])
+				i := strings.Index(text, s)
+				t.Errorf("secret %q found in %s: %s", s, where, text[max(0, i-200):min(len(text), i+50)])
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/aloro/wa-senders/shared/adminapi"
+	"github.com/aloro/wa-senders/shared/outbound/enqueue"
+	"github.com/aloro/wa-senders/shared/queue"
 )
 
 // Senders builds the sender admin API handler (functions/senders, `make run`, tests).
@@ -21,6 +23,12 @@ func Senders(d Deps) (http.Handler, error) {
 	}), nil
 }
 
-// sendersEnqueuer is the outbound request enqueuer behind POST /messages; nil (501) until the
-// outbound package provides one.
-func sendersEnqueuer(Deps) adminapi.Enqueuer { return nil }
+// sendersEnqueuer is the outbound request enqueuer behind POST /messages: validated against
+// the request contract, then sent to the outbound FIFO queue. Without a queue (tests that do not
+// need one) POST /messages answers 501.
+func sendersEnqueuer(d Deps) adminapi.Enqueuer {
+	if d.SQS == nil || d.Config.OutboundQueueURL == "" {
+		return nil
+	}
+	return enqueue.New(queue.New(d.SQS), d.Config.OutboundQueueURL)
+}

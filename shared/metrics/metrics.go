@@ -21,6 +21,7 @@ const (
 	ParkedPayloads      = "ParkedPayloads"
 	UnknownFields       = "UnknownFields"
 	UnknownMessageTypes = "UnknownMessageTypes"
+	UnknownValues       = "UnknownValues"
 	UnknownSenders      = "UnknownSenders"
 	DuplicateMessages   = "DuplicateMessages"
 	ForwardedMessages   = "ForwardedMessages"

@@ -117,8 +117,7 @@ func Decide(f Facts) Decision {
 		return reject(ReasonRestrictedCustomerInitiated, "the WABA is restricted from all messaging ("+sender.RestrictCustomerInitiated+")")
 	}
 
-	open := f.Window.OpenAt(now)
-	freeformOpen := open && !f.WindowClosedByMeta && !req.ForceTemplate
+	freeformOpen := freeformWindow(f) && !req.ForceTemplate
 	hasFreeform := req.Text != "" || req.Media != nil
 	var mode Mode
 	switch {
@@ -145,7 +144,7 @@ func Decide(f Facts) Decision {
 	}
 	if mode == ModeTemplate && f.Template != nil && templateBlocked(*f.Template, now) {
 		detail := fmt.Sprintf("template %s/%s is %s", f.Template.Name, f.Template.Language, f.Template.Status)
-		if !freeformOpen {
+		if !freeformWindow(f) {
 			return reject(ReasonWindowClosedTemplateRequired, windowDetail(f.Window, now, f.WindowClosedByMeta)+"; "+detail)
 		}
 		return reject(ReasonTemplateBlocked, detail)
@@ -179,13 +178,17 @@ func Decide(f Facts) Decision {
 	d = Decision{Action: ActionSend, Mode: mode}
 	if mode == ModeTemplate {
 		d.Category = category
-		d.CountsAgainstLimit = !open
+		// Outside the window (or Meta says so: 131047) the template counts against the limit.
+		d.CountsAgainstLimit = !freeformWindow(f)
 		d.Chargeable = true
 	} else {
 		d.Chargeable = !now.Before(ServiceMessagesChargedFrom) && !f.Window.FreeEntry
 	}
 	return d
 }
+
+// freeformWindow reports an open window that Meta has not contradicted.
+func freeformWindow(f Facts) bool { return f.Window.OpenAt(f.Now) && !f.WindowClosedByMeta }
 
 // senderState checks the sender's status. It returns the soft suspension in force (templates
 // held), or ok=false with the refusal.

@@ -79,9 +79,6 @@ func NewPacer() *Pacer {
 	return &Pacer{senders: map[string]*senderPace{}, pairs: map[string]*pairPace{}}
 }
 
-// senderBurst is how many sends may go out back to back before the rate applies: a tenth of a
-// second's worth, so a burst never approaches the per-second limit.
-func senderBurst(perSecond int) int { return max(1, perSecond/10) }
 
 // Reserve books the next send from senderID to recipient at perSecond and returns how long to
 // wait before sending. When the wait would exceed maxWait nothing is booked and ok is false:
@@ -93,8 +90,10 @@ func (p *Pacer) Reserve(now time.Time, senderID, recipient string, perSecond int
 	if perSecond <= 0 {
 		perSecond = 1
 	}
+	// No burst allowance: sends are spaced evenly at the rate, so no one-second window ever
+	// holds more than perSecond of them (a burst would add to the next second's sends). An idle
+	// sender's first send never waits.
 	interval := time.Second / time.Duration(perSecond)
-	tau := time.Duration(senderBurst(perSecond)-1) * interval
 
 	sp := p.senders[senderID]
 	if sp == nil {
@@ -102,8 +101,8 @@ func (p *Pacer) Reserve(now time.Time, senderID, recipient string, perSecond int
 		p.senders[senderID] = sp
 	}
 	at := now
-	if allow := sp.tat.Add(-tau); allow.After(at) {
-		at = allow
+	if sp.tat.After(at) {
+		at = sp.tat
 	}
 	pk := senderID + "|" + recipient
 	pp := p.pairs[pk]

@@ -125,11 +125,17 @@ type VisibilityChange struct {
 	Delay         time.Duration
 }
 
-// Queue is the port to the outbound FIFO queue.
-type Queue interface {
-	// Send enqueues body with FIFO group and deduplication ids.
-	Send(ctx context.Context, queueURL, groupID, dedupID, body string) error
-	// ChangeVisibility sets when received messages become visible again (the retry backoff of
-	// messages reported as batch item failures).
+// Visibility sets when received messages become visible again: the retry backoff of messages
+// reported as batch item failures.
+type Visibility interface {
 	ChangeVisibility(ctx context.Context, queueURL string, changes []VisibilityChange) error
 }
+
+// Enqueuer sends one message to a FIFO queue (*queue.Queue).
+type Enqueuer interface {
+	Send(ctx context.Context, queueURL, groupID, dedupID, body string) error
+}
+
+// ErrNoChange is returned by an UpdateRecord closure to skip the write (the store's adapter
+// maps it to its own).
+var ErrNoChange = errors.New("no change")

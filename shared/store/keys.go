@@ -15,9 +15,14 @@ package store
 //	outbound record     MSG#<requestId>                      #MSG
 //	wamid lookup        WAMID#<wamid>                        #WAMID       → request id
 //	orphan status       WAMID#<wamid>                        STATUS#<status>  TTL 30 d
-//	inbound dedupe      INBOUND#<wamid>                      #INBOUND     TTL 8 d (> Meta's 7-day retries)
-//	parked payload      PARKED#<yyyy-mm-dd>                  <time>#<id>  TTL 30 d
+//	inbound dedupe      INBOUND#<wamid | fallback:<reqId>>   #INBOUND     TTL 8 d (> Meta's 7-day retries)   (inbound.go)
+//	parked payload      PARKED#<yyyy-mm-dd>                  <hash>#<part> TTL 30 d                         (inbound.go)
+//	WABA account state  WABA#<waba>                          #ACCOUNT     (bans, restrictions, alerts, names)  (webhook.go)
 //	budget recipient    BUDGET#<portfolioKey>                <customerKey> TTL 24 h after first send
+//	budget counter      BUDGET#<portfolioKey>                #COUNT       hour slots h<unix hour>, version (budget.go)
+//	deferred record     (the MSG# item while deferred)                    GSI1 DEFERRED#<0-7>/<nextAttemptAt>#<createdAt>#<id>
+//	send pause          PAUSE#<token|payment:<waba>>         #PAUSE       TTL = end of the pause
+//	reconciler cursor   RECONCILE#senders                    #CURSOR      (where the last run stopped)
 
 func senderKey(id string) key       { return key{"SENDER#" + id, "#SENDER"} }
 func phoneKey(e164 string) key      { return key{"PHONE#" + e164, "#PHONE"} }

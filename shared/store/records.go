@@ -29,7 +29,8 @@ func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(cur *outbou
 			return docOptions{}, err
 		}
 		cur.ID = id
-		return docOptions{}, nil
+		// A deferred record carries the due-index keys (outbound.go); any other write drops them.
+		return docOptions{extra: recordIndex(cur)}, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update record %s: %w", id, err)

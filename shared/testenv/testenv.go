@@ -86,6 +86,10 @@ func envOr(name, def string) string {
 	return def
 }
 
+// Config is an SDK configuration for the local stack: static credentials, us-east-1, no
+// profile or IMDS lookups. Set BaseEndpoint per client (DynamoDBEndpoint, SQSEndpoint).
+func Config() aws.Config { return stack.LocalConfig() }
+
 func newDynamoDB() *dynamodb.Client { return stack.LocalDynamoDB(DynamoDBEndpoint()) }
 
 func newSQS() *sqs.Client { return stack.LocalSQS(SQSEndpoint()) }

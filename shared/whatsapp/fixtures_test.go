@@ -340,6 +340,7 @@ var fixtureChecks = map[string]func(*testing.T, []any){
 		_, m := inbound(t, vals, MessageTypeUnknown)
 		eq(t, "supported", m.Content().Supported, false)
 		eq(t, "error code", m.Errors[0].Code, 131051)
+		eq(t, "legacy details", m.Errors[0].Details(), "Message type is not currently supported")
 		eq(t, "raw", len(m.Raw), 0)
 	},
 	"messages_request_welcome": func(t *testing.T, vals []any) {

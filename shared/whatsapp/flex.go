@@ -33,6 +33,7 @@ type FlexError struct {
 	Reason string
 }
 
+// Error implements error.
 func (e *FlexError) Error() string {
 	return fmt.Sprintf("whatsapp: cannot decode %s from %s: %s", e.Type, e.Value, e.Reason)
 }
@@ -45,7 +46,7 @@ func flexErr(typ string, b []byte, reason string) error {
 	return &FlexError{Type: typ, Value: string(v), Reason: reason}
 }
 
-// scalar classifies a JSON value handed to UnmarshalJSON. For strings it returns the unquoted text.
+// scalarKind is the JSON kind of a value handed to UnmarshalJSON.
 type scalarKind int
 
 const (
@@ -56,6 +57,7 @@ const (
 	kindComposite // object or array
 )
 
+// scalar classifies a JSON value handed to UnmarshalJSON. For strings it returns the unquoted text.
 func scalar(b []byte) (scalarKind, string, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {

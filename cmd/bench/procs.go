@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/aloro/wa-senders/shared/stack"
+)
+
+// cleanEnv is the environment without settings that would point a child at another stack.
+func cleanEnv(extra ...string) []string {
+	drop := []string{"AWS_ENDPOINT_URL", "TABLE_NAME", "OUTBOUND_QUEUE_URL", "INBOUND_QUEUE_URL",
+		"GRAPH_API_", "WHATSAPP_", "DDB_PORT", "SQS_PORT", "GRAPH_FAKE_ADDR", "STACK_NAME",
+		"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "WA_INTEGRATION"}
+	var out []string
+	for _, kv := range os.Environ() {
+		keep := true
+		for _, p := range drop {
+			if strings.HasPrefix(kv, p) {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return append(out, extra...)
+}
+
+// goBuild runs go build in the repository with extra environment.
+func goBuild(ctx context.Context, repo string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
+	cmd.Dir = repo
+	cmd.Env = cleanEnv(env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+// benchStack is a private local stack (cmd/localstack in its own root and ports) for the Go
+// benchmarks that need DynamoDB Local and fauxqs, and for the functions under the emulator.
+type benchStack struct {
+	root, bin   string
+	ddbEndpoint string
+	sqsEndpoint string
+	env         stack.EnvFile
+}
+
+func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, graphAddr string, out io.Writer) (*benchStack, error) {
+	bin := filepath.Join(binDir, "localstack")
+	if err := goBuild(ctx, repo, nil, "-o", bin, "./cmd/localstack"); err != nil {
+		return nil, err
+	}
+	root, err := os.MkdirTemp("", "wa-bench-stack-")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"template.yaml", ".tools"} {
+		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(root, name)); err != nil {
+			os.RemoveAll(root)
+			return nil, err
+		}
+	}
+	s := &benchStack{root: root, bin: bin,
+		ddbEndpoint: "http://127.0.0.1:" + strconv.Itoa(ddbPort),
+		sqsEndpoint: "http://127.0.0.1:" + strconv.Itoa(sqsPort)}
+	cmd := exec.CommandContext(ctx, bin, "up", "-root", root, "-ddb-port", strconv.Itoa(ddbPort),
+		"-sqs-port", strconv.Itoa(sqsPort), "-graph-addr", graphAddr, "-stack", "wa-bench")
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		s.stop(io.Discard)
+		return nil, fmt.Errorf("localstack up: %w", err)
+	}
+	if s.env, err = stack.ReadEnvFile(filepath.Join(root, ".local", "env.json")); err != nil {
+		s.stop(io.Discard)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *benchStack) stop(out io.Writer) {
+	cmd := exec.Command(s.bin, "down", "-root", s.root)
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = out, out
+	_ = cmd.Run()
+	_ = os.RemoveAll(s.root)
+}
+
+// testEnv is what integration tests and benchmarks need to reach this stack.
+func (s *benchStack) testEnv() []string {
+	return []string{
+		"WA_INTEGRATION=1",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + s.ddbEndpoint,
+		"AWS_ENDPOINT_URL_SQS=" + s.sqsEndpoint,
+		"AWS_REGION=" + stack.LocalRegion,
+		"AWS_ACCESS_KEY_ID=" + stack.LocalAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + stack.LocalSecretAccessKey,
+	}
+}
+
+// peakRSSKB reads VmHWM of pid, in KiB.
+func peakRSSKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				n, _ := strconv.ParseInt(f[0], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// childPIDs returns the direct children of pid.
+func childPIDs(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// terminate stops a child: SIGTERM, then SIGKILL.
+func terminate(cmd *exec.Cmd) {
+	if cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-timeAfter(5):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}

@@ -1,0 +1,29 @@
+// Command webhook is the Meta webhook Lambda (API Gateway HTTP API: GET and POST /webhook).
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/aloro/wa-senders/shared/app"
+	"github.com/aloro/wa-senders/shared/config"
+	"github.com/aloro/wa-senders/shared/lambdahttp"
+	"github.com/aloro/wa-senders/shared/logging"
+)
+
+func main() {
+	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
+	deps, err := app.Bootstrap(context.Background(), config.Need{
+		InboundQueue: true, OutboundQueue: true, AppSecret: true, VerifyToken: true,
+	}, log)
+	if err != nil {
+		logging.Fatal(log, "cold start", err)
+	}
+	h, err := app.Webhook(deps)
+	if err != nil {
+		logging.Fatal(log, "cold start", err)
+	}
+	lambda.Start(lambdahttp.Handler(h))
+}

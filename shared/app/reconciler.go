@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/reconcile"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+)
+
+// Reconciler builds the scheduled reconciliation run (functions/reconciler, `make run`, tests).
+// The returned function fails only on storage errors: a run stopped by Meta's call-rate limits
+// succeeds, and the next scheduled run resumes from the saved cursor.
+func Reconciler(d Deps) (func(context.Context) error, error) {
+	if d.Store == nil || d.Graph == nil {
+		return nil, errors.New("reconciler: store and graph client are required")
+	}
+	requeue, err := reconcilerRequeue(d)
+	if err != nil {
+		return nil, err
+	}
+	r := reconcile.New(reconcile.Options{
+		Store:   ReconcileStore{d.Store},
+		Graph:   d.Graph,
+		Log:     d.Log,
+		Now:     d.Now,
+		Requeue: requeue,
+	})
+	return func(ctx context.Context) error {
+		rep, err := r.Run(ctx)
+		if d.Log != nil {
+			d.Log.Info("reconcile run", "examined", rep.Examined, "skipped", rep.Skipped, "corrected", rep.Corrected,
+				"statusChanges", rep.StatusChanges, "graphErrors", rep.GraphErrors, "complete", rep.Complete,
+				"stopped", rep.Stopped, "stopCode", rep.StopCode, "requeued", rep.Requeued)
+		}
+		return err
+	}, nil
+}
+
+// reconcilerRequeue is the outbound pipeline's "re-enqueue the deferred requests now due"
+// (outbound.Consumer.Requeue), run at the start of every reconciler run. It needs the outbound
+// queue; without one (tests of the reconciler alone) the run skips it.
+func reconcilerRequeue(d Deps) (reconcile.RequeueFunc, error) {
+	if d.SQS == nil || d.Config.OutboundQueueURL == "" {
+		if d.Log != nil {
+			d.Log.Warn("reconciler: no outbound queue configured; deferred requests are not requeued")
+		}
+		return nil, nil
+	}
+	c, err := OutboundConsumer(d, nil)
+	if err != nil {
+		return nil, fmt.Errorf("reconciler: requeue: %w", err)
+	}
+	return c.Requeue, nil
+}
+
+// ReconcileStore adapts *store.Store to reconcile.Store.
+type ReconcileStore struct{ S *store.Store }
+
+var _ reconcile.Store = ReconcileStore{}
+
+// ListSenders lists every sender; a cursor the store no longer understands restarts the pass.
+func (a ReconcileStore) ListSenders(ctx context.Context, limit int, cursor string) ([]*sender.Sender, string, error) {
+	list, next, err := a.S.ListSenders(ctx, store.SenderFilter{}, limit, cursor)
+	if errors.Is(err, store.ErrBadCursor) && cursor != "" {
+		return a.S.ListSenders(ctx, store.SenderFilter{}, limit, "")
+	}
+	return list, next, err
+}
+
+// UpdateSender maps "no change" and "gone" to the store's conventions.
+func (a ReconcileStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) (bool, error)) error {
+	_, err := a.S.UpdateSender(ctx, id, func(s *sender.Sender) error {
+		changed, err := fn(s)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return store.ErrNoChange
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return reconcile.ErrGone
+	}
+	return err
+}
+
+// PortfolioTier returns the recorded tier, "" when none.
+func (a ReconcileStore) PortfolioTier(ctx context.Context, key string) (string, error) {
+	p, err := a.S.GetPortfolio(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get portfolio: %w", err)
+	}
+	return p.Tier, nil
+}
+
+// SetPortfolioTier records the tier observed at.
+func (a ReconcileStore) SetPortfolioTier(ctx context.Context, key, tier string, at time.Time) error {
+	_, err := a.S.SetPortfolioTier(ctx, key, tier, at)
+	return err
+}
+
+// Cursor returns where the last run stopped.
+func (a ReconcileStore) Cursor(ctx context.Context) (string, error) {
+	return a.S.GetReconcileCursor(ctx)
+}
+
+// SaveCursor records where the next run starts.
+func (a ReconcileStore) SaveCursor(ctx context.Context, c string) error {
+	return a.S.PutReconcileCursor(ctx, c)
+}

@@ -1,0 +1,186 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/outbound"
+)
+
+func TestBudgetCountsUniqueRecipients(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	start := clk.Now()
+
+	for i, want := range []outbound.BudgetClaim{{Counted: true, Used: 1}, {Counted: true, Used: 2}} {
+		got, err := s.ClaimBudget(ctx, "biz:1", fmt.Sprintf("tel:+4072100000%d", i), 2)
+		if err != nil || got != want {
+			t.Fatalf("claim %d = %+v, %v; want %+v", i, got, err, want)
+		}
+	}
+	// The same recipient again does not count again, even at the limit.
+	if got, err := s.ClaimBudget(ctx, "biz:1", "tel:+40721000000", 2); err != nil || !got.Already {
+		t.Fatalf("repeat = %+v, %v; want Already", got, err)
+	}
+	// A third recipient is over: RetryAt is when the oldest slot drops out (its hour + 24 h).
+	got, err := s.ClaimBudget(ctx, "biz:1", "tel:+40721000009", 2)
+	if err != nil || !got.Over || got.Used != 2 {
+		t.Fatalf("over = %+v, %v", got, err)
+	}
+	slotEnd := start.Truncate(time.Hour).Add(time.Hour)
+	if want := slotEnd.Add(24 * time.Hour); !got.RetryAt.Equal(want) {
+		t.Errorf("RetryAt = %v, want %v", got.RetryAt, want)
+	}
+	// Another portfolio has its own budget.
+	if got, err := s.ClaimBudget(ctx, "waba:9", "tel:+40721000009", 2); err != nil || !got.Counted {
+		t.Fatalf("other portfolio = %+v, %v", got, err)
+	}
+	if n, err := s.BudgetUsed(ctx, "biz:1"); err != nil || n != 2 {
+		t.Fatalf("used = %d, %v", n, err)
+	}
+}
+
+// TestBudgetSlides checks the moving 24 h: a recipient counts again 24 h after its first send,
+// and the count frees up once its hour slot is 24 h old (never earlier).
+func TestBudgetSlides(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	start := clk.Now()
+	if _, err := s.ClaimBudget(ctx, "biz:2", "uid:US.1", 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(start.Add(23 * time.Hour))
+	if got, _ := s.ClaimBudget(ctx, "biz:2", "uid:US.2", 1); !got.Over {
+		t.Fatalf("23 h later = %+v, want Over", got)
+	}
+	// 24 h after the first send the recipient item has expired (reads check expiresAt, not
+	// DynamoDB's deletion), but its hour slot still counts until the hour is over.
+	clk.Set(start.Add(24*time.Hour + time.Second))
+	if got, _ := s.ClaimBudget(ctx, "biz:2", "uid:US.1", 1); !got.Over {
+		t.Fatalf("24 h later, same recipient = %+v, want Over until its slot ends", got)
+	}
+	clk.Set(start.Truncate(time.Hour).Add(25 * time.Hour))
+	got, err := s.ClaimBudget(ctx, "biz:2", "uid:US.2", 1)
+	if err != nil || !got.Counted || got.Used != 1 {
+		t.Fatalf("after the slot ended = %+v, %v; want Counted, Used 1", got, err)
+	}
+}
+
+// TestBudgetConcurrentClaims has many consumers claim at once: exactly limit distinct
+// recipients are counted, never more, and a recipient claimed concurrently counts once.
+func TestBudgetConcurrentClaims(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	const limit, workers = 7, 20
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Half the workers claim the same recipient.
+			ck := fmt.Sprintf("tel:+4072100%04d", i)
+			if i%2 == 0 {
+				ck = "tel:+40721999999"
+			}
+			got, err := s.ClaimBudget(ctx, "biz:3", ck, limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				counts["error"]++
+				t.Errorf("claim: %v", err)
+			case got.Counted:
+				counts["counted"]++
+				counts["counted "+ck]++
+			case got.Already:
+				counts["already"]++
+			case got.Over:
+				counts["over"]++
+			}
+		}()
+	}
+	wg.Wait()
+	if counts["counted"] != limit {
+		t.Errorf("counted %d recipients, want exactly %d (%v)", counts["counted"], limit, counts)
+	}
+	if counts["counted tel:+40721999999"] != 1 {
+		t.Errorf("the shared recipient was counted %d times, want 1", counts["counted tel:+40721999999"])
+	}
+	if n, _ := s.BudgetUsed(ctx, "biz:3"); n != limit {
+		t.Errorf("used = %d, want %d", n, limit)
+	}
+}
+
+func TestPauses(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	now := clk.Now()
+	if p, err := s.GetPause(ctx, "token"); err != nil || !p.Until.IsZero() {
+		t.Fatalf("no pause = %+v, %v", p, err)
+	}
+	if err := s.SetPause(ctx, outbound.Pause{Scope: "token", Until: now.Add(time.Hour), Reason: "190"}); err != nil {
+		t.Fatal(err)
+	}
+	// A shorter hold does not cut a longer one short.
+	if err := s.SetPause(ctx, outbound.Pause{Scope: "token", Until: now.Add(time.Minute), Reason: "190"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.GetPause(ctx, "token"); !p.Until.Equal(now.Add(time.Hour)) || p.Reason != "190" {
+		t.Fatalf("pause = %+v", p)
+	}
+	clk.Set(now.Add(2 * time.Hour))
+	if p, _ := s.GetPause(ctx, "token"); !p.Until.IsZero() {
+		t.Fatalf("expired pause still read: %+v", p)
+	}
+}
+
+// TestDueRecords checks the deferred index: only deferred records that are due, in due then
+// creation order, and a record leaves the index when written in another status.
+func TestDueRecords(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	now := clk.Now()
+	put := func(id string, st outbound.Status, next time.Time, created time.Time) {
+		t.Helper()
+		if _, err := s.UpdateRecord(ctx, id, func(r *outbound.Record, _ bool) error {
+			r.Status, r.NextAttemptAt, r.CreatedAt = st, next, created
+			r.Request = &outbound.Request{ID: id, SenderID: "1", To: "+40721234567", Text: "x"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("late", outbound.StatusDeferred, now.Add(time.Hour), now)
+	put("b", outbound.StatusDeferred, now.Add(-time.Minute), now.Add(2*time.Second))
+	put("a", outbound.StatusDeferred, now.Add(-time.Minute), now.Add(time.Second))
+	put("first", outbound.StatusDeferred, now.Add(-time.Hour), now.Add(3*time.Second))
+	put("exact", outbound.StatusDeferred, now, now)
+	put("sent", outbound.StatusSent, time.Time{}, now)
+	put("moved", outbound.StatusDeferred, now.Add(-time.Hour), now)
+	put("moved", outbound.StatusQueued, now.Add(-time.Hour), now) // no longer deferred
+
+	recs, err := s.DueRecords(ctx, now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range recs {
+		ids = append(ids, r.ID)
+	}
+	if got, want := fmt.Sprint(ids), "[first a b exact]"; got != want {
+		t.Fatalf("due = %s, want %s", got, want)
+	}
+	if recs, _ := s.DueRecords(ctx, now, 2); len(recs) != 2 || recs[0].ID != "first" {
+		t.Fatalf("limit 2 = %v", recs)
+	}
+}

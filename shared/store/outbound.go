@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/template"
+)
+
+// The outbound pipeline's items (key layout in keys.go):
+//
+//   - a deferred record carries GSI1 keys DEFERRED#<shard> / <nextAttemptAt>#<createdAt>#<id>
+//     for as long as it is deferred: every record write replaces the whole item, so the keys
+//     disappear as soon as the record is written in any other status;
+//   - a send hold (access token refused, WABA payment problem) is PAUSE#<scope> / #PAUSE with
+//     its end as TTL.
+
+// deferredShards spreads the due index over several GSI partitions: a budget overflow can defer
+// thousands of records at once, more than one partition takes per second.
+const deferredShards = 8
+
+// dueTimeFormat is fixed-width UTC, so that the due index sorts lexically in time order.
+const dueTimeFormat = "2006-01-02T15:04:05.000Z"
+
+func deferredPK(shard uint32) string { return "DEFERRED#" + strconv.FormatUint(uint64(shard), 10) }
+
+func deferredShard(id string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return h.Sum32() % deferredShards
+}
+
+// recordIndex returns the due-index attributes of a deferred record (nil otherwise).
+func recordIndex(r *outbound.Record) map[string]types.AttributeValue {
+	if r.Status != outbound.StatusDeferred || r.NextAttemptAt.IsZero() {
+		return nil
+	}
+	return map[string]types.AttributeValue{
+		attrGSI1PK: str(deferredPK(deferredShard(r.ID))),
+		attrGSI1SK: str(r.NextAttemptAt.UTC().Format(dueTimeFormat) + "#" + r.CreatedAt.UTC().Format(dueTimeFormat) + "#" + r.ID),
+	}
+}
+
+// DueRecords returns up to limit deferred records whose NextAttemptAt is at or before now,
+// in due order (then creation order, so one conversation's deferrals keep their order). The
+// index is eventually consistent: callers re-check a record before acting on it.
+func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]outbound.Record, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	upper := now.UTC().Format(dueTimeFormat) + "#~" // '~' sorts after every creation time
+	type due struct {
+		sk  string
+		rec outbound.Record
+	}
+	var all []due
+	for shard := range uint32(deferredShards) {
+		var start map[string]types.AttributeValue
+		got := 0
+		for got < limit {
+			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+				TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
+				KeyConditionExpression: aws.String("gsi1pk = :p AND gsi1sk <= :u"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{
+					":p": str(deferredPK(shard)), ":u": str(upper),
+				},
+				ExclusiveStartKey: start,
+				Limit:             aws.Int32(int32(min(limit-got, 500))),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("query due records: %w", err)
+			}
+			for _, item := range out.Items {
+				var r outbound.Record
+				if err := json.Unmarshal([]byte(getS(item, attrDoc)), &r); err != nil {
+					return nil, fmt.Errorf("decode record %s: %w", getS(item, attrPK), err)
+				}
+				all = append(all, due{sk: getS(item, attrGSI1SK), rec: r})
+				got++
+			}
+			if out.LastEvaluatedKey == nil {
+				break
+			}
+			start = out.LastEvaluatedKey
+		}
+	}
+	slices.SortFunc(all, func(a, b due) int { return strings.Compare(a.sk, b.sk) })
+	if len(all) > limit {
+		all = all[:limit]
+	}
+	recs := make([]outbound.Record, len(all))
+	for i, d := range all {
+		recs[i] = d.rec
+	}
+	return recs, nil
+}
+
+func pauseKey(scope string) key { return key{"PAUSE#" + scope, "#PAUSE"} }
+
+// GetPause returns the send hold of scope; a zero Pause (Until zero) when none is in force.
+func (s *Store) GetPause(ctx context.Context, scope string) (outbound.Pause, error) {
+	item, err := s.getItem(ctx, pauseKey(scope), true)
+	if errors.Is(err, ErrNotFound) {
+		return outbound.Pause{Scope: scope}, nil
+	}
+	if err != nil {
+		return outbound.Pause{}, fmt.Errorf("get pause %s: %w", scope, err)
+	}
+	return outbound.Pause{Scope: scope, Until: time.UnixMilli(getN(item, "untilMs")).UTC(), Reason: getS(item, "reason")}, nil
+}
+
+// SetPause stores a send hold; an existing hold that lasts longer is kept.
+func (s *Store) SetPause(ctx context.Context, p outbound.Pause) error {
+	item := pauseKey(p.Scope).av()
+	item["untilMs"] = num(p.Until.UnixMilli())
+	item["reason"] = str(p.Reason)
+	item[attrTTL] = ttlValue(p.Until)
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression:       aws.String("attribute_not_exists(untilMs) OR untilMs < :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": num(p.Until.UnixMilli())},
+	})
+	if err != nil && !IsConditionFailed(err) {
+		return fmt.Errorf("set pause %s: %w", p.Scope, err)
+	}
+	return nil
+}
+
+// OutboundStore is the store as the outbound pipeline's port (outbound.Store) sees it: its
+// not-found errors also match outbound.ErrNotFound, and update closures may return
+// outbound.ErrNoChange. (outbound cannot import this package: records are its types.)
+type OutboundStore struct{ *Store }
+
+var _ outbound.Store = OutboundStore{}
+
+// Outbound returns the store as the outbound pipeline's port.
+func (s *Store) Outbound() OutboundStore { return OutboundStore{s} }
+
+// portErr makes a not-found error match outbound.ErrNotFound too.
+func portErr(err error) error {
+	if errors.Is(err, ErrNotFound) && !errors.Is(err, outbound.ErrNotFound) {
+		return fmt.Errorf("%w: %w", outbound.ErrNotFound, err)
+	}
+	return err
+}
+
+// noChange maps the pipeline's ErrNoChange to the store's.
+func noChange(err error) error {
+	if errors.Is(err, outbound.ErrNoChange) {
+		return ErrNoChange
+	}
+	return err
+}
+
+// GetRecord is Store.GetRecord for the port.
+func (o OutboundStore) GetRecord(ctx context.Context, id string) (*outbound.Record, error) {
+	r, err := o.Store.GetRecord(ctx, id)
+	return r, portErr(err)
+}
+
+// UpdateRecord is Store.UpdateRecord for the port.
+func (o OutboundStore) UpdateRecord(ctx context.Context, id string, fn func(*outbound.Record, bool) error) (*outbound.Record, error) {
+	r, err := o.Store.UpdateRecord(ctx, id, func(cur *outbound.Record, found bool) error { return noChange(fn(cur, found)) })
+	return r, portErr(err)
+}
+
+// GetSender is Store.GetSender for the port.
+func (o OutboundStore) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
+	s, err := o.Store.GetSender(ctx, id)
+	return s, portErr(err)
+}
+
+// GetSenderByPhone is Store.GetSenderByPhone for the port.
+func (o OutboundStore) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error) {
+	s, err := o.Store.GetSenderByPhone(ctx, e164)
+	return s, portErr(err)
+}
+
+// UpdateSender is Store.UpdateSender for the port.
+func (o OutboundStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
+	s, err := o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) error { return noChange(fn(cur)) })
+	return s, portErr(err)
+}
+
+// GetPortfolio is Store.GetPortfolio for the port.
+func (o OutboundStore) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, error) {
+	p, err := o.Store.GetPortfolio(ctx, k)
+	return p, portErr(err)
+}
+
+// GetWindow is Store.GetWindow for the port.
+func (o OutboundStore) GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error) {
+	w, err := o.Store.GetWindow(ctx, phoneNumberID, waba, c)
+	return w, portErr(err)
+}
+
+// UpdateOptOut is Store.UpdateOptOut for the port.
+func (o OutboundStore) UpdateOptOut(ctx context.Context, waba string, c customer.Ref, fn func(*customer.OptOut, bool) error) (customer.OptOut, error) {
+	out, err := o.Store.UpdateOptOut(ctx, waba, c, func(cur *customer.OptOut, found bool) error { return noChange(fn(cur, found)) })
+	return out, portErr(err)
+}
+
+// GetTemplate is Store.GetTemplate for the port.
+func (o OutboundStore) GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error) {
+	t, err := o.Store.GetTemplate(ctx, waba, name, language)
+	return t, portErr(err)
+}
+
+// UpdateTemplate is Store.UpdateTemplate for the port.
+func (o OutboundStore) UpdateTemplate(ctx context.Context, waba, name, language string, fn func(*template.Template, bool) error) (template.Template, error) {
+	t, err := o.Store.UpdateTemplate(ctx, waba, name, language, func(cur *template.Template, found bool) error { return noChange(fn(cur, found)) })
+	return t, portErr(err)
+}

@@ -1,0 +1,222 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/webhook"
+)
+
+var _ webhook.Store = (*Store)(nil)
+
+func accountKey(waba string) key                 { return key{"WABA#" + waba, "#ACCOUNT"} }
+func orphanKey(wamid, status string) key         { return key{"WAMID#" + wamid, "STATUS#" + status} }
+func orphanPrefix(wamid string) (string, string) { return "WAMID#" + wamid, "STATUS#" }
+
+// NotFound reports whether err is (or wraps) ErrNotFound: ports in domain packages classify
+// the store's errors through it without importing this package.
+func (s *Store) NotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// UpdateSenderIf applies fn to a sender with optimistic locking; fn reports whether it changed
+// anything (nothing is written otherwise). found is false when the sender does not exist.
+func (s *Store) UpdateSenderIf(ctx context.Context, id string, fn func(*sender.Sender) bool) (*sender.Sender, bool, error) {
+	snd, err := s.UpdateSender(ctx, id, func(x *sender.Sender) error {
+		if !fn(x) {
+			return ErrNoChange
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return snd, true, nil
+}
+
+// UpdateRecordIf applies fn to the record of request id; fn reports whether it changed
+// anything. found is false when no record exists (none is created).
+func (s *Store) UpdateRecordIf(ctx context.Context, id string, fn func(*outbound.Record) bool) (*outbound.Record, bool, error) {
+	rec, err := updateDoc(ctx, s, recordKey(id), func(cur *outbound.Record, found bool) (docOptions, error) {
+		if !found || !fn(cur) {
+			return docOptions{}, ErrNoChange
+		}
+		cur.ID = id
+		// Keep the deferred-record index in step, as UpdateRecord does.
+		return docOptions{extra: recordIndex(cur)}, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("update record %s: %w", id, err)
+	}
+	return rec, true, nil
+}
+
+// PutOrphanStatus keeps a status for a message id no record is known for, one item per
+// (wamid, status) holding the newest such status, for OrphanStatusTTL.
+func (s *Store) PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) error {
+	raw, err := json.Marshal(o)
+	if err != nil {
+		return fmt.Errorf("encode orphan status: %w", err)
+	}
+	item := orphanKey(o.Status.ID, o.Status.Status).av()
+	at := o.Status.Timestamp.Time().UnixMilli()
+	item[attrDoc] = str(string(raw))
+	item["atMs"] = num(at)
+	item[attrTTL] = ttlValue(s.now().Add(OrphanStatusTTL))
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR atMs <= :at"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at)},
+	})
+	if err != nil && !IsConditionFailed(err) {
+		return fmt.Errorf("put orphan status: %w", err)
+	}
+	return nil
+}
+
+// OrphanStatuses returns the statuses kept for wamid.
+func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.OrphanStatus, error) {
+	pk, prefix := orphanPrefix(wamid)
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("pk = :p AND begins_with(sk, :s)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": str(pk), ":s": str(prefix),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query orphan statuses: %w", err)
+	}
+	var res []webhook.OrphanStatus
+	for _, item := range out.Items {
+		if s.expired(item) {
+			continue
+		}
+		var o webhook.OrphanStatus
+		if err := json.Unmarshal([]byte(getS(item, attrDoc)), &o); err != nil {
+			return nil, fmt.Errorf("decode orphan status: %w", err)
+		}
+		res = append(res, o)
+	}
+	return res, nil
+}
+
+// ApplyOrphanStatuses applies the statuses the webhook kept for wamid (they arrived before the
+// wamid lookup existed) to the record of requestID and deletes them; it implements the outbound
+// consumer's port and is called right after PutWAMID. A failed 131047 among them is applied to
+// the record (status, code, title); the template re-send is the caller's to enqueue
+// (outbound.TemplateFallback), as for a synchronous 131047.
+func (s *Store) ApplyOrphanStatuses(ctx context.Context, wamid, requestID string) error {
+	_, err := s.ApplyOrphans(ctx, wamid, requestID)
+	return err
+}
+
+// ApplyOrphans is ApplyOrphanStatuses returning the record (nil when none exists), for the
+// webhook, which then runs the 131047 fallback itself.
+func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error) {
+	orphans, err := s.OrphanStatuses(ctx, wamid)
+	if err != nil {
+		return nil, err
+	}
+	if len(orphans) == 0 {
+		rec, err := s.GetRecord(ctx, requestID)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		return rec, err
+	}
+	now := s.now()
+	rec, found, err := s.UpdateRecordIf(ctx, requestID, func(r *outbound.Record) bool {
+		if r.WAMID != "" && r.WAMID != wamid {
+			return false
+		}
+		changed := false
+		for _, o := range orphans {
+			if webhook.ApplyStatus(r, o.Status, now) {
+				changed = true
+			}
+		}
+		return changed
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, nil
+	}
+	for _, o := range orphans {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(s.table), Key: orphanKey(wamid, o.Status.Status).av(),
+			// Only the status just applied: a newer one stored meanwhile stays for the next call.
+			ConditionExpression:       aws.String("atMs = :at"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(o.Status.Timestamp.Time().UnixMilli())},
+		})
+		if err != nil && !IsConditionFailed(err) {
+			return nil, fmt.Errorf("delete orphan status: %w", err)
+		}
+	}
+	return rec, nil
+}
+
+// UpdateTemplateState applies fn to the template record of (waba, name, language) and its
+// quality time; fn reports whether it changed anything. Readers of template.Template see the
+// same document (QualityAt is an extra field).
+func (s *Store) UpdateTemplateState(ctx context.Context, waba, name, language string, fn func(*webhook.TemplateState, bool) bool) (webhook.TemplateState, error) {
+	lang := template.NormalizeLanguage(language)
+	t, err := updateDoc(ctx, s, templateKey(waba, name, lang), func(cur *webhook.TemplateState, found bool) (docOptions, error) {
+		if !fn(cur, found) {
+			return docOptions{}, ErrNoChange
+		}
+		cur.WABAID, cur.Name, cur.Language = waba, name, lang
+		return docOptions{}, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return webhook.TemplateState{}, nil
+	}
+	if err != nil {
+		return webhook.TemplateState{}, fmt.Errorf("update template: %w", err)
+	}
+	return *t, nil
+}
+
+// GetAccount returns what account-level webhooks told about waba, or ErrNotFound.
+func (s *Store) GetAccount(ctx context.Context, waba string) (*webhook.Account, error) {
+	var a webhook.Account
+	if _, err := s.getDoc(ctx, accountKey(waba), &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// UpdateAccount applies fn to the account item of waba (an empty one when absent); fn reports
+// whether it changed anything.
+func (s *Store) UpdateAccount(ctx context.Context, waba string, fn func(*webhook.Account) bool) (*webhook.Account, error) {
+	a, err := updateDoc(ctx, s, accountKey(waba), func(cur *webhook.Account, _ bool) (docOptions, error) {
+		if !fn(cur) {
+			return docOptions{}, ErrNoChange
+		}
+		cur.WABAID = waba
+		return docOptions{}, nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return &webhook.Account{WABAID: waba}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update account: %w", err)
+	}
+	return a, nil
+}

@@ -1,0 +1,258 @@
+// Package webhook receives Meta's WhatsApp webhooks: the GET handshake and signed POSTs, whose
+// every change it applies to storage (windows, opt-outs, outbound records, senders, templates,
+// account state) and whose customer messages it forwards to the inbound queue, once per message
+// id, before answering 200.
+//
+// Delivery semantics: 200 only after every effect of the POST is durable; a transient failure
+// answers 500 so that Meta retries (for up to 7 days). A signed payload that cannot be used is
+// parked whole and acknowledged. Every effect is idempotent and independent of arrival order
+// (each piece of state is a register ordered by Meta's own timestamps), so duplicates and
+// reordering end in the same state.
+//
+// The package defines its ports (ports.go) and imports no AWS code; shared/store and
+// shared/queue implement them and shared/app wires them.
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// Defaults of Config.
+const (
+	// DefaultMaxBodyBytes: Meta's payloads go up to 3 MB; the margin covers batching overhead.
+	DefaultMaxBodyBytes = 4 << 20
+	// DefaultTimeout leaves the Lambda (10 s) time to answer 500 itself.
+	DefaultTimeout = 8 * time.Second
+	// DefaultClaimLease is how long a claim blocks other deliveries of the same message id; it
+	// outlasts one invocation, so a crashed one is taken over on Meta's next retry.
+	DefaultClaimLease = 30 * time.Second
+	// DefaultParallelism bounds the storage calls of one POST in flight at once.
+	DefaultParallelism = 16
+	// DefaultFreeEntryWindow is the window after a Click-to-WhatsApp referral.
+	DefaultFreeEntryWindow = 72 * time.Hour
+)
+
+// Config is the webhook's configuration.
+type Config struct {
+	// AppSecret keys the X-Hub-Signature-256 HMAC; required (an empty secret never skips the check).
+	AppSecret string
+	// VerifyToken is the hub.verify_token of the GET handshake; required.
+	VerifyToken string
+	// InboundQueueURL receives customer messages (standard queue); required.
+	InboundQueueURL string
+	// OutboundQueueURL receives the template re-sends after 131047 (FIFO queue); required.
+	OutboundQueueURL string
+	// FreeEntryWindow is the window after a free-entry-point referral (72 h when zero).
+	FreeEntryWindow time.Duration
+	// StopKeywords replaces the embedded opt-out keyword list when non-empty.
+	StopKeywords []string
+	MaxBodyBytes int64
+	Timeout      time.Duration
+	ClaimLease   time.Duration
+	Parallelism  int
+}
+
+// Deps are the webhook's adapters.
+type Deps struct {
+	Store Store
+	Queue Queue
+	Log   *slog.Logger
+	// Metrics receives one EMF line per POST (the logger's writer, so CloudWatch reads it).
+	Metrics io.Writer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// ConfigError names a missing or invalid setting of New.
+type ConfigError struct{ Field, Problem string }
+
+func (e *ConfigError) Error() string { return "webhook: " + e.Field + " " + e.Problem }
+
+// Handler serves GET (handshake) and POST (notifications) on the webhook route.
+type Handler struct {
+	cfg      Config
+	secret   []byte
+	st       Store
+	q        Queue
+	log      *slog.Logger
+	emit     *metrics.Emitter
+	now      func() time.Time
+	keywords *Keywords
+	senders  *ttlCache[senderInfo]
+	aliases  *ttlCache[int64]
+}
+
+// New checks the configuration and returns the handler. An empty app secret or verify token is
+// an error: the signature check is never skipped.
+func New(cfg Config, d Deps) (*Handler, error) {
+	switch {
+	case cfg.AppSecret == "":
+		return nil, &ConfigError{"AppSecret", "is empty: refusing to accept unsigned webhooks"}
+	case cfg.VerifyToken == "":
+		return nil, &ConfigError{"VerifyToken", "is empty: the handshake could never succeed"}
+	case cfg.InboundQueueURL == "":
+		return nil, &ConfigError{"InboundQueueURL", "is empty"}
+	case cfg.OutboundQueueURL == "":
+		return nil, &ConfigError{"OutboundQueueURL", "is empty"}
+	case d.Store == nil:
+		return nil, &ConfigError{"Store", "is nil"}
+	case d.Queue == nil:
+		return nil, &ConfigError{"Queue", "is nil"}
+	}
+	if cfg.FreeEntryWindow <= 0 {
+		cfg.FreeEntryWindow = DefaultFreeEntryWindow
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.ClaimLease <= 0 {
+		cfg.ClaimLease = DefaultClaimLease
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = DefaultParallelism
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	return &Handler{
+		cfg:      cfg,
+		secret:   []byte(cfg.AppSecret),
+		st:       d.Store,
+		q:        d.Queue,
+		log:      d.Log,
+		emit:     metrics.NewEmitter(d.Metrics, "webhook"),
+		now:      d.Now,
+		keywords: NewKeywords(cfg.StopKeywords),
+		senders:  newTTLCache[senderInfo](time.Minute, 10000),
+		aliases:  newTTLCache[int64](10*time.Minute, 50000),
+	}, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		h.handshake(w, r)
+	case http.MethodPost:
+		h.notify(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		plain(w, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// maxChallenge bounds the echoed hub.challenge (Meta sends a short number).
+const maxChallenge = 1024
+
+func (h *Handler) handshake(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	challenge := q.Get(whatsapp.HubChallenge)
+	if !whatsapp.VerifyHandshake(q.Get(whatsapp.HubMode), q.Get(whatsapp.HubVerifyToken), h.cfg.VerifyToken) ||
+		challenge == "" || len(challenge) > maxChallenge {
+		h.log.Warn("webhook handshake refused", "mode", truncate(q.Get(whatsapp.HubMode), 32))
+		plain(w, http.StatusForbidden, "forbidden")
+		return
+	}
+	h.log.Info("webhook handshake verified")
+	plain(w, http.StatusOK, challenge)
+}
+
+func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
+	start := h.now()
+	counters := metrics.NewCounters()
+	defer func() {
+		if err := h.emit.Flush(counters, h.now()); err != nil {
+			h.log.Warn("emit metrics", "error", err.Error())
+		}
+	}()
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		plain(w, http.StatusRequestEntityTooLarge, "payload too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			plain(w, http.StatusRequestEntityTooLarge, "payload too large")
+			return
+		}
+		plain(w, http.StatusBadRequest, "could not read body")
+		return
+	}
+	if err := whatsapp.VerifySignature(h.secret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
+		counters.Inc(metrics.SignatureRejected)
+		// Never the body: it is unauthenticated and may carry anything.
+		h.log.Warn("webhook signature rejected", "reason", signatureReason(err), "bytes", len(body))
+		plain(w, http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
+	defer cancel()
+	if err := h.process(ctx, body, counters); err != nil {
+		h.log.Error("webhook not applied; Meta will retry", "error", err.Error(), "bytes", len(body),
+			"ms", h.now().Sub(start).Milliseconds())
+		plain(w, http.StatusInternalServerError, "retry later")
+		return
+	}
+	plain(w, http.StatusOK, "ok")
+}
+
+// Process applies one verified notification body, as a POST would, and returns an error when
+// Meta must retry it. Tools (redrive of parked payloads, fuzzing) use it directly.
+func (h *Handler) Process(ctx context.Context, body []byte) error {
+	counters := metrics.NewCounters()
+	defer func() { _ = h.emit.Flush(counters, h.now()) }()
+	return h.process(ctx, body, counters)
+}
+
+func signatureReason(err error) string {
+	switch {
+	case errors.Is(err, whatsapp.ErrMissingSignature):
+		return "missing"
+	case errors.Is(err, whatsapp.ErrMalformedSignature):
+		return "malformed"
+	case errors.Is(err, whatsapp.ErrBadSignature):
+		return "mismatch"
+	}
+	return "invalid"
+}
+
+func plain(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func newOwner() string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand does not fail on supported platforms; a clock-based owner is still unique enough.
+		return fmt.Sprintf("t%d", time.Now().UnixNano())
+	}
+	return hex.EncodeToString(b[:])
+}

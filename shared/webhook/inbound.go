@@ -1,0 +1,350 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/phone"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// claimTTL is how long a claim or done record lives: longer than Meta's 7 days of retries, so
+// no redelivery ever finds it gone.
+const claimTTL = 8 * 24 * time.Hour
+
+// maxEventBytes leaves room under SQS's 256 KiB for the batch's own overhead.
+const maxEventBytes = 250 << 10
+
+// inbound is one customer message on its way to the inbound queue.
+type inbound struct {
+	waba, pnid string
+	msg        *whatsapp.Message
+	value      *whatsapp.MessagesValue
+	cust       whatsapp.CustomerRef
+	ref        customer.Ref
+	ts         time.Time
+
+	claimed bool
+	body    string
+	stop    bool
+	window  *customer.Window
+}
+
+func (r *run) newInbound(waba string, v *whatsapp.MessagesValue, m *whatsapp.Message) *inbound {
+	in := &inbound{waba: waba, pnid: v.Metadata.PhoneNumberID.String(), msg: m, value: v, ts: m.Timestamp.Time()}
+	if in.ts.IsZero() {
+		in.ts = r.now
+	}
+	in.cust = m.Customer(v.Contacts)
+	in.ref = customer.Ref{UserID: in.cust.UserID}
+	if e164, err := in.cust.E164(); err == nil {
+		in.ref.Phone = e164
+	}
+	return in
+}
+
+// claimID is the dedupe key of an inbound message.
+func claimID(wamid string) string { return wamid }
+
+// prepare claims the message and applies its effects; the forward itself is batched later.
+func (r *run) prepare(ctx context.Context, in *inbound) error {
+	state, err := r.h.st.Claim(ctx, claimID(in.msg.ID), r.owner, r.h.cfg.ClaimLease)
+	if err != nil {
+		return fmt.Errorf("claim message: %w", err)
+	}
+	switch state {
+	case AlreadyDone:
+		r.counters.Inc(metrics.DuplicateMessages)
+		return nil
+	case Held:
+		return fmt.Errorf("message %s is being handled by another delivery", truncate(in.msg.ID, 80))
+	}
+	in.claimed = true
+	if err := r.messageEffects(ctx, in); err != nil {
+		r.release(in)
+		return err
+	}
+	body, err := r.event(ctx, in)
+	if err != nil {
+		r.release(in)
+		return err
+	}
+	in.body = body
+	return nil
+}
+
+func (r *run) release(in *inbound) {
+	in.claimed = false
+	// The POST's context may be what failed; the release gets its own short one.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), 2*time.Second)
+	defer cancel()
+	if err := r.h.st.Release(ctx, claimID(in.msg.ID), r.owner); err != nil {
+		// The lease expires on its own; Meta's retry after it claims the message again.
+		r.h.log.Warn("release claim", "error", err.Error())
+	}
+}
+
+// messageEffects updates the window, the customer's alias and opt-out for one message.
+func (r *run) messageEffects(ctx context.Context, in *inbound) error {
+	m := in.msg
+	if !whatsapp.KnownMessageType(m.Type) {
+		r.counters.Inc(metrics.UnknownMessageTypes)
+		r.h.log.Warn("webhook message type unknown: forwarded with its raw JSON", "type", truncate(m.Type, 64), "waba", in.waba)
+	}
+	if _, err := r.sender(ctx, in.waba, in.pnid, true); err != nil {
+		return err
+	}
+	if m.Type == whatsapp.MessageTypeSystem {
+		// from may name the old or the new identity: only the system object is trusted.
+		return r.identityChange(ctx, in)
+	}
+	if in.ref.UserID != "" && in.ref.Phone != "" {
+		if err := r.alias(ctx, in.waba, in.ref, in.ts); err != nil {
+			return err
+		}
+	}
+	if in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
+		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
+		if err := r.h.st.OpenWindow(ctx, in.pnid, in.ref, w); err != nil {
+			return fmt.Errorf("open window: %w", err)
+		}
+		in.window = &w
+	}
+	if m.Type == whatsapp.MessageTypeText && m.Text != nil && in.ref.Key() != "" && r.h.keywords.Match(m.Text.Body) {
+		ev := OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: in.ts}
+		if err := r.h.st.ApplyOptOut(ctx, in.waba, in.ref, ev); err != nil {
+			return fmt.Errorf("record stop keyword: %w", err)
+		}
+		in.stop = true
+		r.h.log.Info("customer opted out by keyword", "waba", in.waba, "phone_number_id", in.pnid)
+	}
+	return nil
+}
+
+// identityChange handles system messages: the customer changed number or BSUID. The new
+// identity gets the alias and inherits the opt-outs of the old one; no window opens.
+func (r *run) identityChange(ctx context.Context, in *inbound) error {
+	sys := in.msg.System
+	if sys == nil {
+		return nil
+	}
+	old := in.ref
+	next := customer.Ref{}
+	switch sys.Type {
+	case whatsapp.SystemUserChangedNumber:
+		if sys.PreviousUserID != "" && old.UserID == "" {
+			old.UserID = sys.PreviousUserID
+		}
+		next.UserID = sys.UserID
+		if w := sys.NewPhoneWaID(); w != "" {
+			if e164, err := phone.FromWaID(w); err == nil {
+				next.Phone = e164
+			}
+		}
+	case whatsapp.SystemUserChangedUserID:
+		if sys.PreviousUserID != "" {
+			old = customer.Ref{UserID: sys.PreviousUserID, Phone: in.ref.Phone}
+		}
+		next = customer.Ref{UserID: sys.UserID, Phone: in.ref.Phone}
+		if next.UserID == "" {
+			next.UserID = in.ref.UserID
+		}
+	default:
+		r.counters.Inc(metrics.UnknownValues)
+		r.h.log.Warn("webhook system message type unknown", "type", truncate(sys.Type, 64))
+		return nil
+	}
+	if next.Key() == "" || next == old {
+		return nil
+	}
+	if next.UserID != "" && next.Phone != "" {
+		if err := r.alias(ctx, in.waba, next, in.ts); err != nil {
+			return err
+		}
+	}
+	if old.Key() != "" {
+		if err := r.h.st.CopyOptOut(ctx, in.waba, old, next); err != nil {
+			return fmt.Errorf("carry opt-out to the new identity: %w", err)
+		}
+	}
+	return nil
+}
+
+// alias records BSUID ↔ phone, skipping the write when this instance already wrote it.
+func (r *run) alias(ctx context.Context, waba string, ref customer.Ref, at time.Time) error {
+	k := waba + "|" + ref.UserID + "|" + ref.Phone
+	if last, ok := r.h.aliases.get(k, r.now); ok && last >= at.UnixMilli() {
+		return nil
+	}
+	if err := r.h.st.PutAliasAt(ctx, waba, ref, at); err != nil {
+		return fmt.Errorf("put alias: %w", err)
+	}
+	r.h.aliases.put(k, at.UnixMilli(), r.now)
+	return nil
+}
+
+// senderInfo is what a message needs to know about its sender.
+type senderInfo struct {
+	known bool
+	phone string
+}
+
+type senderLookup struct {
+	done chan struct{}
+	info senderInfo
+	err  error
+}
+
+// sender looks the sender up once per POST (and caches it a minute per instance). An unknown
+// sender is counted: its webhooks are still applied, the registry may be behind Meta.
+func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (senderInfo, error) {
+	if pnid == "" {
+		return senderInfo{}, nil
+	}
+	r.mu.Lock()
+	l, ok := r.lookup[pnid]
+	if !ok {
+		l = &senderLookup{done: make(chan struct{})}
+		r.lookup[pnid] = l
+	}
+	r.mu.Unlock()
+	if !ok {
+		l.info, l.err = r.fetchSender(ctx, pnid)
+		close(l.done)
+	} else {
+		<-l.done
+	}
+	if l.err != nil {
+		return senderInfo{}, l.err
+	}
+	if !l.info.known && count {
+		r.counters.Inc(metrics.UnknownSenders)
+		r.h.log.Warn("webhook for a phone number with no sender record: applied anyway", "phone_number_id", pnid, "waba", waba)
+	}
+	return l.info, nil
+}
+
+func (r *run) fetchSender(ctx context.Context, pnid string) (senderInfo, error) {
+	if info, ok := r.h.senders.get(pnid, r.now); ok {
+		return info, nil
+	}
+	snd, err := r.h.st.GetSender(ctx, pnid)
+	var info senderInfo
+	switch {
+	case err == nil:
+		info = senderInfo{known: true, phone: snd.PhoneNumber}
+	case r.h.st.NotFound(err):
+	default:
+		return senderInfo{}, fmt.Errorf("get sender: %w", err)
+	}
+	r.h.senders.put(pnid, info, r.now)
+	return info, nil
+}
+
+// event renders the normalised event of a message.
+func (r *run) event(ctx context.Context, in *inbound) (string, error) {
+	m := in.msg
+	info, err := r.sender(ctx, in.waba, in.pnid, false)
+	if err != nil {
+		return "", err
+	}
+	ev := InboundEvent{
+		Version: EventVersion,
+		WAMID:   m.ID,
+		WABAID:  in.waba,
+		Sender:  EventSender{PhoneNumberID: in.pnid, Phone: info.phone, Known: info.known},
+		Customer: EventCustomer{
+			UserID: in.cust.UserID, ParentUserID: in.cust.ParentUserID, Phone: in.ref.Phone,
+			WaID: in.cust.WaID, ProfileName: in.cust.ProfileName, Username: in.cust.Username,
+		},
+		Type:        m.Type,
+		Content:     m.Content(),
+		Timestamp:   in.ts,
+		Context:     m.Context,
+		Referral:    m.Referral,
+		GroupID:     m.GroupID,
+		Errors:      m.Errors,
+		StopKeyword: in.stop,
+		Raw:         m.Raw,
+		ReceivedAt:  r.now,
+	}
+	if ev.Sender.Phone == "" {
+		if e164, err := in.value.Metadata.DisplayE164(); err == nil {
+			ev.Sender.Phone = e164
+		}
+	}
+	if in.window != nil {
+		ev.Window = &EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return "", fmt.Errorf("encode inbound event: %w", err)
+	}
+	if len(raw) > maxEventBytes {
+		// Keep the message whole in a parking record and forward what identifies it.
+		r.markParked("event_too_large", truncate(m.ID, 80))
+		ev.Content = whatsapp.Content{Kind: ev.Content.Kind, Supported: ev.Content.Supported}
+		ev.Raw, ev.Errors, ev.Referral, ev.Truncated = nil, nil, nil, true
+		if raw, err = json.Marshal(ev); err != nil {
+			return "", fmt.Errorf("encode inbound event: %w", err)
+		}
+	}
+	return string(raw), nil
+}
+
+// failedIndexes is implemented by the queue adapter's batch error.
+type failedIndexes interface{ FailedIndexes() []int }
+
+// forward sends every claimed message in one SendBatch and marks the sent ones done; the
+// claims of messages that were not sent are released so that Meta's retry sends them.
+func (r *run) forward(ctx context.Context) {
+	var ready []*inbound
+	for _, in := range r.msgs {
+		if in.claimed && in.body != "" {
+			ready = append(ready, in)
+		}
+	}
+	if len(ready) == 0 {
+		return
+	}
+	bodies := make([]string, len(ready))
+	for i, in := range ready {
+		bodies[i] = in.body
+	}
+	failed := map[int]bool{}
+	if err := r.h.q.SendBatch(ctx, r.h.cfg.InboundQueueURL, bodies); err != nil {
+		var fi failedIndexes
+		if errors.As(err, &fi) {
+			for _, i := range fi.FailedIndexes() {
+				failed[i] = true
+			}
+		} else {
+			for i := range ready {
+				failed[i] = true
+			}
+		}
+		r.fail(fmt.Errorf("forward %d of %d message(s) to the inbound queue: %w", len(failed), len(ready), err))
+	}
+	var done []string
+	for i, in := range ready {
+		if failed[i] {
+			r.release(in)
+			continue
+		}
+		done = append(done, claimID(in.msg.ID))
+	}
+	if len(done) == 0 {
+		return
+	}
+	r.counters.Add(metrics.ForwardedMessages, int64(len(done)))
+	if err := r.h.st.MarkDone(ctx, done); err != nil {
+		// Forwarded but not marked: the claims' leases expire and Meta's retry forwards again
+		// (consumers dedupe on wamid). Rare: it takes a storage failure right after a success.
+		r.fail(fmt.Errorf("mark %d forwarded message(s): %w", len(done), err))
+	}
+}

@@ -1,0 +1,175 @@
+package webhook
+
+import (
+	"context"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// The ports below are what the webhook needs from storage and queues. *store.Store implements
+// Store and *queue.Queue implements Queue; the webhook imports neither (nor the AWS SDK).
+
+// Store is every storage port of the webhook.
+type Store interface {
+	// NotFound reports whether err means "no such item" for the getters below.
+	NotFound(err error) bool
+	Claims
+	Parking
+	Senders
+	Windows
+	Customers
+	Records
+	Templates
+	Accounts
+}
+
+// ClaimState is the outcome of claiming an id before forwarding it.
+type ClaimState int
+
+// Claim outcomes.
+const (
+	// Claimed: this delivery owns the id until its lease runs out: send, then MarkDone.
+	Claimed ClaimState = iota + 1
+	// AlreadyDone: the id was forwarded before; this delivery is a duplicate.
+	AlreadyDone
+	// Held: another delivery holds an unexpired claim; answer 500 so Meta retries later.
+	Held
+)
+
+// String names the state for logs.
+func (s ClaimState) String() string {
+	switch s {
+	case Claimed:
+		return "claimed"
+	case AlreadyDone:
+		return "done"
+	case Held:
+		return "held"
+	}
+	return "unknown"
+}
+
+// Claims is the claim → send → mark dedupe record: the claim is one conditional write, the
+// mark turns it into a "done" record that outlives Meta's 7-day retry horizon.
+type Claims interface {
+	Claim(ctx context.Context, id, owner string, lease time.Duration) (ClaimState, error)
+	// MarkDone records that the ids were forwarded (one request for many ids).
+	MarkDone(ctx context.Context, ids []string) error
+	// Release drops a claim this owner holds (the send failed), so Meta's retry may claim it.
+	Release(ctx context.Context, id, owner string) error
+}
+
+// Parked is a signed payload (or part of one) that could not be used. It is kept whole so
+// that nothing Meta sent is lost, and acknowledged with 200 (Meta would retry it for days).
+type Parked struct {
+	// Reason: parse_empty, parse_malformed, parse_wrong_object, decode_error, unknown_field,
+	// unusable, event_too_large.
+	Reason string
+	WABAID string
+	Field  string
+	// Detail is a short, body-free explanation (an error message with no payload text).
+	Detail     string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// Parking keeps unusable payloads.
+type Parking interface {
+	Park(ctx context.Context, p Parked) error
+}
+
+// Senders are the sender registry and the business portfolio's limit.
+type Senders interface {
+	GetSender(ctx context.Context, id string) (*sender.Sender, error)
+	GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error)
+	ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error)
+	// UpdateSenderIf applies fn (which reports whether it changed anything) with optimistic
+	// locking; found is false when the sender does not exist.
+	UpdateSenderIf(ctx context.Context, id string, fn func(*sender.Sender) bool) (snd *sender.Sender, found bool, err error)
+	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
+}
+
+// Windows are the customer service windows.
+type Windows interface {
+	// OpenWindow records a customer message: the window moves to w.ExpiresAt unless a newer
+	// message was already applied; a 131047 close at or after the message caps it.
+	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
+	// CloseWindowAt records Meta's 131047 at `at` for every key of c: messages older than the
+	// close can no longer keep the window open.
+	CloseWindowAt(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error
+}
+
+// OptOutEvent is one opt-out signal, ordered by At.
+type OptOutEvent struct {
+	// Stop is true for a stop (keyword, user_preferences stop, 131050), false for a resume.
+	Stop bool
+	// Keyword is true for a STOP keyword: business-initiated free-form content is refused too.
+	Keyword bool
+	// Source: keyword, user_preferences, error_131050.
+	Source string
+	At     time.Time
+}
+
+// Customers are aliases, opt-outs and deliverability marks of customers.
+type Customers interface {
+	// PutAliasAt records BSUID ↔ phone for waba unless a newer mapping was recorded.
+	PutAliasAt(ctx context.Context, waba string, c customer.Ref, at time.Time) error
+	ResolveCustomer(ctx context.Context, waba string, c customer.Ref) (customer.Ref, error)
+	// ApplyOptOut merges ev into the opt-out of every key of c (last event wins per signal).
+	ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev OptOutEvent) error
+	// CopyOptOut merges the opt-outs stored under from's keys into to's (a changed number or BSUID).
+	CopyOptOut(ctx context.Context, waba string, from, to customer.Ref) error
+	MarkDeliverability(ctx context.Context, waba string, c customer.Ref, d customer.Deliverability) error
+}
+
+// OrphanStatus is a status for a message id no record is known for (yet).
+type OrphanStatus struct {
+	PhoneNumberID string          `json:"phoneNumberId,omitempty"`
+	WABAID        string          `json:"wabaId,omitempty"`
+	Status        whatsapp.Status `json:"status"`
+	ReceivedAt    time.Time       `json:"receivedAt"`
+}
+
+// Records are the outbound records statuses apply to.
+type Records interface {
+	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
+	// UpdateRecordIf applies fn to the record of request id; found is false when it does not exist.
+	UpdateRecordIf(ctx context.Context, id string, fn func(*outbound.Record) bool) (rec *outbound.Record, found bool, err error)
+	PutOrphanStatus(ctx context.Context, o OrphanStatus) error
+	// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes
+	// them; it returns the record (nil when it does not exist).
+	ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error)
+}
+
+// TemplateState is the template record plus the time of the quality event applied, so that
+// status and quality are each ordered by their own event time. The extra field is stored in
+// the same JSON document and ignored by readers of template.Template.
+type TemplateState struct {
+	template.Template
+	QualityAt time.Time `json:"qualityAt,omitzero"`
+}
+
+// Templates are the template records.
+type Templates interface {
+	UpdateTemplateState(ctx context.Context, waba, name, language string, fn func(t *TemplateState, found bool) bool) (TemplateState, error)
+}
+
+// Accounts are the per-WABA records of account-level webhooks.
+type Accounts interface {
+	GetAccount(ctx context.Context, waba string) (*Account, error)
+	// UpdateAccount applies fn (which reports whether it changed anything); a missing account
+	// starts empty.
+	UpdateAccount(ctx context.Context, waba string, fn func(*Account) bool) (*Account, error)
+}
+
+// Queue sends to SQS. SendBatch returns nil or an error that may implement
+// FailedIndexes() []int naming the bodies that were not sent (all of them otherwise).
+type Queue interface {
+	SendBatch(ctx context.Context, url string, bodies []string) error
+	Send(ctx context.Context, url, groupID, dedupID, body string) error
+}

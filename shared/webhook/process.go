@@ -1,0 +1,250 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// run is the processing of one POST: every change is turned into tasks that run in parallel
+// (bounded), customer messages are then forwarded in one batch, and the first error of any
+// task makes the whole POST answer 500.
+type run struct {
+	h        *Handler
+	now      time.Time
+	owner    string
+	counters *metrics.Counters
+	body     []byte
+
+	sem chan struct{}
+	wg  sync.WaitGroup
+
+	mu     sync.Mutex
+	errs   []error
+	msgs   []*inbound
+	seen   map[string]bool
+	parked []string
+	lookup map[string]*senderLookup
+}
+
+func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
+	r := &run{
+		h: h, now: h.now().UTC(), owner: newOwner(), counters: counters, body: body,
+		sem:    make(chan struct{}, h.cfg.Parallelism),
+		seen:   map[string]bool{},
+		lookup: map[string]*senderLookup{},
+	}
+	n, err := whatsapp.ParseNotification(body)
+	if err != nil {
+		var pe *whatsapp.ParseError
+		reason := "parse_malformed"
+		if errors.As(err, &pe) {
+			reason = "parse_" + string(pe.Reason)
+		}
+		h.log.Warn("webhook payload parked: not a WhatsApp notification", "reason", reason, "bytes", len(body))
+		return r.park(ctx, Parked{Reason: reason, Detail: err.Error()})
+	}
+	for i := range n.Entry {
+		e := &n.Entry[i]
+		for j := range e.Changes {
+			r.dispatch(ctx, e, &e.Changes[j], fmt.Sprintf("%d.%d", i, j))
+		}
+	}
+	r.wg.Wait()
+	r.forward(ctx)
+	if len(r.parked) > 0 {
+		sort.Strings(r.parked)
+		if err := r.park(ctx, Parked{Reason: reasonsOf(r.parked), WABAID: firstWABA(n), Detail: strings.Join(r.parked, "; ")}); err != nil {
+			r.fail(err)
+		}
+	}
+	return errors.Join(r.errs...)
+}
+
+// spawn runs f in parallel with the POST's other tasks, within the parallelism bound.
+func (r *run) spawn(f func() error) {
+	r.wg.Add(1)
+	r.sem <- struct{}{}
+	go func() {
+		defer r.wg.Done()
+		defer func() { <-r.sem }()
+		if err := f(); err != nil {
+			r.fail(err)
+		}
+	}()
+}
+
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	r.errs = append(r.errs, err)
+	r.mu.Unlock()
+}
+
+// markParked notes that part of the POST could not be used; the whole body is parked once at
+// the end (so an operator can post it again after a fix: processing is idempotent).
+func (r *run) markParked(reason, where string) {
+	r.mu.Lock()
+	r.parked = append(r.parked, reason+"@"+where)
+	r.mu.Unlock()
+}
+
+func (r *run) park(ctx context.Context, p Parked) error {
+	p.Body = r.body
+	p.ReceivedAt = r.now
+	if err := r.h.st.Park(ctx, p); err != nil {
+		return fmt.Errorf("park payload: %w", err)
+	}
+	r.counters.Inc(metrics.ParkedPayloads)
+	return nil
+}
+
+func reasonsOf(parked []string) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range parked {
+		reason, _, _ := strings.Cut(p, "@")
+		if !seen[reason] {
+			seen[reason] = true
+			out = append(out, reason)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func firstWABA(n *whatsapp.Notification) string {
+	for _, e := range n.Entry {
+		if e.ID != "" {
+			return e.ID.String()
+		}
+	}
+	return ""
+}
+
+// dispatch decodes one change and schedules its effects.
+func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Change, where string) {
+	waba := e.ID.String()
+	v, err := c.Decode()
+	if err != nil {
+		r.h.log.Warn("webhook change parked: cannot decode", "field", truncate(c.Field, 64), "waba", waba, "at", where)
+		r.markParked("decode_error", where+":"+truncate(c.Field, 64)+": "+truncate(err.Error(), 200))
+		return
+	}
+	eventAt := e.Time.Time()
+	if eventAt.IsZero() {
+		// Management fields carry entry.time; without it the receipt time orders the event.
+		eventAt = r.now
+	}
+	switch v := v.(type) {
+	case *whatsapp.MessagesValue:
+		r.messages(ctx, waba, v, where)
+	case *whatsapp.UserPreferencesValue:
+		r.spawn(func() error { return r.userPreferences(ctx, waba, v) })
+	case *whatsapp.PhoneNumberQualityUpdate:
+		r.spawn(func() error { return r.qualityUpdate(ctx, waba, v, eventAt) })
+	case *whatsapp.BusinessCapabilityUpdate:
+		r.spawn(func() error { return r.capabilityUpdate(ctx, waba, v, eventAt, where) })
+	case *whatsapp.AccountUpdate:
+		r.spawn(func() error { return r.accountUpdate(ctx, waba, v, eventAt) })
+	case *whatsapp.AccountReviewUpdate:
+		r.spawn(func() error {
+			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setReview(v.Decision, eventAt) })
+		})
+	case *whatsapp.AccountAlerts:
+		r.spawn(func() error {
+			al := Alert{EntityType: v.EntityType, EntityID: v.EntityID.String(), Type: v.AlertInfo.AlertType,
+				Severity: v.AlertInfo.AlertSeverity, Status: v.AlertInfo.AlertStatus,
+				Description: v.AlertInfo.AlertDescription, EventAt: eventAt}
+			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setAlert(al) })
+		})
+	case *whatsapp.MessageTemplateStatusUpdate:
+		if v.Name == "" {
+			r.markParked("unusable", where+":template status without a name")
+			return
+		}
+		r.spawn(func() error { return r.templateStatus(ctx, waba, v, eventAt) })
+	case *whatsapp.MessageTemplateQualityUpdate:
+		if v.Name == "" {
+			r.markParked("unusable", where+":template quality without a name")
+			return
+		}
+		r.spawn(func() error { return r.templateQuality(ctx, waba, v, eventAt) })
+	case *whatsapp.PhoneNumberNameUpdate:
+		r.spawn(func() error { return r.nameUpdate(ctx, waba, v, eventAt, where) })
+	case *whatsapp.UserIDUpdate:
+		r.spawn(func() error { return r.userIDUpdate(ctx, waba, v, eventAt) })
+	case *whatsapp.KnownIgnored:
+		r.h.log.Debug("webhook field ignored", "field", v.Field)
+	case *whatsapp.UnknownField:
+		r.counters.Inc(metrics.UnknownFields)
+		r.h.log.Warn("webhook field unknown: kept in a parking record", "field", truncate(v.Field, 64), "waba", waba)
+		r.markParked("unknown_field", where+":"+truncate(v.Field, 64))
+	default:
+		r.counters.Inc(metrics.UnknownFields)
+		r.markParked("unknown_field", where+":"+truncate(c.Field, 64))
+	}
+}
+
+// messages schedules the inbound messages, statuses and out-of-band errors of a messages value.
+func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesValue, where string) {
+	pnid := v.Metadata.PhoneNumberID.String()
+	for i := range v.Messages {
+		m := &v.Messages[i]
+		if m.ID == "" {
+			r.markParked("unusable", fmt.Sprintf("%s:message %d without an id", where, i))
+			continue
+		}
+		r.mu.Lock()
+		dup := r.seen[m.ID]
+		r.seen[m.ID] = true
+		r.mu.Unlock()
+		if dup {
+			r.counters.Inc(metrics.DuplicateMessages)
+			continue
+		}
+		in := r.newInbound(waba, v, m)
+		r.msgs = append(r.msgs, in)
+		r.spawn(func() error { return r.prepare(ctx, in) })
+	}
+	for i := range v.Statuses {
+		st := v.Statuses[i]
+		r.spawn(func() error { return r.status(ctx, waba, pnid, st, v.Contacts) })
+	}
+	if len(v.Errors) > 0 {
+		errs := v.Errors
+		r.spawn(func() error {
+			return r.updateAccount(ctx, waba, func(a *Account) bool {
+				changed := false
+				for _, e := range errs {
+					ve := ValueError{Code: int64(e.Code), Title: e.Title, Message: e.Message, Details: e.Details(), SeenAt: r.now}
+					if a.setError(fmt.Sprint(int64(e.Code)), ve) {
+						changed = true
+					}
+				}
+				return changed
+			})
+		})
+		r.h.log.Warn("webhook out-of-band errors recorded", "waba", waba, "phone_number_id", pnid, "count", len(v.Errors))
+	}
+}
+
+func (r *run) updateAccount(ctx context.Context, waba string, fn func(*Account) bool) error {
+	_, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+		a.WABAID = waba
+		if !fn(a) {
+			return false
+		}
+		a.UpdatedAt = r.now
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("update account %s: %w", waba, err)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package webhook
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// Meta error codes the webhook acts on when they arrive in a failed status.
+const (
+	CodeWindowClosed    = 131047
+	CodeUndeliverable   = 131026
+	CodeMarketingOptOut = 131050
+)
+
+// UndeliverableFor is how long a recipient stays marked undeliverable after a 131026 (not on
+// WhatsApp, an old client, terms not accepted). Meta gives no duration; three days stops
+// repeated paid attempts to a number that cannot receive while letting a customer who installs
+// or updates WhatsApp be reached again soon. The outbound decision reads the mark.
+const UndeliverableFor = 72 * time.Hour
+
+// Record reasons set by status webhooks.
+const (
+	ReasonWindowClosed    = "window_closed"
+	ReasonUndeliverable   = "undeliverable"
+	ReasonMarketingOptOut = "marketing_opt_out"
+	ReasonMetaError       = "meta_error"
+)
+
+// statusRank orders statuses so that applying them in any order gives the same record:
+// sent < failed < delivered < read < played. A failed after sent wins (the message did not
+// get through), but a delivered or read after a failed wins too: Meta reports failures for one
+// device of a multi-device user while another received the message.
+func statusRank(s outbound.Status) int {
+	switch s {
+	case outbound.StatusSent:
+		return 10
+	case outbound.StatusFailed:
+		return 15
+	case outbound.StatusDelivered:
+		return 20
+	case outbound.StatusRead:
+		return 30
+	case outbound.StatusPlayed:
+		return 40
+	}
+	return 0
+}
+
+// KnownStatus reports whether s is a status value this package applies.
+func KnownStatus(s string) bool { return statusRank(outbound.Status(s)) > 0 }
+
+// failureKey orders two failed statuses with the same rank deterministically.
+func failureKey(code int, title string) string { return fmt.Sprintf("%09d|%s", code, title) }
+
+// ApplyStatus applies one status webhook to an outbound record and reports whether it changed
+// it. Delivery statuses never regress (statusRank); a failed status records Meta's code and
+// title. The result depends only on the set of statuses applied, not on their order, so
+// duplicates and reordering are harmless. (The template re-send after a 131047 is decided by
+// the caller: see the webhook's status handling.)
+func ApplyStatus(rec *outbound.Record, st whatsapp.Status, now time.Time) bool {
+	changed := false
+	next := outbound.Status(st.Status)
+	nr, cr := statusRank(next), statusRank(rec.Status)
+	ts := st.Timestamp.Time()
+	code, title := 0, ""
+	if len(st.Errors) > 0 {
+		code, title = int(st.Errors[0].Code), st.Errors[0].Title
+	}
+	switch {
+	case nr == 0:
+		// Unknown status values are reported by the caller and change nothing here.
+	case nr > cr:
+		rec.Status = next
+		rec.StatusAt = ts
+		if next == outbound.StatusFailed {
+			rec.ErrorCode, rec.ErrorTitle, rec.Reason = code, title, failureReason(code)
+		} else if cr == statusRank(outbound.StatusFailed) {
+			// A delivery after a failure: the message got through after all.
+			rec.ErrorCode, rec.ErrorTitle, rec.Reason = 0, "", ""
+		}
+		changed = true
+	case nr == cr && next == outbound.StatusFailed:
+		if failureKey(code, title) > failureKey(rec.ErrorCode, rec.ErrorTitle) {
+			rec.ErrorCode, rec.ErrorTitle, rec.Reason = code, title, failureReason(code)
+			changed = true
+		}
+		if ts.After(rec.StatusAt) {
+			rec.StatusAt, changed = ts, true
+		}
+	case nr == cr:
+		if ts.After(rec.StatusAt) {
+			rec.StatusAt, changed = ts, true
+		}
+	}
+	if changed {
+		rec.UpdatedAt = now
+	}
+	return changed
+}
+
+func failureReason(code int) string {
+	switch code {
+	case CodeWindowClosed:
+		return ReasonWindowClosed
+	case CodeUndeliverable:
+		return ReasonUndeliverable
+	case CodeMarketingOptOut:
+		return ReasonMarketingOptOut
+	}
+	return ReasonMetaError
+}
