@@ -97,8 +97,8 @@ invoke: up ## Run one function under the Lambda emulator: make invoke FN=Webhook
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file> [NAME=value ...]"; exit 2; }
 	go run ./cmd/invoke -fn "$(FN)" -event "$(EVENT)"
 
-invoke-all: up ## Invoke every event in events/ and check events/expectations.json
-	go run ./cmd/invoke -all events -expect events/expectations.json
+invoke-all: up ## Invoke every event in events/ and check it against events/<folder>/expect.json
+	go run ./cmd/invoke -all events
 
 run: up ## Run the whole backend locally (cmd/localrun) against the local stack
 	go run ./cmd/localrun
@@ -109,7 +109,7 @@ run: up ## Run the whole backend locally (cmd/localrun) against the local stack
 # function settings such as TABLE_NAME stay out of the unit tests' environment.
 test: tools up vet cfn-lint $(TEST_PREREQS) ## Unit and integration tests against the local stack; ends with "N passed, N failed, N skipped"
 	go build -o $(TESTSUMMARY) ./cmd/testsummary
-	set -a; eval "$$(go run ./cmd/localstack env -endpoints)"; set +a; \
+	sdkenv=$$(go run ./cmd/localstack env -endpoints); eval "$$sdkenv"; \
 	export WA_INTEGRATION=1; \
 	( rc=0; go test -json $(TESTFLAGS) ./... || rc=1; $(if $(strip $(TEST_JSON_EXTRA)),$(TEST_JSON_EXTRA) || rc=1;) exit $$rc ) \
 		| $(TESTSUMMARY)
@@ -137,7 +137,8 @@ load: up ## Load harness against the local stack (cmd/load; LOAD_ARGS=...)
 
 FUZZTIME ?= 10s
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
-	@dirs=$$(grep -rlE --include='*_test.go' --exclude-dir='.*' --exclude-dir=node_modules '^func Fuzz[A-Z0-9_]' . | xargs -r -n1 dirname | sort -u); \
+	@dirs=$$(find . -path './.*' -prune -o -path ./infra -prune -o -name '*_test.go' -print \
+		| xargs -r grep -lE '^func Fuzz[A-Z0-9_]' | xargs -r -n1 dirname | sort -u); \
 	if [ -z "$$dirs" ]; then echo "no fuzz targets"; exit 0; fi; \
 	for d in $$dirs; do \
 		for t in $$(go test -list '^Fuzz' "$$d" | grep '^Fuzz' || true); do \

@@ -7,7 +7,10 @@ const listen = net.Server.prototype.listen;
 
 net.Server.prototype.listen = function (...args) {
   const [first] = args;
-  if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
+  if (first === undefined || typeof first === 'function') {
+    // listen([callback]): a random port on every interface; keep it on loopback.
+    args.unshift(0, '127.0.0.1');
+  } else if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
     // listen(port[, host][, backlog][, callback]): replace or insert the host.
     if (typeof args[1] === 'string') {
       args[1] = '127.0.0.1';

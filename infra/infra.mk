@@ -32,6 +32,17 @@ INFRA_CDK_ENV := PATH="$(INFRA_NODE_BIN):$$PATH" CDK_DISABLE_VERSION_CHECK=1 \
 
 .PHONY: synth infra-test guard guard-rules-test lint-template sam-expand infra-tools-check
 
+# Hooks of the repository Makefile (its "hooks" block). Rule prerequisites expand when make
+# reads the rule, so this file must be included before the `test` rule.
+TEST_PREREQS += guard
+TEST_JSON_EXTRA += (cd "$(INFRA_DIR)" && go test -json $(TESTFLAGS) ./...)
+LINT_EXTRA += (cd "$(INFRA_DIR)" && go vet ./... && go mod tidy -diff)
+
+# Included by the repository Makefile: let its `tools` target install .tools first.
+ifneq ($(firstword $(MAKEFILE_LIST)),$(lastword $(MAKEFILE_LIST)))
+infra-tools-check: tools
+endif
+
 infra-tools-check:
 	@for f in "$(INFRA_CDK)" "$(INFRA_NODE_BIN)/node" "$(INFRA_GUARD)"; do \
 	  test -x "$$f" || { echo "infra: missing $$f: install the pinned tools in .tools/ (npm ci --omit=peer)"; exit 1; }; \

@@ -34,11 +34,9 @@ type SendersStackProps struct {
 	RepoDir string
 }
 
-// The same values as template.yaml's Globals (see the comments there for why).
-const (
-	memoryMB       = 256
-	defaultTimeout = 15
-)
+// memoryMB is template.yaml's Globals MemorySize (see the comment there for why). Every
+// function sets its own timeout, as in template.yaml.
+const memoryMB = 256
 
 // dynamoDataActions are the item-level calls the store package makes; no Scan, no table admin.
 var dynamoDataActions = []string{

@@ -122,16 +122,52 @@ type eventCase struct {
 	expect expectation
 }
 
-// loadCases reads the expectations file and the events directory, and fails on any event not
+// expectFile is the per-folder expectations file: events/<folder>/expect.json maps each event
+// file name of that folder to its expected outcome.
+const expectFile = "expect.json"
+
+// loadExpectations reads expectPath when given, else every <dir>/<folder>/expect.json, keyed by
+// the event's path relative to dir.
+func loadExpectations(dir, expectPath string) (map[string]json.RawMessage, error) {
+	read := func(path, prefix string, into map[string]json.RawMessage) error {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("read expectations: %w", err)
+		}
+		var listed map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &listed); err != nil {
+			return fmt.Errorf("%s: want a JSON object of event path → expectation: %w", path, err)
+		}
+		for k, v := range listed {
+			into[prefix+k] = v
+		}
+		return nil
+	}
+	listed := map[string]json.RawMessage{}
+	if expectPath != "" {
+		return listed, read(expectPath, "", listed)
+	}
+	folders, err := filepath.Glob(filepath.Join(dir, "*", expectFile))
+	if err != nil {
+		return nil, err
+	}
+	if len(folders) == 0 {
+		return nil, fmt.Errorf("no %s in the folders of %s", expectFile, dir)
+	}
+	for _, f := range folders {
+		if err := read(f, filepath.Base(filepath.Dir(f))+"/", listed); err != nil {
+			return nil, err
+		}
+	}
+	return listed, nil
+}
+
+// loadCases reads the expectations and the events directory, and fails on any event not
 // listed, any listed file missing, and any bad value.
 func loadCases(dir, expectPath string) ([]eventCase, error) {
-	raw, err := os.ReadFile(expectPath)
+	listed, err := loadExpectations(dir, expectPath)
 	if err != nil {
-		return nil, fmt.Errorf("read expectations: %w", err)
-	}
-	var listed map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &listed); err != nil {
-		return nil, fmt.Errorf("%s: want a JSON object of event path → expectation: %w", expectPath, err)
+		return nil, err
 	}
 	expectAbs, _ := filepath.Abs(expectPath)
 	var files []string
@@ -142,7 +178,7 @@ func loadCases(dir, expectPath string) ([]eventCase, error) {
 		if d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return nil
 		}
-		if abs, _ := filepath.Abs(p); abs == expectAbs {
+		if abs, _ := filepath.Abs(p); abs == expectAbs || d.Name() == expectFile {
 			return nil
 		}
 		rel, err := filepath.Rel(dir, p)
@@ -163,7 +199,7 @@ func loadCases(dir, expectPath string) ([]eventCase, error) {
 		seen[rel] = true
 		rawX, ok := listed[rel]
 		if !ok {
-			problems = append(problems, fmt.Errorf("%s is not listed in %s", rel, filepath.Base(expectPath)))
+			problems = append(problems, fmt.Errorf("%s is not listed in its %s", rel, expectFile))
 			continue
 		}
 		event, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))

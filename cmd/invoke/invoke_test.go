@@ -175,7 +175,7 @@ func TestInvokeAllFailures(t *testing.T) {
 	}{
 		{
 			name:  "wrong expectations",
-			edits: map[string]string{"expectations.json": `{"echo/http.json": 200, "echo/sqs.json": 0, "echo/plain.json": "ok"}`},
+			edits: map[string]string{"echo/expect.json": `{"http.json": 200, "sqs.json": 0, "plain.json": "ok"}`},
 			want:  []string{"FAIL echo/http.json", "statusCode 201, want 200", "FAIL echo/sqs.json", "1 batchItemFailures, want 0", "3 events, 2 failed"},
 		},
 		{
@@ -208,13 +208,13 @@ func TestLoadCasesProblems(t *testing.T) {
 	}{
 		{"unlisted event", map[string]string{"echo/new.json": `{}`}, "echo/new.json is not listed"},
 		{"listed but missing", map[string]string{"echo/plain.json": ""}, "echo/plain.json is listed but there is no such event file"},
-		{"bad expectation", map[string]string{"expectations.json": `{"echo/http.json": "200", "echo/sqs.json": 1, "echo/plain.json": "ok"}`}, `got "200"`},
+		{"bad expectation", map[string]string{"echo/expect.json": `{"http.json": "200", "sqs.json": 1, "plain.json": "ok"}`}, `got "200"`},
 		{"event not json", map[string]string{"echo/plain.json": `{`}, "echo/plain.json is not JSON"},
-		{"expectations not an object", map[string]string{"expectations.json": `[]`}, "want a JSON object"},
+		{"expectations not an object", map[string]string{"echo/expect.json": `[]`}, "want a JSON object"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyEvents(t, tc.edits)
-			_, err := loadCases(dir, filepath.Join(dir, "expectations.json"))
+			_, err := loadCases(dir, "")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
 			}

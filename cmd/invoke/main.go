@@ -2,7 +2,7 @@
 // posts events to it, the way Lambda would.
 //
 //	invoke -fn WebhookFunction -event events/webhook/verify.json
-//	invoke -all events -expect events/expectations.json
+//	invoke -all events            (expectations from events/<folder>/expect.json)
 //
 // The function is built for this machine (not the arm64 deployment build) into
 // build/host/<folder>/bootstrap. Its environment is, from weakest to strongest:
@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.fn, "fn", "", "logical id of the function to invoke (with -event)")
 	fs.StringVar(&o.event, "event", "", "event file to post (with -fn)")
 	fs.StringVar(&o.all, "all", "", "directory of events to invoke, each checked against -expect")
-	fs.StringVar(&o.expect, "expect", "", "expectations file for -all (default <all>/expectations.json)")
+	fs.StringVar(&o.expect, "expect", "", "one expectations file for -all (default: every <all>/<folder>/expect.json)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -130,9 +130,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.all != "" {
-		if o.expect == "" {
-			o.expect = filepath.Join(o.all, "expectations.json")
-		}
 		return runAll(ctx, o, stdout, stderr)
 	}
 	return runOne(ctx, o, stdout, stderr)

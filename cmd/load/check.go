@@ -200,6 +200,22 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 			}
 		}
 	}
+	// Requests a fault scenario enqueued itself: poison ones must never go out, the valid one
+	// queued behind them exactly once.
+	for _, f := range r.faults {
+		for _, id := range f.ids {
+			n := len(sendsBy[id])
+			delete(sendsBy, id)
+			switch {
+			case id == f.okID && n > 1:
+				c.sendCopies += n - 1
+				rep.problem("request %s (queued behind poison ones) sent %d times", id, n)
+			case id != f.okID && n > 0:
+				c.statusWrong++
+				rep.problem("poison request %s reached the Graph API %d time(s)", id, n)
+			}
+		}
+	}
 	for id, ss := range sendsBy {
 		rep.problem("the Graph API received %d send(s) for %s, which the run never requested", len(ss), id)
 		c.sendCopies += len(ss)

@@ -26,8 +26,9 @@ var faultCatalogue = map[string]string{
 	"poison": "requests that are not requests (not JSON, wrong types, no content, text over 4,096 characters, " +
 		"an unknown media type) end in a rejected/failed record or in the DLQ, are never sent, and do not block " +
 		"the next request of their conversation",
-	"lambda-timeout": "the consumer's deadline (the Lambda timeout) falls mid-batch while the Graph API is slow: " +
-		"everything not sent is retried, nothing is sent twice",
+	"lambda-timeout": "the consumer's deadline (the Lambda timeout) falls mid-batch while the Graph API is slow, and " +
+		"once mid-send (the invocation ended by Lambda, the whole batch redelivered): everything not sent is retried " +
+		"(none given up to the DLQ), nothing is sent twice",
 }
 
 // faultRun is one fault scenario in a run.
@@ -36,15 +37,20 @@ type faultRun struct {
 	t    *target
 	o    options
 
-	mu        sync.Mutex
-	from, to  time.Time
-	during    map[string]int // webhook answers while the fault was on
-	runErr    error
-	ids       []string // requests the scenario enqueued itself (the drain waits for them)
-	noIDBody  string   // the poison body that carries no id
-	okID      string   // the valid request queued behind a poison one
-	scripted  int
-	hitsAfter int64
+	mu       sync.Mutex
+	from, to time.Time
+	during   map[string]int // webhook answers while the fault was on
+	runErr   error
+	ids      []string // requests the scenario enqueued itself (the drain waits for them)
+	noIDBody string   // the poison body that carries no id
+	// noIDMessageID is SQS's id of that body: without an id of its own, its record can only be
+	// keyed by the delivery.
+	noIDMessageID string
+	okID          string // the valid request queued behind a poison one
+	scripted      int
+	hitsAfter     int64
+	cutAfter      int64
+	wantKill      bool
 }
 
 func newFault(name string, t *target, o options) (*faultRun, error) {
@@ -129,15 +135,21 @@ func (f *faultRun) pauseFor(ctx context.Context, pid int, what string) {
 
 // bursts are the Graph API answers of the graph-errors scenario, consumed in order.
 func (f *faultRun) bursts() []graphfake.Script {
+	n := func(times int) int {
+		if f.o.Burst > 0 {
+			return min(times, f.o.Burst)
+		}
+		return times
+	}
 	return []graphfake.Script{
-		{Path: graphfake.PathMessages, ErrorCode: 130429, Times: 4},
-		{Path: graphfake.PathMessages, Status: http.StatusServiceUnavailable, Times: 4},
-		{Path: graphfake.PathMessages, ErrorCode: 131000, Times: 3},
-		{Path: graphfake.PathMessages, ErrorCode: 131056, Times: 3},
-		{Path: graphfake.PathMessages, Drop: true, Times: 3},
+		{Path: graphfake.PathMessages, ErrorCode: 130429, Times: n(4)},
+		{Path: graphfake.PathMessages, Status: http.StatusServiceUnavailable, Times: n(4)},
+		{Path: graphfake.PathMessages, ErrorCode: 131000, Times: n(3)},
+		{Path: graphfake.PathMessages, ErrorCode: 131056, Times: n(3)},
+		{Path: graphfake.PathMessages, Drop: true, Times: n(3)},
 		// Longer than the backend's Graph client timeout: the client gives up; the fake records
 		// no send for an answer nobody waited for.
-		{Path: graphfake.PathMessages, Delay: f.o.GraphTimeout + 500*time.Millisecond, Times: 2},
+		{Path: graphfake.PathMessages, Delay: f.o.GraphTimeout + 500*time.Millisecond, Times: n(2)},
 	}
 }
 
@@ -185,12 +197,15 @@ func (f *faultRun) poison(ctx context.Context, r *runner) {
 		{fmt.Sprintf(`{"id":%q,"senderId":%q,"to":%q,"media":{"type":"hologram","link":"https://example.invalid/x"}}`, id(5), s.ID, cust.Phone), group, id(5), true},
 	}
 	for _, b := range bodies {
-		if err := r.enqueueRetrying(ctx, []byte(b.body), b.group, b.dedupe); err != nil {
+		msgID, err := r.enqueueForID(ctx, []byte(b.body), b.group, b.dedupe)
+		if err != nil {
 			f.fail(err)
 			return
 		}
 		if b.hasID {
 			f.ids = append(f.ids, b.dedupe)
+		} else {
+			f.noIDMessageID = msgID
 		}
 	}
 	// A valid request queued behind the poison ones in the same conversation: FIFO order must
@@ -204,20 +219,33 @@ func (f *faultRun) poison(ctx context.Context, r *runner) {
 	f.ids = append(f.ids, f.okID)
 }
 
+// consumerReserve is the outbound consumer's default Reserve (shared/outbound Options): the
+// time it keeps back before its deadline, starting no message with less left.
+const consumerReserve = 12 * time.Second
+
 func (f *faultRun) lambdaTimeout(ctx context.Context, r *runner) {
 	if f.t.batchDeadline == nil {
 		f.fail(fmt.Errorf("this backend cannot shorten the outbound consumer's deadline (run with -backend inprocess)"))
 		return
 	}
-	slow := 300 * time.Millisecond
-	if err := r.fk.SetLatency(ctx, slow); err != nil {
+	// 0.7 s of work per invocation past the consumer's reserve, with a slow Graph API: the
+	// deadline falls mid-batch and the consumer hands back what it did not start.
+	short := consumerReserve + 700*time.Millisecond
+	if err := r.fk.SetLatency(ctx, 300*time.Millisecond); err != nil {
 		f.fail(err)
 		return
 	}
-	before := f.deadlineHits()
+	hits0, cut0 := f.counter(f.t.deadlineHits), f.counter(f.t.cutBatches)
 	f.setWindow(time.Now(), time.Time{})
-	// A batch of ten paced sends at 300 ms each cannot finish in 700 ms: the deadline falls mid-batch.
-	f.t.batchDeadline(700 * time.Millisecond)
+	f.t.batchDeadline(short)
+	// One send that outlives the deadline itself: Lambda ends the invocation mid-send and the
+	// whole batch comes back. Only possible when the Graph client waits longer than the reserve.
+	if f.o.GraphTimeout > short {
+		f.wantKill = true
+		if err := r.fk.Script(ctx, graphfake.Script{Path: graphfake.PathMessages, Delay: short + 2*time.Second}); err != nil {
+			f.fail(err)
+		}
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(f.o.FaultFor):
@@ -225,14 +253,15 @@ func (f *faultRun) lambdaTimeout(ctx context.Context, r *runner) {
 	f.t.batchDeadline(0)
 	_ = r.fk.SetLatency(context.WithoutCancel(ctx), f.o.SendLatency)
 	f.setWindow(time.Time{}, time.Now())
-	f.hitsAfter = f.deadlineHits() - before
+	f.hitsAfter = f.counter(f.t.deadlineHits) - hits0
+	f.cutAfter = f.counter(f.t.cutBatches) - cut0
 }
 
-func (f *faultRun) deadlineHits() int64 {
-	if f.t.deadlineHits == nil {
+func (f *faultRun) counter(fn func() int64) int64 {
+	if fn == nil {
 		return 0
 	}
-	return f.t.deadlineHits()
+	return fn()
 }
 
 // check returns what did not hold.
@@ -290,18 +319,38 @@ func (f *faultRun) check(ctx context.Context, r *runner, inDLQ map[string]bool) 
 				probs = append(probs, fmt.Sprintf("poison %s ended %q (reason %q), want rejected or failed", id, rec.Status, rec.Reason))
 			}
 		}
-		if !inDLQ[f.noIDBody] {
-			if _, err := r.st.GetRecord(ctx, fmt.Sprintf("%s-poison-1", r.p.prefix)); err != nil {
-				probs = append(probs, "the body that is not JSON is neither in the DLQ nor recorded under its deduplication id")
-			}
+		if !inDLQ[f.noIDBody] && !f.recordedRejected(ctx, r, fmt.Sprintf("%s-poison-1", r.p.prefix), "sqs-"+f.noIDMessageID) {
+			probs = append(probs, fmt.Sprintf("the body that is not JSON (SQS message %s) is neither in the DLQ nor in a rejected record (looked under its deduplication id and sqs-<message id>)", f.noIDMessageID))
 		}
 	case "lambda-timeout":
-		if f.hitsAfter == 0 {
-			probs = append(probs, "no batch ran into its deadline: the fault did not bite")
+		if f.cutAfter == 0 && f.hitsAfter == 0 {
+			probs = append(probs, "no invocation was cut short by its deadline: the fault did not bite")
 		}
-		fmt.Fprintf(r.out, "fault %s: %d batches hit their deadline\n", f.name, f.hitsAfter)
+		if f.wantKill && f.hitsAfter == 0 {
+			probs = append(probs, "no invocation outlived its deadline although one send was held past it")
+		}
+		// "Everything unsent is retried": a request pushed into the DLQ by short invocations
+		// was given up, not retried.
+		for _, in := range r.gen.list() {
+			if inDLQ[in.ID] {
+				probs = append(probs, fmt.Sprintf("request %s ended in the DLQ: short invocations used up its receives", in.ID))
+			}
+		}
+		fmt.Fprintf(r.out, "fault %s: %d invocations handed back unstarted messages at their deadline, %d outlived it (ended mid-send)\n",
+			f.name, f.cutAfter, f.hitsAfter)
 	}
 	return probs
+}
+
+// recordedRejected reports whether a rejected or failed record exists under one of ids.
+func (f *faultRun) recordedRejected(ctx context.Context, r *runner, ids ...string) bool {
+	for _, id := range ids {
+		rec, err := r.st.GetRecord(ctx, id)
+		if err == nil && (rec.Status == outbound.StatusRejected || rec.Status == outbound.StatusFailed) {
+			return true
+		}
+	}
+	return false
 }
 
 func recStatus(rec *outbound.Record) string {

@@ -44,6 +44,7 @@ type inprocBackend struct {
 	pollDone chan struct{}
 	deadline atomic.Int64 // nanoseconds
 	hits     atomic.Int64
+	cut      atomic.Int64
 	logFile  *os.File
 }
 
@@ -165,6 +166,7 @@ func startInprocess(ctx context.Context, st *localStack, env map[string]string, 
 		b.deadline.Store(int64(d))
 	}
 	t.deadlineHits = b.hits.Load
+	t.cutBatches = b.cut.Load
 	return b, nil
 }
 
@@ -240,6 +242,9 @@ func (p *lambdaPoller) run(ctx context.Context) {
 		failed := map[string]bool{}
 		for _, f := range h.res.BatchItemFailures {
 			failed[f.ItemIdentifier] = true
+		}
+		if len(failed) > 0 && time.Duration(p.b.deadline.Load()) < lambdaTimeout {
+			p.b.cut.Add(1)
 		}
 		var del []types.DeleteMessageBatchRequestEntry
 		for i, m := range out.Messages {

@@ -204,6 +204,7 @@ func TestFaultGraphErrors(t *testing.T) {
 	t.Parallel()
 	o := small()
 	o.Faults = []string{"graph-errors"}
+	o.Burst = 2
 	requireClean(t, runSmall(t, o))
 }
 
@@ -222,5 +223,9 @@ func TestFaultLambdaTimeout(t *testing.T) {
 	t.Parallel()
 	o := small()
 	o.Faults = []string{"lambda-timeout"}
+	// The Graph client must wait longer than the consumer's reserve for one send to be in
+	// flight when Lambda ends the invocation.
+	o.GraphTimeout = 20 * time.Second
+	o.FaultFor = 15 * time.Second
 	requireClean(t, runSmall(t, o))
 }

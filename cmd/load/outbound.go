@@ -225,17 +225,17 @@ func (g *intents) list() []*intent {
 // MessageGroupId = sender + recipient, MessageDeduplicationId = request id (dedupeID overrides).
 // The harness writes to SQS itself so that it can also enqueue what a validating caller would
 // refuse (invalid numbers, poison bodies): the consumer must cope with both.
-func enqueue(ctx context.Context, sq *sqs.Client, queueURL string, body []byte, group, dedupeID string) error {
-	_, err := sq.SendMessage(ctx, &sqs.SendMessageInput{
+func enqueue(ctx context.Context, sq *sqs.Client, queueURL string, body []byte, group, dedupeID string) (messageID string, err error) {
+	out, err := sq.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:               aws.String(queueURL),
 		MessageBody:            aws.String(string(body)),
 		MessageGroupId:         aws.String(group),
 		MessageDeduplicationId: aws.String(dedupeID),
 	})
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", dedupeID, err)
+		return "", fmt.Errorf("enqueue %s: %w", dedupeID, err)
 	}
-	return nil
+	return aws.ToString(out.MessageId), nil
 }
 
 func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }

@@ -18,7 +18,8 @@ import (
 func drainQueue(ctx context.Context, sq *sqs.Client, url string, quiet time.Duration) ([]string, error) {
 	var bodies []string
 	lastSeen := time.Now()
-	for time.Since(lastSeen) < quiet {
+	// Until a receive comes back empty after quiet without messages (quiet 0: the first empty one).
+	for {
 		if err := ctx.Err(); err != nil {
 			return bodies, err
 		}
@@ -30,6 +31,9 @@ func drainQueue(ctx context.Context, sq *sqs.Client, url string, quiet time.Dura
 			return bodies, fmt.Errorf("receive from %s: %w", url, err)
 		}
 		if len(out.Messages) == 0 {
+			if time.Since(lastSeen) >= quiet {
+				break
+			}
 			continue
 		}
 		lastSeen = time.Now()

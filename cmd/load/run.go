@@ -35,6 +35,8 @@ type options struct {
 	Progress       time.Duration
 	// GraphTimeout is the backend's Graph client timeout, so a "timeout" burst outlasts it.
 	GraphTimeout time.Duration
+	// Burst caps each error burst of the graph-errors scenario (0: the full bursts).
+	Burst int
 	// Floor measures the reference figures (HMAC + decode, raw DynamoDB writes) in the run.
 	Floor bool
 }
@@ -214,6 +216,10 @@ func run(ctx context.Context, t *target, o options, out io.Writer) (*report, err
 		fmt.Fprintf(out, "floors: HMAC + map decode %.1f µs of CPU per message; DynamoDB Local %.0f conditional writes/s at concurrency %d\n",
 			float64(r.floors.DecodeCPUPerMessage.Nanoseconds())/1000, r.floors.DDBWritesPerSecond, o.Workers)
 	}
+	// The fake's record of sends, followed until the check.
+	pollCtx, stopPoll := context.WithCancel(ctx)
+	defer stopPoll()
+	go r.pollSends(pollCtx)
 	cpu0 := r.backendCPU()
 	if err := r.traffic(ctx); err != nil {
 		return nil, fmt.Errorf("traffic: %w", err)
@@ -357,11 +363,6 @@ func (r *runner) traffic(ctx context.Context) error {
 		outDone <- r.enqueueAll(ctx)
 	}()
 
-	// The fake's record of sends, polled.
-	pollCtx, stopPoll := context.WithCancel(context.Background())
-	defer stopPoll()
-	go r.pollSends(pollCtx)
-
 	// Faults, each at its point of the webhook traffic.
 	var faultWG sync.WaitGroup
 	for i, f := range r.faults {
@@ -476,21 +477,27 @@ func (r *runner) enqueueAll(ctx context.Context) error {
 
 // enqueueRetrying enqueues like a well-behaved caller: retried while SQS is unreachable.
 func (r *runner) enqueueRetrying(ctx context.Context, body []byte, group, dedupe string) error {
+	_, err := r.enqueueForID(ctx, body, group, dedupe)
+	return err
+}
+
+// enqueueForID is enqueueRetrying returning SQS's message id.
+func (r *runner) enqueueForID(ctx context.Context, body []byte, group, dedupe string) (string, error) {
 	deadline := time.Now().Add(r.o.RetryFor)
 	backoff := 100 * time.Millisecond
 	for {
 		cctx, cancel := context.WithTimeout(ctx, r.o.RequestTimeout)
 		t0 := time.Now()
-		err := enqueue(cctx, r.t.SQS, r.t.OutboundQueueURL, body, group, dedupe)
+		id, err := enqueue(cctx, r.t.SQS, r.t.OutboundQueueURL, body, group, dedupe)
 		cancel()
 		if err == nil {
 			r.m.enqueued.Add(1)
 			r.m.enqueueLatency.add(time.Since(t0))
-			return nil
+			return id, nil
 		}
 		r.m.enqueueErrors.add("sqs_error", 1)
 		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
-			return err
+			return "", err
 		}
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 2*time.Second)

@@ -33,8 +33,11 @@ type target struct {
 	// batchDeadline, when set, changes the outbound consumer's per-batch deadline (the Lambda
 	// timeout) for the lambda-timeout scenario; nil when the backend cannot.
 	batchDeadline func(time.Duration)
-	// deadlineHits counts batches that ran into their deadline (nil when not known).
+	// deadlineHits counts invocations that outlived their deadline (Lambda ended them), and
+	// cutBatches those that returned failures under a deadline shorter than the function's
+	// timeout (nil when not known).
 	deadlineHits func() int64
+	cutBatches   func() int64
 }
 
 // store reads the table through the project's own adapter: the key layout stays in one place.

@@ -2,6 +2,7 @@ package outbound
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
-	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 )
@@ -294,7 +294,7 @@ type job struct {
 
 // process takes one delivery to its outcome; every path that acknowledges it leaves a record.
 func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
-	req, err := Decode([]byte(d.Body))
+	req, nums, err := decode([]byte(d.Body))
 	if err != nil {
 		return c.rejectInvalid(ctx, d, req, err)
 	}
@@ -319,13 +319,12 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 		}
 		if rec.Request != nil {
 			j.req = *rec.Request // the first request under an id wins
+			nums, _ = validate(j.req)
 		}
 		j.attempts = rec.Attempts
 	}
-	if j.req.To != "" {
-		j.to, _ = phone.ParseRecipient(j.req.To)
-	}
-	snd, reason, detail, err := c.findSender(ctx, j.req)
+	j.to = nums.to
+	snd, reason, detail, err := c.findSender(ctx, j.req, nums.from)
 	if err != nil {
 		return c.storeFailed(d, "read sender", err)
 	}
@@ -347,7 +346,7 @@ func settled(r *Record) bool {
 
 // findSender resolves the request's sender by phone_number_id and/or E.164. It returns a
 // rejection reason when there is none (or the two name different senders).
-func (c *Consumer) findSender(ctx context.Context, req Request) (*sender.Sender, string, string, error) {
+func (c *Consumer) findSender(ctx context.Context, req Request, e164 string) (*sender.Sender, string, string, error) {
 	var snd *sender.Sender
 	if req.SenderID != "" {
 		s, err := c.o.Store.GetSender(ctx, req.SenderID)
@@ -360,10 +359,6 @@ func (c *Consumer) findSender(ctx context.Context, req Request) (*sender.Sender,
 		snd = s
 	}
 	if req.From != "" {
-		e164, err := phone.ParseE164(req.From)
-		if err != nil {
-			return nil, ReasonInvalidRequest, err.Error(), nil
-		}
 		if snd != nil {
 			if snd.PhoneNumber != e164 {
 				return nil, ReasonSenderMismatch, "senderId " + req.SenderID + " is not the sender of from", nil
@@ -431,11 +426,12 @@ func (c *Consumer) gather(ctx context.Context, j *job) (Facts, error) {
 		f.OptOut, err = st.GetOptOut(ctx, snd.WABAID, j.ref)
 		return err
 	})
-	run("deliverability", func() (err error) {
-		f.Deliverability, err = st.GetDeliverability(ctx, snd.WABAID, j.ref)
-		return err
-	})
 	if t := j.req.Template; t != nil {
+		// Deliverability marks only ever hold back templates.
+		run("deliverability", func() (err error) {
+			f.Deliverability, err = st.GetDeliverability(ctx, snd.WABAID, j.ref)
+			return err
+		})
 		run("template", func() error {
 			tmpl, err := st.GetTemplate(ctx, snd.WABAID, t.Name, t.Language)
 			if errors.Is(err, ErrNotFound) {
@@ -451,12 +447,16 @@ func (c *Consumer) gather(ctx context.Context, j *job) (Facts, error) {
 	return f, errors.Join(errs...)
 }
 
-// region is the recipient's ISO country: from the phone number, else the BSUID's prefix.
+// region is the recipient's ISO country when it may matter (the US marketing rule): from the
+// phone number, else the BSUID's prefix. Only +1 numbers are parsed: the others are not US.
 func region(ref customer.Ref) string {
-	if ref.Phone != "" {
+	if strings.HasPrefix(ref.Phone, "+1") {
 		if num, err := phonenumbers.Parse(ref.Phone, ""); err == nil {
 			return phonenumbers.GetRegionCodeForNumber(num)
 		}
+	}
+	if ref.Phone != "" {
+		return ""
 	}
 	if cc, _, ok := strings.Cut(ref.UserID, "."); ok {
 		return cc
@@ -607,10 +607,53 @@ func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.Sen
 	if c.o.Orphans != nil {
 		if err := c.o.Orphans.ApplyOrphanStatuses(ctx, res.WAMID, j.req.ID); err != nil {
 			c.log.Warn("outbound: apply early statuses", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
+		} else if err := c.asyncFallback(ctx, j); err != nil {
+			c.log.Warn("outbound: template fallback after an early 131047", "id", j.req.ID, "error", err.Error())
 		}
 	}
 	c.log.Info("outbound: sent", "id", j.req.ID, "sender", j.snd.ID, "mode", string(dec.Mode), "wamid", res.WAMID, "attempts", j.attempts)
 	return outcome{}
+}
+
+// asyncFallback handles a failed 131047 status that overtook the send (applied from the
+// statuses the webhook kept): the window is closed and the request's template is enqueued as
+// its own request (TemplateFallback), once — the same re-send the webhook makes when the status
+// comes later. The enqueue comes first; a repeat is absorbed by SQS deduplication and by the
+// consumer's idempotency on the fallback's id.
+func (c *Consumer) asyncFallback(ctx context.Context, j *job) error {
+	rec, err := c.o.Store.GetRecord(ctx, j.req.ID)
+	if err != nil {
+		return err
+	}
+	if rec.Status != StatusFailed || rec.ErrorCode != graph.CodeWindowClosed {
+		return nil
+	}
+	if err := c.o.Store.CloseWindow(ctx, j.snd.ID, j.ref, c.o.Clock.Now()); err != nil {
+		return err
+	}
+	fb, ok := TemplateFallback(*rec)
+	if !ok || c.o.Queue == nil {
+		return nil
+	}
+	body, err := json.Marshal(fb)
+	if err != nil {
+		return err
+	}
+	if err := c.o.Queue.Send(ctx, c.o.QueueURL, GroupID(fb), DedupeID(fb), string(body)); err != nil {
+		return err
+	}
+	_, err = c.o.Store.UpdateRecord(ctx, rec.ID, func(cur *Record, found bool) error {
+		if !found || cur.FallbackID != "" {
+			return ErrNoChange
+		}
+		cur.FallbackID, cur.UpdatedAt = fb.ID, c.o.Clock.Now()
+		return nil
+	})
+	if isNoChange(err) {
+		err = nil
+	}
+	c.log.Info("outbound: 131047 arrived before the send was recorded: template re-send enqueued", "id", rec.ID, "fallback_id", fb.ID)
+	return err
 }
 
 // sendFailed applies Meta's error table (reference §6): each row's state change, then the

@@ -199,7 +199,9 @@ func TestConsumerDecisions(t *testing.T) {
 				return templateReq("", e.snd, e.to, outbound.CategoryUtility)
 			}},
 		{name: "marketing template to a US number", status: outbound.StatusRejected, reason: outbound.ReasonMarketingBlockedUS,
-			req: func(e env) outbound.Request { return templateReq("", e.snd, "+12015550123", outbound.CategoryMarketing) }},
+			req: func(e env) outbound.Request {
+				return templateReq("", e.snd, "+12015550123", outbound.CategoryMarketing)
+			}},
 		{name: "BSUID only: sent with recipient", status: outbound.StatusSent, sends: 1,
 			req: func(e env) outbound.Request {
 				uid := fmt.Sprintf("GB.%d", e.h.seq.Add(1))

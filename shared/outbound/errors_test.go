@@ -165,7 +165,9 @@ func TestSendErrorTable(t *testing.T) {
 				}
 			}},
 		{code: 0, name: "HTTP 503 without a code", kind: "text", status: outbound.StatusQueued, reason: "network", failure: true, delay: time.Second,
-			script: func(s *graphfake.Script) { s.ErrorCode, s.Status, s.Body = 0, http.StatusServiceUnavailable, "upstream connect error" }},
+			script: func(s *graphfake.Script) {
+				s.ErrorCode, s.Status, s.Body = 0, http.StatusServiceUnavailable, "upstream connect error"
+			}},
 		{code: 0, name: "connection dropped", kind: "text", status: outbound.StatusQueued, reason: "network", failure: true, delay: time.Second,
 			script: func(s *graphfake.Script) { s.ErrorCode, s.Drop = 0, true }},
 		{code: 0, name: "2xx that is not Meta's answer: not resent", kind: "text", status: outbound.StatusFailed, reason: "unknown",

@@ -62,8 +62,8 @@ func (v *visibility) delayOf(receipt string) (time.Duration, bool) {
 	return 0, false
 }
 
-// testLog writes the consumer's log lines to the test log when -v is given.
-func testLog(t *testing.T) *slog.Logger {
+// testLog writes the consumer's log lines to stderr with -v and OUTBOUND_TEST_LOG set.
+func testLog(testing.TB) *slog.Logger {
 	if !testing.Verbose() || os.Getenv("OUTBOUND_TEST_LOG") == "" {
 		return slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}

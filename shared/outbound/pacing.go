@@ -79,7 +79,6 @@ func NewPacer() *Pacer {
 	return &Pacer{senders: map[string]*senderPace{}, pairs: map[string]*pairPace{}}
 }
 
-
 // Reserve books the next send from senderID to recipient at perSecond and returns how long to
 // wait before sending. When the wait would exceed maxWait nothing is booked and ok is false:
 // the caller puts the message back on the queue for that long instead of sleeping.

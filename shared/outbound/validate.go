@@ -99,43 +99,52 @@ var (
 // returned request is usable (its ID in particular) even when the error is a ValidationError
 // about another field.
 func Decode(body []byte) (Request, error) {
-	var req Request
+	req, _, err := decode(body)
+	return req, err
+}
+
+// numbers are a valid request's phone numbers in canonical E.164 ("" when not given), so the
+// consumer does not parse them again (libphonenumber is the costliest step of a request).
+type numbers struct{ from, to string }
+
+func decode(body []byte) (req Request, nums numbers, err error) {
 	if len(body) > maxRequestBodyBytes {
-		return req, invalid("", "too_long", "request is %d bytes, more than SQS's %d", len(body), maxRequestBodyBytes)
+		return req, nums, invalid("", "too_long", "request is %d bytes, more than SQS's %d", len(body), maxRequestBodyBytes)
 	}
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&generic); err != nil {
-		return req, invalid("", "invalid_json", "request is not JSON: %v", err)
+		return req, nums, invalid("", "invalid_json", "request is not JSON: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, invalid("", "invalid_json", "request has data after its JSON object")
+		return req, nums, invalid("", "invalid_json", "request has data after its JSON object")
 	}
 	top, ok := generic.(map[string]any)
 	if !ok {
-		return req, invalid("", "invalid_type", "request must be a JSON object")
+		return req, nums, invalid("", "invalid_type", "request must be a JSON object")
 	}
 	// The ID is read first so that a refusal can be recorded under the caller's key.
 	if id, ok := top["id"].(string); ok && validID(id) {
 		req.ID = id
 	}
 	if err := checkValues("", top); err != nil {
-		return req, err
+		return req, nums, err
 	}
 	strict := json.NewDecoder(bytes.NewReader(body))
 	strict.DisallowUnknownFields()
 	var full Request
 	if err := strict.Decode(&full); err != nil {
-		return req, decodeError(err)
+		return req, nums, decodeError(err)
 	}
-	if err := Validate(full); err != nil {
+	nums, err = validate(full)
+	if err != nil {
 		if !validID(full.ID) {
 			full.ID = req.ID
 		}
-		return full, err
+		return full, nums, err
 	}
-	return full, nil
+	return full, nums, nil
 }
 
 // fields are the exact (case-sensitive) field names of each object of the contract.
@@ -226,87 +235,100 @@ func validID(id string) bool {
 // (E.164 or wa_id digits that form a valid number; "0721 234 567" is refused with a hint). It
 // returns a *ValidationError, or nil.
 func Validate(r Request) error {
+	_, err := validate(r)
+	return err
+}
+
+func validate(r Request) (numbers, error) {
+	var nums numbers
 	if r.ID == "" {
-		return invalid("id", "required", "is required: the caller's idempotency key")
+		return nums, invalid("id", "required", "is required: the caller's idempotency key")
 	}
 	if len(r.ID) > MaxIDLength {
-		return invalid("id", "too_long", "is %d characters, at most %d", len(r.ID), MaxIDLength)
+		return nums, invalid("id", "too_long", "is %d characters, at most %d", len(r.ID), MaxIDLength)
 	}
 	if !idPattern.MatchString(r.ID) {
-		return &ValidationError{Field: "id", Reason: "pattern", Message: "has characters other than letters, digits and . _ : -",
+		return nums, &ValidationError{Field: "id", Reason: "pattern", Message: "has characters other than letters, digits and . _ : -",
 			Hint: "start with a letter or digit, e.g. order-42:shipped"}
 	}
-	if err := validateSender(r); err != nil {
-		return err
+	var err error
+	if nums.from, err = validateSender(r); err != nil {
+		return nums, err
 	}
-	if err := validateRecipient(r); err != nil {
-		return err
+	if nums.to, err = validateRecipient(r); err != nil {
+		return nums, err
 	}
 	if r.AssistantID != "" && utf8.RuneCountInString(r.AssistantID) > MaxAssistantIDLen {
-		return invalid("assistantId", "too_long", "is longer than %d characters", MaxAssistantIDLen)
+		return nums, invalid("assistantId", "too_long", "is longer than %d characters", MaxAssistantIDLen)
 	}
 	if r.Text == "" && r.Media == nil && r.Template == nil {
-		return &ValidationError{Reason: "required", Message: "request has no content",
+		return nums, &ValidationError{Reason: "required", Message: "request has no content",
 			Hint: "give text or media (sent inside the customer service window) and/or a template"}
 	}
 	if r.Text != "" && r.Media != nil {
-		return invalid("media", "conflict", "text and media are alternatives: put the text in media.caption")
+		return nums, invalid("media", "conflict", "text and media are alternatives: put the text in media.caption")
 	}
 	if n := utf8.RuneCountInString(r.Text); n > MaxTextLength {
-		return invalid("text", "too_long", "is %d characters, at most %d", n, MaxTextLength)
+		return nums, invalid("text", "too_long", "is %d characters, at most %d", n, MaxTextLength)
 	}
 	if r.Media != nil {
 		if err := validateMedia(*r.Media); err != nil {
-			return err
+			return nums, err
 		}
 	}
 	if r.ReplyTo != "" && utf8.RuneCountInString(r.ReplyTo) > MaxReplyToLength {
-		return invalid("replyTo", "too_long", "is longer than %d characters", MaxReplyToLength)
+		return nums, invalid("replyTo", "too_long", "is longer than %d characters", MaxReplyToLength)
 	}
 	if r.Template != nil {
 		if err := validateTemplate(*r.Template); err != nil {
-			return err
+			return nums, err
 		}
 	}
 	if r.ForceTemplate && r.Template == nil {
-		return invalid("forceTemplate", "conflict", "needs a template")
+		return nums, invalid("forceTemplate", "conflict", "needs a template")
 	}
-	return nil
+	return nums, nil
 }
 
-func validateSender(r Request) error {
+func validateSender(r Request) (string, error) {
 	if r.From == "" && r.SenderID == "" {
-		return &ValidationError{Field: "from", Reason: "required", Message: "a sender is required",
+		return "", &ValidationError{Field: "from", Reason: "required", Message: "a sender is required",
 			Hint: "give from (the sender's E.164 number) or senderId (its phone_number_id)"}
 	}
+	var from string
 	if r.From != "" {
-		if _, err := phone.ParseE164(r.From); err != nil {
-			return phoneError("from", err)
+		e164, err := phone.ParseE164(r.From)
+		if err != nil {
+			return "", phoneError("from", err)
 		}
+		from = e164
 	}
 	if r.SenderID != "" {
 		if len(r.SenderID) > MaxSenderIDLength || !senderIDPattern.MatchString(r.SenderID) {
-			return &ValidationError{Field: "senderId", Reason: "pattern", Message: "is not a phone_number_id",
+			return "", &ValidationError{Field: "senderId", Reason: "pattern", Message: "is not a phone_number_id",
 				Hint: "Meta's phone_number_id is digits only, e.g. 106540352242922"}
 		}
 	}
-	return nil
+	return from, nil
 }
 
-func validateRecipient(r Request) error {
+func validateRecipient(r Request) (string, error) {
 	if r.To == "" && r.ToUserID == "" {
-		return &ValidationError{Field: "to", Reason: "required", Message: "a recipient is required",
+		return "", &ValidationError{Field: "to", Reason: "required", Message: "a recipient is required",
 			Hint: "give to (E.164 or wa_id digits) or toUserId (the business-scoped user id)"}
 	}
+	var to string
 	if r.To != "" {
-		if _, err := phone.ParseRecipient(r.To); err != nil {
-			return phoneError("to", err)
+		e164, err := phone.ParseRecipient(r.To)
+		if err != nil {
+			return "", phoneError("to", err)
 		}
+		to = e164
 	}
 	if r.ToUserID != "" && (!customer.IsBSUID(r.ToUserID) || !bsuidPattern.MatchString(r.ToUserID)) {
-		return &ValidationError{Field: "toUserId", Reason: "pattern", Message: "is not a business-scoped user id", Hint: bsuidHint}
+		return "", &ValidationError{Field: "toUserId", Reason: "pattern", Message: "is not a business-scoped user id", Hint: bsuidHint}
 	}
-	return nil
+	return to, nil
 }
 
 // phoneError keeps shared/phone's reason and hint.

@@ -17,6 +17,7 @@ package store
 //	orphan status       WAMID#<wamid>                        STATUS#<status>  TTL 30 d
 //	inbound dedupe      INBOUND#<wamid | fallback:<reqId>>   #INBOUND     TTL 8 d (> Meta's 7-day retries)   (inbound.go)
 //	parked payload      PARKED#<yyyy-mm-dd>                  <hash>#<part> TTL 30 d                         (inbound.go)
+//	opt-out link        OPTLINK#<waba>#<customerKey>         <customerKey> (renamed to; opt-outs follow)     (optouts.go)
 //	WABA account state  WABA#<waba>                          #ACCOUNT     (bans, restrictions, alerts, names)  (webhook.go)
 //	budget recipient    BUDGET#<portfolioKey>                <customerKey> TTL 24 h after first send
 //	budget counter      BUDGET#<portfolioKey>                #COUNT       hour slots h<unix hour>, version (budget.go)

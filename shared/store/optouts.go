@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,9 +103,55 @@ func (s *Store) mergeOptOut(ctx context.Context, waba, ck string, fn func(*optOu
 	return nil
 }
 
-// ApplyOptOut merges one opt-out signal into the opt-out of every key of c: a stop sets the
-// marketing opt-out (and the keyword one for a STOP keyword), a resume clears both. Each
-// signal keeps the time of its latest change and older events change nothing.
+// optLinkKey records that opt-outs of customer key from also apply to key to (the customer
+// changed number or BSUID).
+func optLinkKey(waba, from, to string) key { return key{"OPTLINK#" + waba + "#" + from, to} }
+
+// maxLinkDepth bounds how far renames are followed (a customer renamed more often than this
+// within a WABA is not plausible; the bound only protects against cycles of bad data).
+const maxLinkDepth = 8
+
+// linked returns keys plus every key reachable from them through rename links, sorted.
+func (s *Store) linked(ctx context.Context, waba string, keys []string) ([]string, error) {
+	seen := map[string]bool{}
+	frontier := keys
+	for depth := 0; len(frontier) > 0 && depth <= maxLinkDepth; depth++ {
+		var next []string
+		for _, k := range frontier {
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if depth == maxLinkDepth {
+				continue
+			}
+			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+				TableName:                 aws.String(s.table),
+				KeyConditionExpression:    aws.String("pk = :p"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str("OPTLINK#" + waba + "#" + k)},
+				ConsistentRead:            aws.Bool(true),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("follow opt-out links: %w", err)
+			}
+			for _, it := range out.Items {
+				next = append(next, getS(it, attrSK))
+			}
+		}
+		frontier = next
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// ApplyOptOut merges one opt-out signal into the opt-out of every key of c and of every key
+// they were renamed to: a stop sets the marketing opt-out (and the keyword one for a STOP
+// keyword), a resume clears both. Each signal keeps the time of its latest change and older
+// events change nothing, so the result does not depend on arrival order.
 func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev webhook.OptOutEvent) error {
 	if c.Key() == "" {
 		return errors.New("apply opt-out: empty customer")
@@ -117,7 +164,11 @@ func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev
 	case !ev.Stop:
 		keyword = aws.Bool(false)
 	}
-	for _, ck := range c.Keys() {
+	keys, err := s.linked(ctx, waba, c.Keys())
+	if err != nil {
+		return err
+	}
+	for _, ck := range keys {
 		err := s.mergeOptOut(ctx, waba, ck, func(d *optOutDoc) bool {
 			return d.merge(&marketing, ev.At, keyword, ev.At, ev.Source, ev.At)
 		})
@@ -128,10 +179,24 @@ func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev
 	return nil
 }
 
-// CopyOptOut merges the opt-outs stored under every key of from into every key of to (the
-// customer changed number or BSUID: a stop must follow them).
+// CopyOptOut links every key of from to every key of to, so that opt-outs of the old identity
+// (past ones, merged now, and later ones, followed by ApplyOptOut) apply to the new one: the
+// customer changed number or BSUID, and a stop must follow them whatever the order in which
+// Meta's webhooks arrive.
 func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.Ref) error {
+	targets, err := s.linked(ctx, waba, to.Keys())
+	if err != nil {
+		return err
+	}
 	for _, fk := range from.Keys() {
+		for _, tk := range to.Keys() {
+			if tk == fk {
+				continue
+			}
+			if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: optLinkKey(waba, fk, tk).av()}); err != nil {
+				return fmt.Errorf("link opt-outs: %w", err)
+			}
+		}
 		var src optOutDoc
 		if _, err := s.getDoc(ctx, optOutKey(waba, fk), &src); err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -141,7 +206,7 @@ func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.R
 		}
 		mAt, kAt := src.registers()
 		m, k := src.Marketing, src.Keyword
-		for _, tk := range to.Keys() {
+		for _, tk := range targets {
 			if tk == fk {
 				continue
 			}

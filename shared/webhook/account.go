@@ -95,12 +95,15 @@ type ValueError struct {
 	SeenAt  time.Time `json:"seenAt"`
 }
 
-// NameState is the latest display-name decision for a phone number.
+// NameState is the latest display-name decision for a phone number, and the latest approved
+// name (each ordered by its own event time).
 type NameState struct {
 	Decision        string    `json:"decision"`
 	RequestedName   string    `json:"requestedName,omitempty"`
 	RejectionReason string    `json:"rejectionReason,omitempty"`
 	EventAt         time.Time `json:"eventAt"`
+	ApprovedName    string    `json:"approvedName,omitempty"`
+	ApprovedAt      time.Time `json:"approvedAt,omitzero"`
 }
 
 // maxAccountList bounds the lists of an account item (the newest are kept).
@@ -263,9 +266,18 @@ func (a *Account) setName(e164 string, n NameState) bool {
 	if a.Names == nil {
 		a.Names = map[string]NameState{}
 	}
-	if cur, ok := a.Names[e164]; ok && (cur == n || !newer(n.EventAt, n.Decision, cur.EventAt, cur.Decision)) {
+	cur := a.Names[e164]
+	next := cur
+	if cur.EventAt.IsZero() || newer(n.EventAt, n.Decision+n.RequestedName, cur.EventAt, cur.Decision+cur.RequestedName) {
+		next.Decision, next.RequestedName, next.RejectionReason, next.EventAt = n.Decision, n.RequestedName, n.RejectionReason, n.EventAt
+	}
+	if n.Decision == "APPROVED" && n.RequestedName != "" &&
+		(cur.ApprovedAt.IsZero() || newer(n.EventAt, n.RequestedName, cur.ApprovedAt, cur.ApprovedName)) {
+		next.ApprovedName, next.ApprovedAt = n.RequestedName, n.EventAt
+	}
+	if next == cur {
 		return false
 	}
-	a.Names[e164] = n
+	a.Names[e164] = next
 	return true
 }

@@ -56,6 +56,8 @@ const (
 // them, so windows opened by the fixtures are open at the fake clock.
 var fixtureTime = time.Unix(1764010000, 0).UTC()
 
+var templateMu sync.Mutex
+
 // clock is a settable fake clock.
 type clock struct {
 	mu sync.Mutex
@@ -78,27 +80,36 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
-// countingTransport counts the requests an AWS client makes.
+// countingTransport counts the requests an AWS client makes and can send them to a closed
+// port instead (a real "connection refused"), from the start or after some requests.
 type countingTransport struct {
 	base http.RoundTripper
 	n    atomic.Int64
-	// down makes every request fail as if the endpoint were closed.
+	// down sends every request to a closed port.
 	down atomic.Bool
+	// failAfter, when > 0, sends requests after the first failAfter (counted from arming) to a
+	// closed port: a store that dies in the middle of a POST.
+	failAfter atomic.Int64
+	armedAt   atomic.Int64
+}
+
+func (c *countingTransport) arm(after int64) {
+	c.armedAt.Store(c.n.Load())
+	c.failAfter.Store(after)
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	if c.down.Load() {
-		return nil, &closedError{}
+	n := c.n.Add(1)
+	if c.down.Load() || c.failAfter.Load() > 0 && n-c.armedAt.Load() > c.failAfter.Load() {
+		r = r.Clone(r.Context())
+		r.URL.Host = closedAddr
+		r.Host = closedAddr
 	}
 	return c.base.RoundTrip(r)
 }
 
-type closedError struct{}
-
-func (*closedError) Error() string   { return "dial tcp 127.0.0.1:1: connect: connection refused" }
-func (*closedError) Timeout() bool   { return false }
-func (*closedError) Temporary() bool { return true }
+// closedAddr is a local port nothing listens on.
+const closedAddr = "127.0.0.1:1"
 
 // env is one isolated stack for a test: a fresh table (template.yaml's schema), fresh queues,
 // the store and the real handler served over HTTP.
@@ -122,6 +133,11 @@ type env struct {
 
 type envOptions struct {
 	cfg func(*webhook.Config)
+	// noRetry turns the SDK's own retries off (failure tests: each failure is final at once).
+	noRetry bool
+	// storeClock, when set, is the store's clock (claim leases, bookkeeping TTLs) instead of the
+	// handler's: a test can let leases run out without changing the effects' timestamps.
+	storeClock *clock
 }
 
 func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
@@ -131,6 +147,7 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	for _, f := range opts {
 		f(&o)
 	}
+	o2 := o
 	e := &env{t: t, ctx: context.Background(), clk: &clock{t: fixtureTime}, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 64
@@ -141,7 +158,11 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	// The schema of template.yaml without TTL: the fixtures date from November 2025 and
 	// DynamoDB Local's sweeper deletes by the wall clock, which would race the assertions. The
 	// TTL attribute is still written and asserted.
+	// goformation's template parsing is not safe for concurrent use: parallel tests take turns.
+	templateMu.Lock()
 	tmpl := testenv.Template(t)
+	e.outURL, e.inURL, _ = testenv.Queues(t, testenv.SQS(t))
+	templateMu.Unlock()
 	tmpl.Tables[0].TTLAttribute = ""
 	e.table = testenv.TableFor(t, admin, tmpl, tmpl.Tables[0].LogicalID)
 
@@ -150,12 +171,23 @@ func newEnv(t testing.TB, opts ...func(*envOptions)) *env {
 	e.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		o.BaseEndpoint = aws.String(testenv.DynamoDBEndpoint())
 		o.DisableValidateResponseChecksum = true
+		if o2.noRetry {
+			o.RetryMaxAttempts = 1
+		}
 	})
 	scfg := testenv.Config()
 	scfg.HTTPClient = &http.Client{Transport: e.sqsN, Timeout: 30 * time.Second}
-	e.sqs = sqs.NewFromConfig(scfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(testenv.SQSEndpoint()) })
-	e.outURL, e.inURL, _ = testenv.Queues(t, testenv.SQS(t))
-	e.st = store.New(e.ddb, e.table, e.clk.Now)
+	e.sqs = sqs.NewFromConfig(scfg, func(o *sqs.Options) {
+		o.BaseEndpoint = aws.String(testenv.SQSEndpoint())
+		if o2.noRetry {
+			o.RetryMaxAttempts = 1
+		}
+	})
+	storeNow := e.clk.Now
+	if o.storeClock != nil {
+		storeNow = o.storeClock.Now
+	}
+	e.st = store.New(e.ddb, e.table, storeNow)
 
 	wc := webhook.Config{
 		AppSecret: appSecret, VerifyToken: verifyToken,

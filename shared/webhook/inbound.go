@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
@@ -281,7 +283,7 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 	if in.window != nil {
 		ev.Window = &EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
 	}
-	raw, err := json.Marshal(ev)
+	raw, err := marshalASCII(ev)
 	if err != nil {
 		return "", fmt.Errorf("encode inbound event: %w", err)
 	}
@@ -290,7 +292,7 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 		r.markParked("event_too_large", truncate(m.ID, 80))
 		ev.Content = whatsapp.Content{Kind: ev.Content.Kind, Supported: ev.Content.Supported}
 		ev.Raw, ev.Errors, ev.Referral, ev.Truncated = nil, nil, nil, true
-		if raw, err = json.Marshal(ev); err != nil {
+		if raw, err = marshalASCII(ev); err != nil {
 			return "", fmt.Errorf("encode inbound event: %w", err)
 		}
 	}
@@ -347,4 +349,43 @@ func (r *run) forward(ctx context.Context) {
 		// (consumers dedupe on wamid). Rare: it takes a storage failure right after a success.
 		r.fail(fmt.Errorf("mark %d forwarded message(s): %w", len(done), err))
 	}
+}
+
+// marshalASCII encodes v as JSON with every non-ASCII character escaped (\uXXXX, surrogate
+// pairs above U+FFFF). SQS refuses message bodies with characters outside its allowed set
+// (U+FFFE, U+FFFF, and some implementations astral characters such as emoji); escaped JSON is
+// the same document and is always accepted.
+func marshalASCII(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	ascii := true
+	for _, b := range raw {
+		if b >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return raw, nil
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, len(raw)+len(raw)/4)
+	esc := func(r rune) {
+		out = append(out, '\\', 'u', hex[r>>12&0xF], hex[r>>8&0xF], hex[r>>4&0xF], hex[r&0xF])
+	}
+	for _, r := range string(raw) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			esc(r1)
+			esc(r2)
+		default:
+			esc(r)
+		}
+	}
+	return out, nil
 }

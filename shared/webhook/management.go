@@ -497,8 +497,10 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 		if s.DisplayNameStatus != cur.Decision {
 			s.DisplayNameStatus, changed = cur.Decision, true
 		}
-		if cur.Decision == "APPROVED" && cur.RequestedName != "" && s.DisplayName != cur.RequestedName {
-			s.DisplayName, changed = cur.RequestedName, true
+		// The latest approved name, whatever came after it (a later rejected request does not
+		// take the approved name away).
+		if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
+			s.DisplayName, changed = cur.ApprovedName, true
 		}
 		return changed
 	})

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -201,7 +200,7 @@ func (r *run) fallback(ctx context.Context, rec *outbound.Record) error {
 	case Held:
 		return fmt.Errorf("fallback %s is being sent by another delivery", req.ID)
 	}
-	body, err := json.Marshal(req)
+	body, err := marshalASCII(req)
 	if err != nil {
 		return fmt.Errorf("encode fallback request: %w", err)
 	}

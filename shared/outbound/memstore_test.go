@@ -1,0 +1,154 @@
+package outbound_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/template"
+)
+
+// memStore is an in-memory outbound.Store for the in-process benchmark only: it measures the
+// consumer's own CPU and allocations without DynamoDB (the integration tests use DynamoDB Local).
+type memStore struct {
+	mu      sync.Mutex
+	records map[string]outbound.Record
+	senders map[string]sender.Sender
+	windows map[string]customer.Window
+	budget  map[string]map[string]bool
+}
+
+var _ outbound.Store = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{records: map[string]outbound.Record{}, senders: map[string]sender.Sender{},
+		windows: map[string]customer.Window{}, budget: map[string]map[string]bool{}}
+}
+
+func (m *memStore) GetRecord(_ context.Context, id string) (*outbound.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	if !ok {
+		return nil, outbound.ErrNotFound
+	}
+	return &r, nil
+}
+
+func (m *memStore) UpdateRecord(_ context.Context, id string, fn func(*outbound.Record, bool) error) (*outbound.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	if err := fn(&r, ok); err != nil {
+		if errors.Is(err, outbound.ErrNoChange) {
+			return &r, nil
+		}
+		return nil, err
+	}
+	r.ID = id
+	m.records[id] = r
+	return &r, nil
+}
+
+func (m *memStore) PutWAMID(context.Context, string, string) error { return nil }
+func (m *memStore) DueRecords(context.Context, time.Time, int) ([]outbound.Record, error) {
+	return nil, nil
+}
+
+func (m *memStore) GetSender(_ context.Context, id string) (*sender.Sender, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.senders[id]
+	if !ok {
+		return nil, outbound.ErrNotFound
+	}
+	return &s, nil
+}
+
+func (m *memStore) GetSenderByPhone(context.Context, string) (*sender.Sender, error) {
+	return nil, outbound.ErrNotFound
+}
+
+func (m *memStore) UpdateSender(_ context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.senders[id]
+	if err := fn(&s); err != nil {
+		return nil, err
+	}
+	m.senders[id] = s
+	return &s, nil
+}
+
+func (m *memStore) GetPortfolio(context.Context, string) (sender.Portfolio, error) {
+	return sender.Portfolio{Tier: "TIER_100K"}, nil
+}
+
+func (m *memStore) ResolveCustomer(_ context.Context, _ string, c customer.Ref) (customer.Ref, error) {
+	return c, nil
+}
+
+func (m *memStore) GetWindow(_ context.Context, pnid, _ string, c customer.Ref) (customer.Window, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w, ok := m.windows[pnid+c.Key()]
+	if !ok {
+		return w, outbound.ErrNotFound
+	}
+	return w, nil
+}
+
+func (m *memStore) CloseWindow(context.Context, string, customer.Ref, time.Time) error { return nil }
+func (m *memStore) GetOptOut(context.Context, string, customer.Ref) (customer.OptOut, error) {
+	return customer.OptOut{}, nil
+}
+
+func (m *memStore) UpdateOptOut(context.Context, string, customer.Ref, func(*customer.OptOut, bool) error) (customer.OptOut, error) {
+	return customer.OptOut{}, nil
+}
+
+func (m *memStore) GetDeliverability(context.Context, string, customer.Ref) (customer.Deliverability, error) {
+	return customer.Deliverability{}, nil
+}
+
+func (m *memStore) MarkDeliverability(context.Context, string, customer.Ref, customer.Deliverability) error {
+	return nil
+}
+
+func (m *memStore) GetTemplate(context.Context, string, string, string) (template.Template, error) {
+	return template.Template{}, outbound.ErrNotFound
+}
+
+func (m *memStore) UpdateTemplate(context.Context, string, string, string, func(*template.Template, bool) error) (template.Template, error) {
+	return template.Template{}, nil
+}
+
+func (m *memStore) ClaimBudget(_ context.Context, p, ck string, _ int) (outbound.BudgetClaim, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.budget[p] == nil {
+		m.budget[p] = map[string]bool{}
+	}
+	if m.budget[p][ck] {
+		return outbound.BudgetClaim{Already: true}, nil
+	}
+	m.budget[p][ck] = true
+	return outbound.BudgetClaim{Counted: true, Used: len(m.budget[p])}, nil
+}
+
+func (m *memStore) GetPause(_ context.Context, scope string) (outbound.Pause, error) {
+	return outbound.Pause{Scope: scope}, nil
+}
+func (m *memStore) SetPause(context.Context, outbound.Pause) error { return nil }
+
+// instantGraph accepts every send at once.
+type instantGraph struct{ n int64 }
+
+func (g *instantGraph) SendMessage(context.Context, string, graph.Message) (graph.SendResult, error) {
+	return graph.SendResult{WAMID: "wamid.BENCH", MessageStatus: "accepted"}, nil
+}
