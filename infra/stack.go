@@ -146,6 +146,13 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		"GRAPH_API_BASE_URL":  graphBaseURL,
 		"GRAPH_API_VERSION":   graphVersion,
 		"WHATSAPP_SECRET_ARN": secretArn,
+		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
+		// (template.yaml says why); never given a value in AWS.
+		"WHATSAPP_APP_SECRET":       jsii.String(""),
+		"WHATSAPP_VERIFY_TOKEN":     jsii.String(""),
+		"WHATSAPP_ACCESS_TOKEN":     jsii.String(""),
+		"AWS_ENDPOINT_URL_DYNAMODB": jsii.String(""),
+		"AWS_ENDPOINT_URL_SQS":      jsii.String(""),
 	}
 	tableArns := []*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")}
 	readSecret := allow([]string{"secretsmanager:GetSecretValue"}, secretArn)

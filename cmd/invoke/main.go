@@ -16,8 +16,8 @@
 //
 // With -fn the response is printed to stdout as indented JSON and the function's and emulator's
 // logs go to stderr; the exit status is 1 when the function returned an error. With -all every
-// event file under the directory must be listed in the expectations file, a JSON object mapping
-// its path (relative to the directory) to the expected outcome:
+// event file under the directory must be listed in its folder's expect.json (or the one file
+// given with -expect), a JSON object mapping its name to the expected outcome:
 //
 //	200                       statusCode of an HTTP response (or batchItemFailures count when the
 //	                          event is an SQS batch)

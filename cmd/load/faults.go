@@ -163,6 +163,8 @@ func (f *faultRun) graphErrors(ctx context.Context, r *runner) {
 		f.fail(fmt.Errorf("script the fake: %w", err))
 		return
 	}
+	// Traffic of its own, so the bursts are met whatever the run's pace.
+	f.inject(ctx, r, f.scripted+5)
 	// Leave the bursts to be consumed by the traffic; the check looks at what was used.
 	f.setWindow(time.Time{}, time.Now())
 }
@@ -228,33 +230,50 @@ func (f *faultRun) lambdaTimeout(ctx context.Context, r *runner) {
 		f.fail(fmt.Errorf("this backend cannot shorten the outbound consumer's deadline (run with -backend inprocess)"))
 		return
 	}
-	// 0.7 s of work per invocation past the consumer's reserve, with a slow Graph API: the
+	// 0.3 s of work per invocation past the consumer's reserve, with a slow Graph API: the
 	// deadline falls mid-batch and the consumer hands back what it did not start.
-	short := consumerReserve + 700*time.Millisecond
+	short := consumerReserve + 300*time.Millisecond
 	if err := r.fk.SetLatency(ctx, 300*time.Millisecond); err != nil {
 		f.fail(err)
 		return
 	}
 	hits0, cut0 := f.counter(f.t.deadlineHits), f.counter(f.t.cutBatches)
 	f.setWindow(time.Now(), time.Time{})
+	begin := time.Now()
 	f.t.batchDeadline(short)
+	f.inject(ctx, r, 30)
 	// One send that outlives the deadline itself: Lambda ends the invocation mid-send and the
 	// whole batch comes back. Only possible when the Graph client waits longer than the reserve.
+	// Scripted once the invocations already running (with the long deadline) are done.
 	if f.o.GraphTimeout > short {
 		f.wantKill = true
+		time.Sleep(2 * time.Second)
 		if err := r.fk.Script(ctx, graphfake.Script{Path: graphfake.PathMessages, Delay: short + 2*time.Second}); err != nil {
 			f.fail(err)
 		}
+		f.inject(ctx, r, 10)
 	}
 	select {
 	case <-ctx.Done():
-	case <-time.After(f.o.FaultFor):
+	case <-time.After(f.o.FaultFor - time.Since(begin)):
 	}
 	f.t.batchDeadline(0)
 	_ = r.fk.SetLatency(context.WithoutCancel(ctx), f.o.SendLatency)
 	f.setWindow(time.Time{}, time.Now())
 	f.hitsAfter = f.counter(f.t.deadlineHits) - hits0
 	f.cutAfter = f.counter(f.t.cutBatches) - cut0
+}
+
+// inject enqueues n more of the run's requests at once, so that a fault meets traffic.
+func (f *faultRun) inject(ctx context.Context, r *runner, n int) {
+	for range n {
+		in := r.gen.next()
+		if err := r.submit(ctx, in); err != nil {
+			f.fail(err)
+			return
+		}
+		in.setEnqueued(time.Now())
+	}
 }
 
 func (f *faultRun) counter(fn func() int64) int64 {

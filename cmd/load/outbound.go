@@ -61,6 +61,9 @@ type intent struct {
 	Sender *senderSpec
 	Cust   *customerSpec
 	Exp    expectation
+	// Invalid requests go straight to the queue, as a careless caller would put them; valid
+	// ones through the admin API's POST /messages (which refuses invalid ones with a 400).
+	Invalid bool
 	// Again: delivered a second time later under another deduplication id, as a caller retrying
 	// after SQS's five-minute deduplication window would: the consumer must not send it again.
 	Again bool
@@ -192,6 +195,7 @@ func (g *intents) next() *intent {
 // invalid is a request a careless caller enqueued without validating: a national number.
 func (g *intents) invalid(in *intent, id string, s *senderSpec) *intent {
 	req := outbound.Request{ID: id, SenderID: s.ID, To: "0721 234 567", Text: "hi"}
+	in.Invalid = true
 	in.Exp = expectation{Statuses: []outbound.Status{outbound.StatusRejected}, Why: "invalid phone number"}
 	return g.finish(in, req)
 }

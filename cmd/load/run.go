@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -448,7 +449,7 @@ func (r *runner) enqueueAll(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			for in := range work {
-				if err := r.enqueueRetrying(ctx, in.Body, in.Group, in.ID); err != nil {
+				if err := r.submit(ctx, in); err != nil {
 					failed.Add(1)
 					continue
 				}
@@ -470,9 +471,47 @@ func (r *runner) enqueueAll(ctx context.Context) error {
 	close(work)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%d outbound requests could not be enqueued within %s", n, r.o.RetryFor)
+		return fmt.Errorf("%d outbound requests could not be enqueued within %s (errors: %s)", n, r.o.RetryFor, r.m.enqueueErrors.String())
 	}
 	return nil
+}
+
+// submit hands a request to the pipeline: valid ones through POST /messages, invalid ones
+// straight to the queue.
+func (r *runner) submit(ctx context.Context, in *intent) error {
+	if in.Invalid {
+		return r.enqueueRetrying(ctx, in.Body, in.Group, in.ID)
+	}
+	return r.postMessage(ctx, in.Body)
+}
+
+// postMessage enqueues through the admin API like a well-behaved caller: retried on 5xx and
+// transport errors (the same id makes a retry harmless); a 4xx is final.
+func (r *runner) postMessage(ctx context.Context, body []byte) error {
+	deadline := time.Now().Add(r.o.RetryFor)
+	backoff := 100 * time.Millisecond
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.t.AdminURL+"/messages", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		a := do(r.wh.hc, req)
+		if a.Err == nil && a.Status == http.StatusAccepted {
+			r.m.enqueued.Add(1)
+			r.m.enqueueLatency.add(a.Latency)
+			return nil
+		}
+		r.m.enqueueErrors.add("post_messages_"+a.label(), 1)
+		if a.Err == nil && a.Status >= 400 && a.Status < 500 {
+			return fmt.Errorf("POST /messages: %d %s", a.Status, truncate(a.Body, 300))
+		}
+		if ctx.Err() != nil || time.Now().Add(backoff).After(deadline) {
+			return fmt.Errorf("POST /messages: %s", a.label())
+		}
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 2*time.Second)
+	}
 }
 
 // enqueueRetrying enqueues like a well-behaved caller: retried while SQS is unreachable.

@@ -142,3 +142,16 @@ func TestSQSVisibility(t *testing.T) {
 		t.Fatalf("after the change received %v, want a only", again)
 	}
 }
+
+// TestRequeue runs the reconciler's requeue step on an empty table.
+func TestRequeue(t *testing.T) {
+	testenv.Integration(t)
+	deps, _ := outboundDeps(t)
+	run, err := app.Requeue(deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

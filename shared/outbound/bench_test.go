@@ -2,20 +2,18 @@ package outbound_test
 
 import (
 	"context"
-	"os"
-
 	"encoding/json"
 	"fmt"
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/aloro/wa-senders/shared/app"
 	"github.com/aloro/wa-senders/shared/config"
@@ -142,19 +140,7 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 	}
 	// One instance per poller shares nothing here: each paces at the full rate, as a lone
 	// instance would (production divides by the maximum concurrency).
-	tm := &timings{d: map[string]time.Duration{}, n: map[string]int{}}
-	defer func() {
-		for k, v := range tm.d {
-			b.Logf("%s n=%d avg=%v", k, tm.n[k], v/time.Duration(tm.n[k]))
-		}
-	}()
-	c, err := app.OutboundConsumer(deps, func(o *outbound.Options) {
-		o.Instances = 1
-		if debugBench {
-			o.Store = timedStore{o.Store, tm}
-			o.Graph = timedGraph{o.Graph, tm}
-		}
-	})
+	c, err := app.OutboundConsumer(deps, func(o *outbound.Options) { o.Instances = 1 })
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -177,7 +163,7 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 		snd := snds[n%senders]
 		to := fmt.Sprintf("+447911%06d", n)
 		req := outbound.Request{ID: fmt.Sprintf("lb-%d", n), SenderID: snd.ID, To: to, Text: "Your order shipped"}
-		if n%2 == 0 || os.Getenv("BENCH_FREEFORM") != "" {
+		if n%2 == 0 {
 			if _, err := st.ExtendWindow(ctx, snd.ID, customer.Ref{Phone: to}, customer.WindowFor(time.Now(), false, 0)); err != nil {
 				b.Fatal(err)
 			}
@@ -199,15 +185,7 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 			defer wg.Done()
 			idle := 0
 			for done.Load() < int64(b.N) && idle < 50 {
-				t0 := time.Now()
-				n, failed, err := outboundtest.PollOnce(ctx, sq, outboundURL, func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-					t1 := time.Now()
-					r, err := c.HandleEvent(ctx, ev)
-					if debugBench {
-						b.Logf("batch %d receive %v handle %v", len(ev.Records), t1.Sub(t0), time.Since(t1))
-					}
-					return r, err
-				})
+				n, failed, err := outboundtest.PollOnce(ctx, sq, outboundURL, c.HandleEvent)
 				if err != nil {
 					b.Error(err)
 					return
@@ -233,5 +211,3 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 }
-
-var debugBench = os.Getenv("BENCH_DEBUG") != ""

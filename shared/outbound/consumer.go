@@ -849,7 +849,8 @@ func (c *Consumer) rejectInvalid(ctx context.Context, d Delivery, req Request, v
 	if j.req.ID == "" {
 		j.req = Request{ID: "sqs-" + d.MessageID}
 	}
-	f := final{status: StatusRejected, reason: ReasonInvalidRequest, detail: verr.Error()}
+	// A valid request recorded under the same id wins: an invalid repeat never overwrites it.
+	f := final{status: StatusRejected, reason: ReasonInvalidRequest, detail: verr.Error(), onlyNew: true}
 	if err := c.write(ctx, j, f); err != nil {
 		return c.storeFailed(d, "record invalid request", err)
 	}
@@ -867,6 +868,8 @@ type final struct {
 	title  string
 	next   time.Time
 	wamid  string
+	// onlyNew writes the record only if none exists yet.
+	onlyNew bool
 }
 
 // finish writes the record of a settled (or deferred) request and acknowledges the message; a
@@ -888,6 +891,9 @@ func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
 func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 	now := c.o.Clock.Now()
 	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, func(cur *Record, found bool) error {
+		if found && f.onlyNew {
+			return ErrNoChange
+		}
 		if found && settled(cur) {
 			if f.status != StatusSent || (cur.WAMID != "" && cur.Mode != "") {
 				return ErrNoChange

@@ -288,6 +288,15 @@ func TestInvalidRequestsRejected(t *testing.T) {
 	if rec.Status != outbound.StatusRejected || rec.Reason != outbound.ReasonInvalidRequest {
 		t.Errorf("record %+v", rec)
 	}
+	// An invalid repeat of a valid request in progress does not overwrite it.
+	deferredSnd := h.newSender(func(s *sender.Sender) {
+		s.Status, s.Suspension = sender.StatusSuspended, &sender.Suspension{Soft: true, Previous: sender.StatusOnline}
+	})
+	h.send(templateReq("inv-2", deferredSnd, h.recipient(), outbound.CategoryUtility))
+	h.handle(h.raw(`{"id":"inv-2","senderId":"1","to":"0721"}`, "g3"))
+	if r := h.record("inv-2"); r.Status != outbound.StatusDeferred {
+		t.Errorf("an invalid repeat overwrote a deferred request: %+v", r)
+	}
 	// A later valid request under an id already rejected is not sent.
 	snd := h.newSender(nil)
 	to := h.recipient()

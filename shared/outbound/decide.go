@@ -39,6 +39,7 @@ const (
 	ActionDefer
 )
 
+// String names the action for logs.
 func (a Action) String() string {
 	switch a {
 	case ActionSend:

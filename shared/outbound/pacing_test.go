@@ -1,6 +1,7 @@
 package outbound
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -15,7 +16,7 @@ func TestPacerSenderRate(t *testing.T) {
 		var at []time.Time
 		for i := range 1000 {
 			// Every send to a different recipient: only the sender's rate applies.
-			wait, ok := p.Reserve(now, "s1", "tel:+4072100"+itoa(i), rate, time.Hour)
+			wait, ok := p.Reserve(now, "s1", "tel:+4072100"+strconv.Itoa(i), rate, time.Hour)
 			if !ok {
 				t.Fatalf("rate %d: send %d refused with maxWait 1h", rate, i)
 			}
@@ -37,8 +38,6 @@ func TestPacerSenderRate(t *testing.T) {
 		}
 	}
 }
-
-func itoa(i int) string { return time.Duration(i).String() }
 
 // TestPacerPairRate checks the pair rate limit: a burst of PairBurst, then the borrowed quota
 // is paid back at one message per 6 s before the next, and a wait longer than maxWait books

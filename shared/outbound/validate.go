@@ -33,6 +33,7 @@ type ValidationError struct {
 	Hint string `json:"hint,omitempty"`
 }
 
+// Error says "field: message (hint)".
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	if e.Field != "" {

@@ -68,7 +68,8 @@ func (t *Template) LocalEnvFile(l Local) (EnvFile, error) {
 			return nil, err
 		}
 		for k, v := range extra {
-			if _, ok := env[k]; !ok {
+			// The template declares some of these empty (so SAM passes them): fill those too.
+			if env[k] == "" {
 				env[k] = v
 			}
 		}

@@ -22,8 +22,17 @@ import (
 // tplContractEnv is the configuration contract: the environment every function gets
 // (shared/config reads these names).
 var tplContractEnv = []string{
+	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
 	"GRAPH_API_BASE_URL", "GRAPH_API_VERSION", "INBOUND_QUEUE_URL",
-	"OUTBOUND_QUEUE_URL", "TABLE_NAME", "WHATSAPP_SECRET_ARN",
+	"OUTBOUND_QUEUE_URL", "TABLE_NAME",
+	"WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_SECRET_ARN", "WHATSAPP_VERIFY_TOKEN",
+}
+
+// tplDeclaredEmpty are declared only so that `sam local invoke --env-vars` can set them; in the
+// template they must stay empty (secrets come from Secrets Manager, endpoints from the SDK).
+var tplDeclaredEmpty = []string{
+	"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN",
+	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
 }
 
 const tplRepoRoot = "../.."
@@ -182,9 +191,9 @@ func TestTemplateFunctions(t *testing.T) {
 			for k := range env {
 				names = append(names, k)
 			}
-			for _, secret := range []string{"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN"} {
-				if _, ok := env[secret]; ok {
-					t.Errorf("%s is set in the template: secrets come from the Secrets Manager secret at cold start", secret)
+			for _, name := range tplDeclaredEmpty {
+				if v := env[name]; v != "" {
+					t.Errorf("%s has a value in the template: secrets come from the Secrets Manager secret at cold start, endpoints from the SDK", name)
 				}
 			}
 			sort.Strings(names)

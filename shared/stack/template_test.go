@@ -71,6 +71,9 @@ func TestRepoTemplate(t *testing.T) {
 		"GRAPH_API_BASE_URL":  "https://graph.facebook.com",
 		"GRAPH_API_VERSION":   "v26.0",
 		"WHATSAPP_SECRET_ARN": "",
+		// Declared empty so that sam local can set them (template.yaml says why).
+		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
+		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -130,6 +133,9 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		"GRAPH_API_BASE_URL":  "http://127.0.0.1:8090",
 		"GRAPH_API_VERSION":   "v26.0",
 		"WHATSAPP_SECRET_ARN": "",
+		// Declared empty so that sam local can set them (template.yaml says why).
+		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
+		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)

@@ -111,20 +111,27 @@ func optLinkKey(waba, from, to string) key { return key{"OPTLINK#" + waba + "#" 
 // within a WABA is not plausible; the bound only protects against cycles of bad data).
 const maxLinkDepth = 8
 
-// linked returns keys plus every key reachable from them through rename links, sorted.
-func (s *Store) linked(ctx context.Context, waba string, keys []string) ([]string, error) {
+// propagate merges fn into the opt-out of every key in start, then of every key they were
+// renamed to, level by level. Each level is written before its links are read, and CopyOptOut
+// writes a link before reading the opt-out it copies: whichever of two concurrent calls comes
+// second sees the other's write, so a stop racing a rename still reaches the new identity.
+func (s *Store) propagate(ctx context.Context, waba string, start []string, fn func(*optOutDoc) bool) error {
 	seen := map[string]bool{}
-	frontier := keys
-	for depth := 0; len(frontier) > 0 && depth <= maxLinkDepth; depth++ {
-		var next []string
-		for _, k := range frontier {
+	level := start
+	for depth := 0; len(level) > 0 && depth <= maxLinkDepth; depth++ {
+		var fresh []string
+		for _, k := range level {
 			if seen[k] {
 				continue
 			}
 			seen[k] = true
-			if depth == maxLinkDepth {
-				continue
+			fresh = append(fresh, k)
+			if err := s.mergeOptOut(ctx, waba, k, fn); err != nil {
+				return err
 			}
+		}
+		var next []string
+		for _, k := range fresh {
 			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 				TableName:                 aws.String(s.table),
 				KeyConditionExpression:    aws.String("pk = :p"),
@@ -132,20 +139,16 @@ func (s *Store) linked(ctx context.Context, waba string, keys []string) ([]strin
 				ConsistentRead:            aws.Bool(true),
 			})
 			if err != nil {
-				return nil, fmt.Errorf("follow opt-out links: %w", err)
+				return fmt.Errorf("follow opt-out links: %w", err)
 			}
 			for _, it := range out.Items {
 				next = append(next, getS(it, attrSK))
 			}
 		}
-		frontier = next
+		slices.Sort(next)
+		level = slices.Compact(next)
 	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out, nil
+	return nil
 }
 
 // ApplyOptOut merges one opt-out signal into the opt-out of every key of c and of every key
@@ -164,19 +167,9 @@ func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev
 	case !ev.Stop:
 		keyword = aws.Bool(false)
 	}
-	keys, err := s.linked(ctx, waba, c.Keys())
-	if err != nil {
-		return err
-	}
-	for _, ck := range keys {
-		err := s.mergeOptOut(ctx, waba, ck, func(d *optOutDoc) bool {
-			return d.merge(&marketing, ev.At, keyword, ev.At, ev.Source, ev.At)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.propagate(ctx, waba, c.Keys(), func(d *optOutDoc) bool {
+		return d.merge(&marketing, ev.At, keyword, ev.At, ev.Source, ev.At)
+	})
 }
 
 // CopyOptOut links every key of from to every key of to, so that opt-outs of the old identity
@@ -184,15 +177,14 @@ func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev
 // customer changed number or BSUID, and a stop must follow them whatever the order in which
 // Meta's webhooks arrive.
 func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.Ref) error {
-	targets, err := s.linked(ctx, waba, to.Keys())
-	if err != nil {
-		return err
-	}
 	for _, fk := range from.Keys() {
+		var targets []string
 		for _, tk := range to.Keys() {
 			if tk == fk {
 				continue
 			}
+			targets = append(targets, tk)
+			// The link first, then the read of what it copies (see propagate).
 			if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: optLinkKey(waba, fk, tk).av()}); err != nil {
 				return fmt.Errorf("link opt-outs: %w", err)
 			}
@@ -206,16 +198,11 @@ func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.R
 		}
 		mAt, kAt := src.registers()
 		m, k := src.Marketing, src.Keyword
-		for _, tk := range targets {
-			if tk == fk {
-				continue
-			}
-			err := s.mergeOptOut(ctx, waba, tk, func(d *optOutDoc) bool {
-				return d.merge(&m, mAt, &k, kAt, src.Source, src.At)
-			})
-			if err != nil {
-				return err
-			}
+		err := s.propagate(ctx, waba, targets, func(d *optOutDoc) bool {
+			return d.merge(&m, mAt, &k, kAt, src.Source, src.At)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

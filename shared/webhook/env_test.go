@@ -387,6 +387,19 @@ func (e *env) seedRecord(id, wamid string, withTemplate bool) {
 	}
 }
 
+// seedRecordTo stores a sent record for recipient to (benchmarks).
+func (e *env) seedRecordTo(id, wamid, to string) {
+	e.t.Helper()
+	_, err := e.st.UpdateRecord(e.ctx, id, func(r *outbound.Record, _ bool) error {
+		*r = outbound.Record{ID: id, SenderID: pnid, To: to, Mode: outbound.ModeFreeform, Status: outbound.StatusSent,
+			WAMID: wamid, Request: &outbound.Request{ID: id, SenderID: pnid, To: to, Text: "hello"}}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 func (e *env) record(id string) *outbound.Record {
 	e.t.Helper()
 	r, err := e.st.GetRecord(e.ctx, id)

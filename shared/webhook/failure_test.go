@@ -111,6 +111,9 @@ func withoutBookkeepingTimes(st map[string]map[string]any) map[string]map[string
 			delete(cp, "doneMs")
 			delete(cp, "expiresAt")
 		}
+		if strings.Contains(k, "| STATUS#") { // orphan statuses live 30 days from their write
+			delete(cp, "expiresAt")
+		}
 		out[k] = cp
 	}
 	return out

@@ -248,16 +248,46 @@ func (r *run) ban(ctx context.Context, waba, state string, at time.Time) error {
 		return nil
 	}
 	r.h.log.Warn("WABA ban state applied to its senders", "waba", waba, "state", state)
+	return r.converge(ctx, waba, acct, func(a *Account) any { return a.Ban }, func(a *Account) error {
+		if a.Ban == nil {
+			return nil
+		}
+		return r.eachSender(ctx, waba, func(s *sender.Sender) bool { return applyBan(s, a.Ban.State, a.Ban.EventAt) })
+	})
+}
+
+// eachSender applies fn to every sender of the WABA.
+func (r *run) eachSender(ctx context.Context, waba string, fn func(*sender.Sender) bool) error {
 	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
 	for _, s := range senders {
-		if err := r.updateSender(ctx, s.ID, func(s *sender.Sender) bool { return applyBan(s, state, at) }); err != nil {
+		if err := r.updateSender(ctx, s.ID, fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// converge copies account state to senders until the account stops changing under the copy:
+// an event for the same WABA in a concurrent POST may change the account after this copy read
+// it, and whichever copy finishes last must leave the senders matching the newest state.
+func (r *run) converge(ctx context.Context, waba string, acct *Account, view func(*Account) any, fanout func(*Account) error) error {
+	for i := 0; i < 5; i++ {
+		if err := fanout(acct); err != nil {
+			return err
+		}
+		cur, err := r.h.st.GetAccount(ctx, waba)
+		if err != nil {
+			return fmt.Errorf("re-read account: %w", err)
+		}
+		if reflect.DeepEqual(view(acct), view(cur)) {
+			return nil
+		}
+		acct = cur
+	}
+	return fmt.Errorf("account %s kept changing during the fan-out to its senders", waba)
 }
 
 // applyBan makes one sender match a ban state; it reports whether it changed anything.
@@ -383,17 +413,13 @@ func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Res
 	if err != nil {
 		return fmt.Errorf("record restrictions: %w", err)
 	}
-	want := []sender.Restriction{}
-	for _, x := range acct.ActiveRestrictions() {
-		want = append(want, sender.Restriction{Type: x.Type, Until: x.Until})
-	}
-	r.h.log.Warn("WABA restrictions applied to its senders", "waba", waba, "count", len(want))
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
-	if err != nil {
-		return fmt.Errorf("list senders of waba: %w", err)
-	}
-	for _, s := range senders {
-		if err := r.updateSender(ctx, s.ID, func(s *sender.Sender) bool {
+	r.h.log.Warn("WABA restrictions applied to its senders", "waba", waba, "count", len(acct.ActiveRestrictions()))
+	return r.converge(ctx, waba, acct, func(a *Account) any { return a.ActiveRestrictions() }, func(a *Account) error {
+		want := []sender.Restriction{}
+		for _, x := range a.ActiveRestrictions() {
+			want = append(want, sender.Restriction{Type: x.Type, Until: x.Until})
+		}
+		return r.eachSender(ctx, waba, func(s *sender.Sender) bool {
 			cur := s.Restrictions
 			if cur == nil {
 				cur = []sender.Restriction{}
@@ -406,11 +432,8 @@ func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Res
 				s.Restrictions = nil
 			}
 			return true
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
+		})
+	})
 }
 
 // templateStatus applies message_template_status_update to the template record, newest event
@@ -491,18 +514,20 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 		r.unknownSender(whatsapp.FieldPhoneNumberNameUpdate, waba)
 		return nil
 	}
-	cur := acct.Names[e164]
-	return r.updateSender(ctx, snd.ID, func(s *sender.Sender) bool {
-		changed := false
-		if s.DisplayNameStatus != cur.Decision {
-			s.DisplayNameStatus, changed = cur.Decision, true
-		}
-		// The latest approved name, whatever came after it (a later rejected request does not
-		// take the approved name away).
-		if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
-			s.DisplayName, changed = cur.ApprovedName, true
-		}
-		return changed
+	return r.converge(ctx, waba, acct, func(a *Account) any { return a.Names[e164] }, func(a *Account) error {
+		cur := a.Names[e164]
+		return r.updateSender(ctx, snd.ID, func(s *sender.Sender) bool {
+			changed := false
+			if s.DisplayNameStatus != cur.Decision {
+				s.DisplayNameStatus, changed = cur.Decision, true
+			}
+			// The latest approved name, whatever came after it (a later rejected request does
+			// not take the approved name away).
+			if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
+				s.DisplayName, changed = cur.ApprovedName, true
+			}
+			return changed
+		})
 	})
 }
 

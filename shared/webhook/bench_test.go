@@ -1,0 +1,153 @@
+package webhook_test
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// Benchmarks (go test -bench . ./shared/webhook/ with the local stack): CPU and allocations
+// per POST through the real handler, in-process, with the store on DynamoDB Local and the queue
+// on fauxqs, next to the floor measured in the same run (HMAC of the body + encoding/json into
+// map[string]any). Reported per op: wall time (ns/op, includes the local services' latency),
+// the process's CPU time (cpu-µs/op: handler plus SDK clients, not the services), allocations,
+// and DynamoDB and SQS requests.
+
+func textMessage(id int, customer string, ts int64) string {
+	return fmt.Sprintf(`{"from":"%s","from_user_id":"US.%s","id":"wamid.bench.%d","timestamp":"%d","type":"text","text":{"body":"Hi! Do you deliver to Cluj on Sundays?"}}`,
+		customer, customer, id, ts)
+}
+
+func textBody(i int, customer string, ts int64) []byte {
+	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"field":"messages","value":`+
+		`{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"%s"},`+
+		`"contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"%s","user_id":"US.%s"}],"messages":[%s]}}]}]}`,
+		waba, pnid, customer, customer, textMessage(i, customer, ts)))
+}
+
+// batchBody is one POST of 100 changes: 60 customer messages (from 60 customers), 30 statuses
+// of known outbound messages, and 10 management changes (template status and quality, limits).
+func batchBody(i int, ts int64) []byte {
+	var changes []string
+	for j := 0; j < 60; j++ {
+		cust := fmt.Sprintf("4072%07d", j)
+		changes = append(changes, fmt.Sprintf(`{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"%s"},`+
+			`"contacts":[{"profile":{"name":"C"},"wa_id":"%s","user_id":"US.%s"}],"messages":[%s]}}`,
+			pnid, cust, cust, textMessage(i*1000+j, cust, ts)))
+	}
+	for j := 0; j < 30; j++ {
+		st := []string{"sent", "delivered", "read"}[j%3]
+		changes = append(changes, fmt.Sprintf(`{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"%s"},`+
+			`"statuses":[{"id":"wamid.out.%d","status":"%s","timestamp":"%d","recipient_id":"40720000%03d","biz_opaque_callback_data":"req-%d"}]}}`,
+			pnid, j/3, st, ts+int64(j%3), j/3, j/3))
+	}
+	for j := 0; j < 10; j++ {
+		if j%2 == 0 {
+			changes = append(changes, fmt.Sprintf(`{"field":"message_template_status_update","value":{"event":"APPROVED","message_template_id":%d,"message_template_name":"t%d","message_template_language":"en_US","reason":"NONE"}}`, j, j))
+		} else {
+			changes = append(changes, `{"field":"business_capability_update","value":{"max_daily_conversations_per_business":"TIER_10K"}}`)
+		}
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"object":"whatsapp_business_account","entry":[{"id":"%s","time":%d,"changes":[`, waba, ts)
+	for j, c := range changes {
+		if j > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(c)
+	}
+	b.WriteString(`]}]}`)
+	return b.Bytes()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// floor is the least any webhook must do with a body: check its HMAC and decode its JSON.
+func floor(b *testing.B, body []byte) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		m := hmac.New(sha256.New, []byte(appSecret))
+		m.Write(body)
+		_ = m.Sum(nil)
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkFloorText(b *testing.B)     { floor(b, textBody(1, "40721234567", 1764000000)) }
+func BenchmarkFloorBatch100(b *testing.B) { floor(b, batchBody(1, 1764000000)) }
+
+// benchPOST posts pre-built bodies through the handler and reports CPU and request counts.
+func benchPOST(b *testing.B, e *env, bodies func(i int) []byte, messagesPerPost int) {
+	b.Helper()
+	// Build and sign every body first: Meta does that work, not the handler.
+	n := b.N
+	reqs := make([][]byte, n)
+	sigs := make([]string, n)
+	for i := range n {
+		reqs[i] = bodies(i)
+		sigs[i] = whatsapp.Sign([]byte(appSecret), reqs[i])
+	}
+	ddb0, sqs0, cpu0 := e.ddbN.n.Load(), e.sqsN.n.Load(), cpuTime()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range n {
+		req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(reqs[i]))
+		req.Header.Set(whatsapp.SignatureHeader, sigs[i])
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("POST %d answered %d: %s", i, rec.Code, e.logs.String())
+		}
+	}
+	b.StopTimer()
+	ddb, sq, cpu := float64(e.ddbN.n.Load()-ddb0), float64(e.sqsN.n.Load()-sqs0), cpuTime()-cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/op")
+	b.ReportMetric(ddb/float64(n), "ddb-req/op")
+	b.ReportMetric(sq/float64(n), "sqs-req/op")
+	b.ReportMetric(ddb/float64(n*messagesPerPost), "ddb-req/msg")
+}
+
+// BenchmarkPOSTText is one customer text message per POST, the common case: a known sender and
+// a returning customer (sender and alias cached by the instance, as in a warm Lambda).
+func BenchmarkPOSTText(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	e.mustPost(textBody(-1, "40721234567", 1764000000)) // warm the instance's caches
+	benchPOST(b, e, func(i int) []byte { return textBody(i, "40721234567", 1764000001+int64(i)) }, 1)
+}
+
+// BenchmarkPOSTTextNewCustomer is the same with a new customer every time (alias written).
+func BenchmarkPOSTTextNewCustomer(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	benchPOST(b, e, func(i int) []byte { return textBody(i, fmt.Sprintf("4072%07d", i), 1764000001) }, 1)
+}
+
+// BenchmarkPOSTBatch100 is one POST of 100 changes (60 messages, 30 statuses, 10 management).
+func BenchmarkPOSTBatch100(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	for j := 0; j < 10; j++ {
+		e.seedRecordTo(fmt.Sprintf("req-%d", j), fmt.Sprintf("wamid.out.%d", j), fmt.Sprintf("+40720000%03d", j))
+	}
+	benchPOST(b, e, func(i int) []byte { return batchBody(i, 1764000000+int64(i)*10) }, 60)
+}
