@@ -102,7 +102,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 func small() options {
 	return options{
 		sizes: sizes{
-			Senders: 2, CustomersPerSender: 12, Inbound: 160, Outbound: 70,
+			Senders: 2, CustomersPerSender: 20, Inbound: 160, Outbound: 70,
 			PostDupRate: 0.1, RebatchRate: 0.05, OrphanStatuses: 4,
 		},
 		WebhookRate:    30,

@@ -94,11 +94,12 @@ var sampleTemplate = &outbound.Template{
 // intents builds the run's outbound requests. It picks among customers whose window the run
 // has already opened (a POST with their message was accepted), so the expected mode is known.
 type intents struct {
-	p   *plan
-	rng *rand.Rand
-	n   int
-	mu  sync.Mutex
-	all []*intent
+	p    *plan
+	rng  *rand.Rand
+	n    int
+	mu   sync.Mutex
+	all  []*intent
+	used map[*customerSpec]int
 }
 
 func isOpen(c *customerSpec) bool {
@@ -114,6 +115,9 @@ func isOpen(c *customerSpec) bool {
 func (g *intents) next() *intent {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.used == nil {
+		g.used = map[*customerSpec]int{}
+	}
 	g.n++
 	id := fmt.Sprintf("%s-r%06d", g.p.prefix, g.n)
 	senders := g.p.trafficSenders()
@@ -128,7 +132,17 @@ func (g *intents) next() *intent {
 		if len(cands) == 0 {
 			return nil
 		}
-		return cands[g.rng.IntN(len(cands))]
+		// The least-addressed customer first: Meta allows one message per 6 s to a recipient
+		// and the consumer paces to that, so spreading keeps the run about throughput.
+		g.rng.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+		best := cands[0]
+		for _, c := range cands[1:] {
+			if g.used[c] < g.used[best] {
+				best = c
+			}
+		}
+		g.used[best]++
+		return best
 	}
 	req := outbound.Request{ID: id, SenderID: s.ID}
 	in := &intent{ID: id, Sender: s}

@@ -499,7 +499,7 @@ func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 	wait, ok := c.o.Pacer.Reserve(now, j.snd.ID, j.ref.Key(), rate, c.inlineWait(ctx))
 	if !ok {
 		c.finish(ctx, j, final{status: StatusQueued, mode: dec.Mode, reason: ReasonPaced, next: now.Add(wait),
-			detail: "held back by the pair rate limit (one message per 6 s to a recipient); back on the queue"})
+			detail: "held back by pacing (the pair rate limit of one message per 6 s to a recipient, or the sender's throughput); back on the queue"})
 		return outcome{retry: true, delay: wait}
 	}
 	if err := c.o.Clock.Sleep(ctx, wait); err != nil {

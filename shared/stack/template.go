@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -199,6 +200,9 @@ func RepoRoot(dir string) (string, error) {
 	}
 }
 
+// parseMu serialises goformation, which is not safe for concurrent use.
+var parseMu sync.Mutex
+
 // Parse reads a SAM/CloudFormation template.
 //
 // Intrinsics are evaluated with local handlers: pseudo parameters and parameters become their
@@ -206,6 +210,10 @@ func RepoRoot(dir string) (string, error) {
 // that Resolve later turns into local names, URLs and ARNs. goformation's defaults would turn
 // them into "" and nil.
 func Parse(data []byte, opts Options) (*Template, error) {
+	// goformation keeps unsynchronised global state (its intrinsic handlers and tag caches):
+	// parallel tests would race inside it.
+	parseMu.Lock()
+	defer parseMu.Unlock()
 	if opts.StackName == "" {
 		opts.StackName = DefaultStackName
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,23 +23,31 @@ func (s *Store) PutAliasAt(ctx context.Context, waba string, c customer.Ref, at 
 	if c.UserID == "" || c.Phone == "" {
 		return nil
 	}
-	for _, p := range []struct{ from, toAttr, to string }{
+	pairs := []struct{ from, toAttr, to string }{
 		{"tel:" + c.Phone, "userId", c.UserID},
 		{"uid:" + c.UserID, "phone", c.Phone},
-	} {
-		item := aliasKey(waba, p.from).av()
-		item[p.toAttr] = str(p.to)
-		item["atMs"] = num(at.UnixMilli())
-		_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.table), Item: item,
-			ConditionExpression:       aws.String("attribute_not_exists(atMs) OR atMs <= :at"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.UnixMilli())},
-		})
-		if err != nil && !IsConditionFailed(err) {
-			return fmt.Errorf("put alias: %w", err)
-		}
 	}
-	return nil
+	errs := make([]error, len(pairs))
+	var wg sync.WaitGroup
+	for i, p := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			item := aliasKey(waba, p.from).av()
+			item[p.toAttr] = str(p.to)
+			item["atMs"] = num(at.UnixMilli())
+			_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+				TableName: aws.String(s.table), Item: item,
+				ConditionExpression:       aws.String("attribute_not_exists(atMs) OR atMs <= :at"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.UnixMilli())},
+			})
+			if err != nil && !IsConditionFailed(err) {
+				errs[i] = fmt.Errorf("put alias: %w", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // optOutDoc is the stored opt-out: customer.OptOut (what readers decode) plus the time of each

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -105,27 +106,39 @@ func (r *run) messageEffects(ctx context.Context, in *inbound) error {
 		// from may name the old or the new identity: only the system object is trusted.
 		return r.identityChange(ctx, in)
 	}
+	// The three writes are independent: run them side by side (one round trip of latency).
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
 	if in.ref.UserID != "" && in.ref.Phone != "" {
-		if err := r.alias(ctx, in.waba, in.ref, in.ts); err != nil {
-			return err
-		}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[0] = r.alias(ctx, in.waba, in.ref, in.ts) }()
 	}
 	if in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
 		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
-		if err := r.h.st.OpenWindow(ctx, in.pnid, in.ref, w); err != nil {
-			return fmt.Errorf("open window: %w", err)
-		}
 		in.window = &w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.h.st.OpenWindow(ctx, in.pnid, in.ref, w); err != nil {
+				errs[1] = fmt.Errorf("open window: %w", err)
+			}
+		}()
 	}
 	if m.Type == whatsapp.MessageTypeText && m.Text != nil && in.ref.Key() != "" && r.h.keywords.Match(m.Text.Body) {
-		ev := OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: in.ts}
-		if err := r.h.st.ApplyOptOut(ctx, in.waba, in.ref, ev); err != nil {
-			return fmt.Errorf("record stop keyword: %w", err)
-		}
 		in.stop = true
-		r.h.log.Info("customer opted out by keyword", "waba", in.waba, "phone_number_id", in.pnid)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: in.ts}
+			if err := r.h.st.ApplyOptOut(ctx, in.waba, in.ref, ev); err != nil {
+				errs[2] = fmt.Errorf("record stop keyword: %w", err)
+				return
+			}
+			r.h.log.Info("customer opted out by keyword", "waba", in.waba, "phone_number_id", in.pnid)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // identityChange handles system messages: the customer changed number or BSUID. The new
@@ -177,10 +190,13 @@ func (r *run) identityChange(ctx context.Context, in *inbound) error {
 	return nil
 }
 
-// alias records BSUID ↔ phone, skipping the write when this instance already wrote it.
+// alias records BSUID ↔ phone. A mapping this instance wrote in the last minutes is not
+// written again: a returning customer's every message would otherwise cost two writes. The
+// stored time orders different mappings (a changed BSUID); which message of the same mapping
+// stamped it does not matter.
 func (r *run) alias(ctx context.Context, waba string, ref customer.Ref, at time.Time) error {
 	k := waba + "|" + ref.UserID + "|" + ref.Phone
-	if last, ok := r.h.aliases.get(k, r.now); ok && last >= at.UnixMilli() {
+	if _, ok := r.h.aliases.get(k, r.now); ok {
 		return nil
 	}
 	if err := r.h.st.PutAliasAt(ctx, waba, ref, at); err != nil {
