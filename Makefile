@@ -37,7 +37,7 @@ TESTFLAGS ?= -count=1
 # ---- hooks: other parts of the repo plug their checks in here --------------------------------
 # TEST_PREREQS: targets that run (and must pass) before the Go tests in `make test`.
 #   infra: guard   lead: invoke-all
-TEST_PREREQS ?=
+TEST_PREREQS ?= invoke-all
 # TEST_JSON_EXTRA: shell commands whose `go test -json` output joins the test summary.
 #   infra: cd infra && go test -json $(TESTFLAGS) ./...   (synth-test)
 TEST_JSON_EXTRA ?=
@@ -97,8 +97,12 @@ invoke: up ## Run one function under the Lambda emulator: make invoke FN=Webhook
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<LogicalId> EVENT=<file> [NAME=value ...]"; exit 2; }
 	go run ./cmd/invoke -fn "$(FN)" -event "$(EVENT)"
 
-invoke-all: up ## Invoke every event in events/ and check it against events/<folder>/expect.json
-	go run ./cmd/invoke -all events
+# The expectations hold on a freshly created stack, so every run gets its own tables and queues
+# (a unique stack name) in the running emulators.
+invoke-all: up ## Invoke every event in events/ on fresh tables and queues; check events/<folder>/expect.json
+	state=$$(mktemp -d); trap 'rm -rf "$$state"' EXIT; \
+	go run ./cmd/localstack up -state "$$state" -stack "wa-senders-events-$$(date +%s)-$$$$" >/dev/null; \
+	go run ./cmd/invoke -all events -env "$$state/env.json"
 
 run: up ## Run the whole backend locally (cmd/localrun) against the local stack
 	go run ./cmd/localrun

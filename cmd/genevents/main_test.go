@@ -47,6 +47,9 @@ func TestCommittedEventsVerifyAndDecode(t *testing.T) {
 	secret := []byte(defaultSecret)
 	for _, p := range paths {
 		name := strings.TrimSuffix(filepath.Base(p), ".json")
+		if name == "expect" { // events/webhook/expect.json: what make invoke-all checks, not an event
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ev := loadEvent(t, p)

@@ -50,9 +50,13 @@ func parseExpectation(raw json.RawMessage, sqs bool) (expectation, error) {
 		}
 		return expectation{}, fmt.Errorf("want a number, \"ok\" or an object, got %q", s)
 	}
+	var ok map[string]bool
+	if json.Unmarshal(raw, &ok) == nil && len(ok) == 1 && ok["ok"] {
+		return expectation{}, nil // {"ok": true}: the function returned without error
+	}
 	var obj map[string]int
 	if err := json.Unmarshal(raw, &obj); err != nil || len(obj) != 1 {
-		return expectation{}, fmt.Errorf(`want a number, "ok", {"statusCode": n} or {"batchItemFailures": n}, got %s`, raw)
+		return expectation{}, fmt.Errorf(`want a number, "ok", {"ok": true}, {"statusCode": n} or {"batchItemFailures": n}, got %s`, raw)
 	}
 	for k, v := range obj {
 		switch k {

@@ -25,16 +25,22 @@ func drainQueue(ctx context.Context, sq *sqs.Client, url string, quiet time.Dura
 		}
 		out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: aws.String(url), MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			VisibilityTimeout: 60,
+			// Short: a receive whose answer is lost (a retried call) hides its messages only
+			// briefly, and the exhaustion check below waits for them.
+			VisibilityTimeout: 5,
 		})
 		if err != nil {
 			return bodies, fmt.Errorf("receive from %s: %w", url, err)
 		}
 		if len(out.Messages) == 0 {
-			if time.Since(lastSeen) >= quiet {
-				break
+			if time.Since(lastSeen) < quiet {
+				continue
 			}
-			continue
+			// Exhausted only when nothing is left in flight either.
+			if n, err := queueDepth(ctx, sq, url); err == nil && n > 0 {
+				continue
+			}
+			break
 		}
 		lastSeen = time.Now()
 		var del []types.DeleteMessageBatchRequestEntry

@@ -58,16 +58,13 @@ type optOutDoc struct {
 	KeywordAt   time.Time `json:"keywordAt,omitzero"`
 }
 
-// registers returns the signal times, for documents written without them (UpdateOptOut).
+// registers returns the signal times. A document written by UpdateOptOut has neither (only
+// At): both signals are then taken as set at At. Otherwise a zero time means never set.
 func (d *optOutDoc) registers() (time.Time, time.Time) {
-	m, k := d.MarketingAt, d.KeywordAt
-	if m.IsZero() {
-		m = d.At
+	if d.MarketingAt.IsZero() && d.KeywordAt.IsZero() {
+		return d.At, d.At
 	}
-	if k.IsZero() {
-		k = d.At
-	}
-	return m, k
+	return d.MarketingAt, d.KeywordAt
 }
 
 // setRegister moves one signal: a later time wins, and on the same time a stop wins.
