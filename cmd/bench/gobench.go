@@ -116,35 +116,40 @@ func ratioStat(a, b []float64) stat {
 	return statOf(r)
 }
 
-// floorPairs pairs each benchmark with the floor measured next to it in the same package:
-// a benchmark whose name contains "Floor" is the floor of the benchmark (same package, not a
-// floor) whose name ends with the floor's last path element ("BenchmarkFloorX/text" is the
-// floor of "BenchmarkParseText"), when exactly one does.
+// floorPairs pairs each benchmark with the floor measured next to it in the same package: a
+// benchmark whose name contains "Floor" is the floor of every benchmark of its package (not a
+// floor itself) whose name ends with what follows "Floor" or, for a sub-benchmark, with the
+// floor's last path element ("BenchmarkFloorX/text" and "BenchmarkFloorText" are both floors
+// of "BenchmarkPOSTText" and "BenchmarkHandlerOnly/text").
 func floorPairs(all []*benchResult) [][2]*benchResult {
 	var pairs [][2]*benchResult
 	for _, f := range all {
-		if !strings.Contains(f.Name, "Floor") {
+		i := strings.Index(f.Name, "Floor")
+		if i < 0 {
 			continue
 		}
-		sub := strings.ToLower(f.Name[strings.LastIndexByte(f.Name, '/')+1:])
-		if sub == strings.ToLower(f.Name) {
-			continue // a floor without sub-benchmarks pairs by name only below
+		sub := strings.ToLower(f.Name[i+len("Floor"):])
+		if j := strings.LastIndexByte(f.Name, '/'); j >= 0 {
+			sub = strings.ToLower(f.Name[j+1:])
 		}
-		var match []*benchResult
+		if sub == "" {
+			continue
+		}
 		for _, b := range all {
 			if b.Pkg != f.Pkg || strings.Contains(b.Name, "Floor") {
 				continue
 			}
-			if strings.HasSuffix(strings.ToLower(b.Name), sub) {
-				match = append(match, b)
+			// A whole word of the name: after a "/" or starting with a capital.
+			if k := len(b.Name) - len(sub); k > 0 && strings.HasSuffix(strings.ToLower(b.Name), sub) &&
+				(b.Name[k-1] == '/' || isUpper(b.Name[k])) {
+				pairs = append(pairs, [2]*benchResult{b, f})
 			}
-		}
-		if len(match) == 1 {
-			pairs = append(pairs, [2]*benchResult{match[0], f})
 		}
 	}
 	return pairs
 }
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 
 func fmtNum(v float64) string {
 	switch {

@@ -49,13 +49,14 @@ func goBuild(ctx context.Context, repo string, env []string, args ...string) err
 	return nil
 }
 
-// benchStack is a private local stack (cmd/localstack in its own root and ports) for the Go
-// benchmarks that need DynamoDB Local and fauxqs, and for the functions under the emulator.
+// benchStack is a private local stack (cmd/localstack with its own state directory and ports)
+// for the Go benchmarks that need DynamoDB Local and fauxqs, and for the functions under the
+// emulator.
 type benchStack struct {
-	root, bin   string
-	ddbEndpoint string
-	sqsEndpoint string
-	env         stack.EnvFile
+	repo, state, bin string
+	ddbEndpoint      string
+	sqsEndpoint      string
+	env              stack.EnvFile
 }
 
 func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, graphAddr string, out io.Writer) (*benchStack, error) {
@@ -63,20 +64,14 @@ func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort 
 	if err := goBuild(ctx, repo, nil, "-o", bin, "./cmd/localstack"); err != nil {
 		return nil, err
 	}
-	root, err := os.MkdirTemp("", "wa-bench-stack-")
+	state, err := os.MkdirTemp("", "wa-bench-stack-")
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"template.yaml", ".tools"} {
-		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(root, name)); err != nil {
-			os.RemoveAll(root)
-			return nil, err
-		}
-	}
-	s := &benchStack{root: root, bin: bin,
+	s := &benchStack{repo: repo, state: state, bin: bin,
 		ddbEndpoint: "http://127.0.0.1:" + strconv.Itoa(ddbPort),
 		sqsEndpoint: "http://127.0.0.1:" + strconv.Itoa(sqsPort)}
-	cmd := exec.CommandContext(ctx, bin, "up", "-root", root, "-ddb-port", strconv.Itoa(ddbPort),
+	cmd := exec.CommandContext(ctx, bin, "up", "-root", repo, "-state", state, "-ddb-port", strconv.Itoa(ddbPort),
 		"-sqs-port", strconv.Itoa(sqsPort), "-graph-addr", graphAddr, "-stack", "wa-bench")
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = out, out
@@ -84,7 +79,7 @@ func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort 
 		s.stop(io.Discard)
 		return nil, fmt.Errorf("localstack up: %w", err)
 	}
-	if s.env, err = stack.ReadEnvFile(filepath.Join(root, ".local", "env.json")); err != nil {
+	if s.env, err = stack.ReadEnvFile(filepath.Join(state, "env.json")); err != nil {
 		s.stop(io.Discard)
 		return nil, err
 	}
@@ -92,11 +87,11 @@ func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort 
 }
 
 func (s *benchStack) stop(out io.Writer) {
-	cmd := exec.Command(s.bin, "down", "-root", s.root)
+	cmd := exec.Command(s.bin, "down", "-root", s.repo, "-state", s.state)
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	_ = cmd.Run()
-	_ = os.RemoveAll(s.root)
+	_ = os.RemoveAll(s.state)
 }
 
 // testEnv is what integration tests and benchmarks need to reach this stack.

@@ -138,7 +138,7 @@ func (s *localStack) defaultResources(ctx context.Context) (resources, error) {
 // freshResources creates a new table and queues from template.yaml under another stack name,
 // on the same emulators (tests run several backends side by side on one stack).
 func (s *localStack) freshResources(ctx context.Context, stackName string) (resources, error) {
-	tmpl, err := stack.Load(filepath.Join(s.root, "template.yaml"), stack.Options{StackName: stackName})
+	tmpl, err := stack.Load(s.templatePath(), stack.Options{StackName: stackName})
 	if err != nil {
 		return resources{}, err
 	}

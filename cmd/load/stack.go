@@ -58,39 +58,33 @@ func cleanEnv(extra []string) []string {
 }
 
 // localStack is a DynamoDB Local + fauxqs pair started by cmd/localstack on the harness's own
-// ports, in a private root (its own .local/ with PID files and env.json), so it never touches a
+// ports, with its own state directory (PID files, logs, env.json), so it never touches a
 // developer's stack.
 type localStack struct {
-	repo, root, bin string
-	stackName       string
-	DDBEndpoint     string
-	SQSEndpoint     string
-	Env             stack.EnvFile
-	DDBPID, SQSPID  int
-	tmpl            *stack.Template
+	repo, state, bin string
+	stackName        string
+	DDBEndpoint      string
+	SQSEndpoint      string
+	Env              stack.EnvFile
+	DDBPID, SQSPID   int
+	tmpl             *stack.Template
 }
 
-// startStack runs `localstack up` in a private root that links the repository's template and
-// tools. out gets localstack's own lines.
+// startStack runs `localstack up` with a private state directory. out gets localstack's own
+// lines.
 func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, graphAddr, stackName string, out io.Writer) (*localStack, error) {
 	bin, err := buildTool(ctx, repo, binDir, "localstack")
 	if err != nil {
 		return nil, err
 	}
-	root, err := os.MkdirTemp("", "wa-load-stack-")
+	state, err := os.MkdirTemp("", "wa-load-stack-")
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"template.yaml", ".tools"} {
-		if err := os.Symlink(filepath.Join(repo, name), filepath.Join(root, name)); err != nil {
-			os.RemoveAll(root)
-			return nil, fmt.Errorf("link %s: %w", name, err)
-		}
-	}
-	s := &localStack{repo: repo, root: root, bin: bin, stackName: stackName,
+	s := &localStack{repo: repo, state: state, bin: bin, stackName: stackName,
 		DDBEndpoint: "http://127.0.0.1:" + strconv.Itoa(ddbPort),
 		SQSEndpoint: "http://127.0.0.1:" + strconv.Itoa(sqsPort)}
-	cmd := exec.CommandContext(ctx, bin, "up", "-root", root,
+	cmd := exec.CommandContext(ctx, bin, "up", "-root", repo, "-state", state,
 		"-ddb-port", strconv.Itoa(ddbPort), "-sqs-port", strconv.Itoa(sqsPort),
 		"-graph-addr", graphAddr, "-stack", stackName)
 	cmd.Env = cleanEnv(nil)
@@ -106,16 +100,17 @@ func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, 
 	}
 	// The PIDs are what a fault scenario pauses; without them (a service already answered on
 	// that port and localstack left it alone) those scenarios cannot run.
-	s.DDBPID, _ = readPIDFile(filepath.Join(root, ".local", "ddb.pid"))
-	s.SQSPID, _ = readPIDFile(filepath.Join(root, ".local", "sqs.pid"))
-	if s.tmpl, err = stack.Load(filepath.Join(root, "template.yaml"), stack.Options{StackName: stackName}); err != nil {
+	s.DDBPID, _ = readPIDFile(filepath.Join(state, "ddb.pid"))
+	s.SQSPID, _ = readPIDFile(filepath.Join(state, "sqs.pid"))
+	if s.tmpl, err = stack.Load(s.templatePath(), stack.Options{StackName: stackName}); err != nil {
 		_ = s.stop(io.Discard)
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *localStack) envFile() string { return filepath.Join(s.root, ".local", "env.json") }
+func (s *localStack) envFile() string      { return filepath.Join(s.state, "env.json") }
+func (s *localStack) templatePath() string { return filepath.Join(s.repo, "template.yaml") }
 
 // queueURL returns the URL of a template queue (by logical id) in this stack.
 func (s *localStack) queueURL(ctx context.Context, sq *sqs.Client, logicalID string) (string, error) {
@@ -130,20 +125,20 @@ func (s *localStack) queueURL(ctx context.Context, sq *sqs.Client, logicalID str
 	return aws.ToString(out.QueueUrl), nil
 }
 
-// stop runs `localstack down` for this root (it stops only what it started, by PID) and
-// removes the root. A paused process is continued first so it can exit.
+// stop runs `localstack down` for this state directory (it stops only what it started, by
+// PID) and removes the directory. A paused process is continued first so it can exit.
 func (s *localStack) stop(out io.Writer) error {
 	for _, pid := range []int{s.DDBPID, s.SQSPID} {
 		if pid > 1 {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
 		}
 	}
-	cmd := exec.Command(s.bin, "down", "-root", s.root)
+	cmd := exec.Command(s.bin, "down", "-root", s.repo, "-state", s.state)
 	cmd.Env = cleanEnv(nil)
 	w := prefixed(out, "stack: ")
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
-	if rerr := os.RemoveAll(s.root); rerr != nil && err == nil {
+	if rerr := os.RemoveAll(s.state); rerr != nil && err == nil {
 		err = rerr
 	}
 	if err != nil {

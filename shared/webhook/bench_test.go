@@ -2,9 +2,11 @@ package webhook_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/webhook"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
@@ -150,4 +156,119 @@ func BenchmarkPOSTBatch100(b *testing.B) {
 		e.seedRecordTo(fmt.Sprintf("req-%d", j), fmt.Sprintf("wamid.out.%d", j), fmt.Sprintf("+40720000%03d", j))
 	}
 	benchPOST(b, e, func(i int) []byte { return batchBody(i, 1764000000+int64(i)*10) }, 60)
+}
+
+// BenchmarkFloorSDKRequest is one DynamoDB GetItem through the SDK against DynamoDB Local: the
+// client-side CPU every storage request costs, whatever the handler does.
+func BenchmarkFloorSDKRequest(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.st.GetSender(e.ctx, pnid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// BenchmarkHandlerOnly runs the same POSTs with storage and queue ports that do nothing: the
+// handler's own CPU and allocations (signature, parsing, effects logic, event encoding), to set
+// against the floor.
+func BenchmarkHandlerOnly(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		body func(i int) []byte
+	}{
+		{"text", func(i int) []byte { return textBody(i, "40721234567", 1764000001+int64(i)) }},
+		{"batch100", func(i int) []byte { return batchBody(i, 1764000000+int64(i)*10) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			h, err := webhook.New(webhook.Config{AppSecret: appSecret, VerifyToken: verifyToken, InboundQueueURL: "in", OutboundQueueURL: "out"},
+				webhook.Deps{Store: nopStore{}, Queue: nopQueue{}, Now: func() time.Time { return fixtureTime }})
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := c.body(1)
+			sig := whatsapp.Sign([]byte(appSecret), body)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+				req.Header.Set(whatsapp.SignatureHeader, sig)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%d", rec.Code)
+				}
+			}
+		})
+	}
+}
+
+// nopStore satisfies every storage port and stores nothing (benchmarks of the handler alone).
+type nopStore struct{}
+
+var errNope = errors.New("not found")
+
+func (nopStore) NotFound(err error) bool { return errors.Is(err, errNope) }
+func (nopStore) Claim(context.Context, string, string, time.Duration) (webhook.ClaimState, error) {
+	return webhook.Claimed, nil
+}
+func (nopStore) MarkDone(context.Context, []string) error      { return nil }
+func (nopStore) Release(context.Context, string, string) error { return nil }
+func (nopStore) Park(context.Context, webhook.Parked) error    { return nil }
+func (nopStore) GetSender(context.Context, string) (*sender.Sender, error) {
+	return &sender.Sender{ID: pnid, PhoneNumber: senderE164, WABAID: waba}, nil
+}
+func (nopStore) GetSenderByPhone(context.Context, string) (*sender.Sender, error) {
+	return &sender.Sender{ID: pnid, PhoneNumber: senderE164, WABAID: waba}, nil
+}
+func (nopStore) ListSendersByWABA(context.Context, string) ([]*sender.Sender, error) {
+	return []*sender.Sender{{ID: pnid, PhoneNumber: senderE164, WABAID: waba}}, nil
+}
+func (nopStore) UpdateSenderIf(_ context.Context, _ string, fn func(*sender.Sender) bool) (*sender.Sender, bool, error) {
+	s := &sender.Sender{ID: pnid, Status: sender.StatusOnline}
+	fn(s)
+	return s, true, nil
+}
+func (nopStore) SetPortfolioTier(context.Context, string, string, time.Time) (bool, error) {
+	return true, nil
+}
+func (nopStore) OpenWindow(context.Context, string, customer.Ref, customer.Window) error { return nil }
+func (nopStore) CloseWindowAt(context.Context, string, customer.Ref, time.Time) error    { return nil }
+func (nopStore) PutAliasAt(context.Context, string, customer.Ref, time.Time) error       { return nil }
+func (nopStore) ResolveCustomer(_ context.Context, _ string, c customer.Ref) (customer.Ref, error) {
+	return c, nil
+}
+func (nopStore) ApplyOptOut(context.Context, string, customer.Ref, webhook.OptOutEvent) error {
+	return nil
+}
+func (nopStore) CopyOptOut(context.Context, string, customer.Ref, customer.Ref) error { return nil }
+func (nopStore) MarkDeliverability(context.Context, string, customer.Ref, customer.Deliverability) error {
+	return nil
+}
+func (nopStore) RequestIDForWAMID(context.Context, string) (string, error) { return "", errNope }
+func (nopStore) UpdateRecordIf(_ context.Context, id string, fn func(*outbound.Record) bool) (*outbound.Record, bool, error) {
+	r := &outbound.Record{ID: id, Status: outbound.StatusSent}
+	fn(r)
+	return r, true, nil
+}
+func (nopStore) PutOrphanStatus(context.Context, webhook.OrphanStatus) error { return nil }
+func (nopStore) ApplyOrphans(context.Context, string, string) (*outbound.Record, error) {
+	return nil, nil
+}
+func (nopStore) UpdateTemplateState(_ context.Context, _, _, _ string, fn func(*webhook.TemplateState, bool) bool) (webhook.TemplateState, error) {
+	var t webhook.TemplateState
+	fn(&t, false)
+	return t, nil
+}
+func (nopStore) GetAccount(context.Context, string) (*webhook.Account, error) {
+	return &webhook.Account{}, nil
+}
+func (nopStore) UpdateAccount(_ context.Context, _ string, fn func(*webhook.Account) bool) (*webhook.Account, error) {
+	a := &webhook.Account{}
+	fn(a)
+	return a, nil
 }

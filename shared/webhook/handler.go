@@ -91,6 +91,7 @@ type Handler struct {
 	keywords *Keywords
 	senders  *ttlCache[senderInfo]
 	aliases  *ttlCache[int64]
+	phones   *ttlCache[string]
 }
 
 // New checks the configuration and returns the handler. An empty app secret or verify token is
@@ -142,6 +143,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		keywords: NewKeywords(cfg.StopKeywords),
 		senders:  newTTLCache[senderInfo](time.Minute, 10000),
 		aliases:  newTTLCache[int64](10*time.Minute, 50000),
+		// A wa_id's E.164 form never changes: the entries only expire to bound memory.
+		phones: newTTLCache[string](1<<62, 50000),
 	}, nil
 }
 

@@ -44,11 +44,25 @@ func (r *run) newInbound(waba string, v *whatsapp.MessagesValue, m *whatsapp.Mes
 		in.ts = r.now
 	}
 	in.cust = m.Customer(v.Contacts)
-	in.ref = customer.Ref{UserID: in.cust.UserID}
-	if e164, err := in.cust.E164(); err == nil {
-		in.ref.Phone = e164
-	}
+	in.ref = customer.Ref{UserID: in.cust.UserID, Phone: r.h.fromWaID(in.cust.WaID)}
 	return in
+}
+
+// fromWaID is phone.FromWaID ("" when not a number), cached per instance: the parse is the
+// largest CPU cost of a message after JSON, and customers write more than once.
+func (h *Handler) fromWaID(waID string) string {
+	if waID == "" {
+		return ""
+	}
+	if e164, ok := h.phones.get(waID, time.Time{}); ok {
+		return e164
+	}
+	e164, err := phone.FromWaID(waID)
+	if err != nil {
+		e164 = ""
+	}
+	h.phones.put(waID, e164, time.Time{})
+	return e164
 }
 
 // claimID is the dedupe key of an inbound message.

@@ -85,9 +85,7 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 	if st.RecipientType != "group" {
 		c := st.Customer(contacts)
 		ref.UserID = c.UserID
-		if e164, err := c.E164(); err == nil {
-			ref.Phone = e164
-		}
+		ref.Phone = r.h.fromWaID(c.WaID)
 	}
 	if rec != nil {
 		if ref.UserID == "" {
