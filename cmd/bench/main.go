@@ -212,7 +212,7 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 	profiles := []loadProfile{
 		{"webhook", []string{"-outbound", "0", "-orphans", "0", "-inbound", "3000", "-floor"}},
 		{"consumer", []string{"-inbound", "1500", "-senders", "25", "-customers", "60", "-outbound", "1000",
-			"-outbound-rate", "0", "-send-latency", "50ms", "-orphans", "0"}},
+			"-outbound-rate", "0", "-outbound-after", "-send-latency", "50ms", "-orphans", "0"}},
 	}
 	results := map[string][]map[string]float64{}
 	var failedChecks []string
@@ -221,7 +221,7 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 			jsonPath := filepath.Join(binDir, fmt.Sprintf("%s-%d.json", p.name, i))
 			args := append([]string{"-json", jsonPath, "-ddb-port", "18100", "-sqs-port", "18101"}, p.args...)
 			fmt.Fprintf(log, "bench: load run %s %d/%d: load %s\n", p.name, i+1, s.runs, strings.Join(args, " "))
-			cmd := exec.CommandContext(ctx, bin, args...)
+			cmd := groupCommand(ctx, bin, args...)
 			cmd.Dir = repo
 			cmd.Env = cleanEnv()
 			var out bytes.Buffer
@@ -237,9 +237,15 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 				// The figures stand; the run's end-state checks failed and are reported with them.
 				failedChecks = append(failedChecks, fmt.Sprintf("%s run %d: %s", p.name, i+1, lastLine(out.String())))
 			}
-			var m map[string]float64
-			if err := json.Unmarshal(b, &m); err != nil {
+			var raw map[string]any
+			if err := json.Unmarshal(b, &raw); err != nil {
 				return fmt.Errorf("load figures %s: %w", jsonPath, err)
+			}
+			m := map[string]float64{}
+			for k, v := range raw {
+				if f, ok := v.(float64); ok {
+					m[k] = f
+				}
 			}
 			results[p.name] = append(results[p.name], m)
 		}
@@ -270,7 +276,7 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 	c := "consumer"
 	d.p("## Outbound consumer under load")
 	d.p("")
-	d.p("%d runs of `load %s`: requests enqueued through POST /messages as fast as possible, the Graph API fake "+
+	d.p("%d runs of `load %s`: once the webhooks are in, requests enqueued through POST /messages as fast as possible, the Graph API fake "+
 		"answering each send in 50 ms, one poller as in `make run`. The bound is the lower of two: the fake's "+
 		"latency bound, what one poller could reach if the fake's answer time were the only cost and a whole "+
 		"batch of ten were in flight at once (10 / 50 ms = 200 sends/s), and the pacing bound, each sender "+
@@ -397,7 +403,7 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 	}
 	args := append([]string{"test", "-run", "^$", "-bench", s.benchRegex, "-benchmem", "-count", strconv.Itoa(s.count)}, pkgs...)
 	fmt.Fprintf(log, "bench: go %s\n", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := groupCommand(ctx, "go", args...)
 	cmd.Dir = repo
 	cmd.Env = cleanEnv(st.testEnv()...)
 	var out bytes.Buffer

@@ -58,7 +58,7 @@ func localrunFlags(bin string) map[string]bool {
 
 // startLocalrun builds and starts cmd/localrun on addr with the Graph API fake on fakeAddr,
 // reading the harness stack's env file, and waits until both answer.
-func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, logLevel string, batchTimeout time.Duration) (*localrunBackend, error) {
+func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, logLevel string) (*localrunBackend, error) {
 	bin, err := buildTool(ctx, repo, binDir, "localrun")
 	if err != nil {
 		return nil, err
@@ -69,12 +69,6 @@ func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, l
 	// checks webhook effects, so it runs rarely.
 	if known["reconcile-every"] {
 		args = append(args, "-reconcile-every", "1h")
-	}
-	if batchTimeout > 0 {
-		if !known["outbound-timeout"] {
-			return nil, fmt.Errorf("this localrun has no -outbound-timeout flag: the lambda-timeout fault needs -backend inprocess")
-		}
-		args = append(args, "-outbound-timeout", batchTimeout.String())
 	}
 	env := cleanEnv([]string{config.EnvLogLevel + "=" + logLevel})
 	logPath := filepath.Join(binDir, "localrun.log")

@@ -83,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.Float64Var(&o.WebhookRate, "webhook-rate", 0, "webhook POSTs per second (0: as fast as -workers allow)")
 	fs.Float64Var(&o.OutboundRate, "outbound-rate", 60, "outbound requests enqueued per second (0: as fast as possible)")
 	fs.IntVar(&o.Workers, "workers", 8, "concurrent webhook deliveries")
+	fs.BoolVar(&o.OutboundAfterWebhooks, "outbound-after", false, "enqueue the outbound requests only once every webhook is in (measures the consumer alone)")
 	fs.DurationVar(&o.SendLatency, "send-latency", 20*time.Millisecond, "the Graph API fake's answer time for sends")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the outbound pipeline may take to finish after the traffic")
 	fs.DurationVar(&o.RetryFor, "retry-for", 90*time.Second, "how long a refused POST or enqueue is retried")
@@ -109,7 +110,13 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	switch s.faults {
 	case "":
 	case "all":
-		o.Faults = faultList()
+		for _, f := range faultList() {
+			if f == "lambda-timeout" && s.backendKind == "localrun" {
+				fmt.Fprintln(stderr, "load: -fault all with -backend localrun skips lambda-timeout (it needs -backend inprocess)")
+				continue
+			}
+			o.Faults = append(o.Faults, f)
+		}
 	default:
 		o.Faults = strings.Split(s.faults, ",")
 	}
@@ -193,11 +200,12 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 	var be backend
 	switch s.backendKind {
 	case "localrun":
-		var batch time.Duration
 		if contains(s.opts.Faults, "lambda-timeout") {
+			// cmd/localrun's poller gives the consumer no deadline; the in-process poller
+			// behaves like Lambda's (and lets the scenario move it).
 			return nil, errors.New("the lambda-timeout fault needs a consumer deadline the harness can move: use -backend inprocess")
 		}
-		lr, err := startLocalrun(ctx, repo, binDir, s.addr, s.fakeAddr, st.envFile(), s.logLevel, batch)
+		lr, err := startLocalrun(ctx, repo, binDir, s.addr, s.fakeAddr, st.envFile(), s.logLevel)
 		if err != nil {
 			return nil, err
 		}

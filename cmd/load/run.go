@@ -36,6 +36,8 @@ type options struct {
 	Progress       time.Duration
 	// GraphTimeout is the backend's Graph client timeout, so a "timeout" burst outlasts it.
 	GraphTimeout time.Duration
+	// OutboundAfterWebhooks holds the outbound requests back until every webhook is in.
+	OutboundAfterWebhooks bool
 	// Burst caps each error burst of the graph-errors scenario (0: the full bursts).
 	Burst int
 	// Floor measures the reference figures (HMAC + decode, raw DynamoDB writes) in the run.
@@ -355,10 +357,15 @@ func (r *runner) traffic(ctx context.Context) error {
 	accountDone := make(chan error, 1)
 	go func() { accountDone <- r.accountEvents(ctx) }()
 
-	// Outbound requests, once a tenth of the webhooks are in (so some windows are open).
+	// Outbound requests, once a tenth of the webhooks are in (so some windows are open), or
+	// all of them (-outbound-after: the consumer measured alone).
 	outDone := make(chan error, 1)
 	go func() {
-		for r.postsDone.Load() < int64(r.postsTotal/10) && ctx.Err() == nil {
+		after := int64(r.postsTotal / 10)
+		if r.o.OutboundAfterWebhooks {
+			after = int64(r.postsTotal)
+		}
+		for r.postsDone.Load() < after && ctx.Err() == nil {
 			time.Sleep(20 * time.Millisecond)
 		}
 		outDone <- r.enqueueAll(ctx)

@@ -59,7 +59,7 @@ func TestDLQRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := "+447911123456"
-	if _, err := st.ExtendWindow(ctx, snd.ID, customer.Ref{Phone: to}, customer.WindowFor(clk.Now().Add(-time.Hour), false, 0)); err != nil {
+	if err := st.OpenWindow(ctx, snd.ID, customer.Ref{Phone: to}, customer.WindowFor(clk.Now().Add(-time.Hour), false, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := fake.Script(graphfake.Script{Path: graphfake.PathMessages, ErrorCode: 131016, Times: -1}); err != nil {

@@ -159,6 +159,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// maxParamLen bounds a path parameter (phone_number_id, request id, E.164 or BSUID).
+const maxParamLen = 256
+
 // segments splits the path into unescaped segments starting at the first known root.
 func segments(r *http.Request) []string {
 	raw := r.URL.EscapedPath()
@@ -182,6 +185,12 @@ func (a *API) match(r *http.Request) route {
 	m := r.Method
 	type h = func(w http.ResponseWriter, r *http.Request, p []string) error
 	pick := func(name string, byMethod map[string]h, params ...string) route {
+		for _, v := range params {
+			// No id of ours is this long; DynamoDB would refuse it as a key (a 500): not found.
+			if len(v) > maxParamLen {
+				return route{name: m + " " + name}
+			}
+		}
 		if f, ok := byMethod[m]; ok {
 			return route{name: m + " " + name, handler: f, params: params}
 		}

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
@@ -127,7 +129,11 @@ func decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -140,6 +146,19 @@ func decode(r *http.Request, v any) error {
 		return badRequest("the body must hold one JSON object")
 	}
 	return nil
+}
+
+// readBody reads the whole (size-limited) body and refuses invalid UTF-8, which encoding/json
+// would otherwise silently turn into U+FFFD and store.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	if !utf8.Valid(body) {
+		return nil, badRequest("the body is not valid UTF-8")
+	}
+	return body, nil
 }
 
 func decodeError(err error) error {

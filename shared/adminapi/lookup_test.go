@@ -29,7 +29,7 @@ func TestCustomerLookup(t *testing.T) {
 		t.Fatal(err)
 	}
 	inbound := e.now.Add(-2 * time.Hour)
-	if _, err := e.store.ExtendWindow(ctx, "1001", ref, customer.WindowFor(inbound, true, 72*time.Hour)); err != nil {
+	if err := e.store.OpenWindow(ctx, "1001", ref, customer.WindowFor(inbound, true, 72*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.UpdateOptOut(ctx, "2001", ref, func(cur *customer.OptOut, _ bool) error {

@@ -164,7 +164,7 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 		to := fmt.Sprintf("+447911%06d", n)
 		req := outbound.Request{ID: fmt.Sprintf("lb-%d", n), SenderID: snd.ID, To: to, Text: "Your order shipped"}
 		if n%2 == 0 {
-			if _, err := st.ExtendWindow(ctx, snd.ID, customer.Ref{Phone: to}, customer.WindowFor(time.Now(), false, 0)); err != nil {
+			if err := st.OpenWindow(ctx, snd.ID, customer.Ref{Phone: to}, customer.WindowFor(time.Now(), false, 0)); err != nil {
 				b.Fatal(err)
 			}
 		} else {

@@ -106,7 +106,7 @@ func TestConsumerDecisions(t *testing.T) {
 		{name: "window expired an hour ago", status: outbound.StatusRejected, reason: outbound.ReasonWindowClosedTemplateRequired,
 			req: func(e env) outbound.Request {
 				w := customer.WindowFor(e.h.clock.Now().Add(-25*time.Hour), false, 72*time.Hour)
-				_, _ = e.h.st.ExtendWindow(e.h.ctx, e.snd.ID, e.ref, w)
+				_ = e.h.st.OpenWindow(e.h.ctx, e.snd.ID, e.ref, w)
 				return textReq("", e.snd, e.to)
 			},
 			check: func(t *testing.T, e env, rec outbound.Record, _ []graphfake.Send) {

@@ -131,7 +131,7 @@ func (h *harness) recipient() string { return fmt.Sprintf("+447911%06d", h.seq.A
 func (h *harness) openWindow(snd *sender.Sender, ref customer.Ref) {
 	h.t.Helper()
 	w := customer.WindowFor(h.clock.Now().Add(-time.Hour), false, 72*time.Hour)
-	if _, err := h.st.ExtendWindow(h.ctx, snd.ID, ref, w); err != nil {
+	if err := h.st.OpenWindow(h.ctx, snd.ID, ref, w); err != nil {
 		h.t.Fatal(err)
 	}
 }

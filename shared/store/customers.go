@@ -14,60 +14,17 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 )
 
-// Window attributes: plain attributes, so extending is one conditional UpdateItem.
+// Window attributes (see windows.go for how they are kept).
 const (
 	attrExpiresMs   = "expiresAtMs"
 	attrFreeEntry   = "freeEntry"
 	attrLastInbound = "lastInboundMs"
 )
 
-// ExtendWindow moves the window of (phoneNumberID, customer) forward to w.ExpiresAt. It never
-// moves it backwards: an older or replayed message changes nothing. The item's TTL follows the
-// expiry. It reports whether the window moved.
-func (s *Store) ExtendWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) (bool, error) {
-	ck := c.Key()
-	if ck == "" {
-		return false, errors.New("extend window: customer has neither user id nor phone")
-	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 windowKey(phoneNumberID, ck).av(),
-		UpdateExpression:    aws.String("SET expiresAtMs = :e, expiresAt = :ttl, freeEntry = :f, lastInboundMs = :l"),
-		ConditionExpression: aws.String("attribute_not_exists(expiresAtMs) OR expiresAtMs < :e"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":e":   num(w.ExpiresAt.UnixMilli()),
-			":ttl": ttlValue(w.ExpiresAt),
-			":f":   &types.AttributeValueMemberBOOL{Value: w.FreeEntry},
-			":l":   num(w.LastInboundAt.UnixMilli()),
-		},
-	})
-	if IsConditionFailed(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("extend window: %w", err)
-	}
-	return true, nil
-}
-
-// CloseWindow ends the window of (phoneNumberID, customer) at `at` (Meta said 131047: the
-// window is closed whatever we computed). Every key the customer may be stored under is closed.
+// CloseWindow ends the window of (phoneNumberID, customer) at `at`: Meta said 131047, so the
+// window is closed whatever we computed. It is CloseWindowAt, for the outbound side's port.
 func (s *Store) CloseWindow(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error {
-	for _, ck := range c.Keys() {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:           aws.String(s.table),
-			Key:                 windowKey(phoneNumberID, ck).av(),
-			UpdateExpression:    aws.String("SET expiresAtMs = :e, expiresAt = :ttl, closedMs = :e"),
-			ConditionExpression: aws.String("attribute_exists(expiresAtMs) AND expiresAtMs > :e"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":e": num(at.UnixMilli()), ":ttl": ttlValue(at),
-			},
-		})
-		if err != nil && !IsConditionFailed(err) {
-			return fmt.Errorf("close window: %w", err)
-		}
-	}
-	return nil
+	return s.CloseWindowAt(ctx, phoneNumberID, c, at)
 }
 
 // GetWindow returns the latest window of (phoneNumberID, customer) across every key the

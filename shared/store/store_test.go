@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -117,11 +118,11 @@ func TestWindowNeverMovesBackwards(t *testing.T) {
 	ctx := context.Background()
 	c := customer.Ref{UserID: "US.1", Phone: "+16505551234"}
 	t0 := clk.Now()
-	if ok, err := s.ExtendWindow(ctx, "pn", c, customer.WindowFor(t0, false, 72*time.Hour)); !ok || err != nil {
-		t.Fatalf("first: %v %v", ok, err)
+	if err := s.OpenWindow(ctx, "pn", c, customer.WindowFor(t0, false, 72*time.Hour)); err != nil {
+		t.Fatalf("first: %v", err)
 	}
-	if ok, err := s.ExtendWindow(ctx, "pn", c, customer.WindowFor(t0.Add(-time.Hour), false, 72*time.Hour)); ok || err != nil {
-		t.Fatalf("older moved it: %v %v", ok, err)
+	if err := s.OpenWindow(ctx, "pn", c, customer.WindowFor(t0.Add(-time.Hour), false, 72*time.Hour)); err != nil {
+		t.Fatalf("older: %v", err)
 	}
 	if err := s.PutAlias(ctx, "waba", c); err != nil {
 		t.Fatal(err)
@@ -144,6 +145,29 @@ func TestWindowNeverMovesBackwards(t *testing.T) {
 	}
 	if _, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: "+4000"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
+	}
+}
+
+// A plain message inside a 72 h free-entry window does not shorten it, in either order.
+func TestFreeEntryWindowNotShortened(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	c := customer.Ref{UserID: "US.2"}
+	t0 := clk.Now()
+	referral := customer.WindowFor(t0, true, 72*time.Hour)
+	plain := customer.WindowFor(t0.Add(time.Hour), false, 72*time.Hour)
+	for i, ws := range [][]customer.Window{{referral, plain}, {plain, referral}} {
+		pn := fmt.Sprintf("pn%d", i)
+		for _, w := range ws {
+			if err := s.OpenWindow(ctx, pn, c, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GetWindow(ctx, pn, "waba", c)
+		if err != nil || !got.ExpiresAt.Equal(t0.Add(72*time.Hour)) || !got.FreeEntry {
+			t.Fatalf("order %d: %+v %v", i, got, err)
+		}
 	}
 }
 
