@@ -233,10 +233,7 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 				// No figures at all: the run itself failed.
 				return fmt.Errorf("load run %s: %v (last lines:\n%s)", p.name, runErr, tail(out.String(), 15))
 			}
-			if runErr != nil {
-				// The figures stand; the run's end-state checks failed and are reported with them.
-				failedChecks = append(failedChecks, fmt.Sprintf("%s run %d: %s", p.name, i+1, lastLine(out.String())))
-			}
+
 			var raw map[string]any
 			if err := json.Unmarshal(b, &raw); err != nil {
 				return fmt.Errorf("load figures %s: %w", jsonPath, err)
@@ -246,6 +243,11 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 				if f, ok := v.(float64); ok {
 					m[k] = f
 				}
+			}
+			if runErr != nil {
+				// The figures stand; the run's end-state checks failed and are reported with them.
+				failedChecks = append(failedChecks, fmt.Sprintf("%s run %d: lost %v, duplicated %v, wrong end states %v",
+					p.name, i+1, raw["lost"], raw["duplicated"], raw["wrong_end_states"]))
 			}
 			results[p.name] = append(results[p.name], m)
 		}
@@ -410,7 +412,8 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 	w := io.MultiWriter(&out, prefixed(log, "  "))
 	cmd.Stdout, cmd.Stderr = w, w
 	runErr := cmd.Run()
-	results := parseBench(&out)
+	text := out.String()
+	results := parseBench(strings.NewReader(text))
 	d.p("| package | benchmark | ns/op | B/op | allocs/op | other |")
 	d.p("| --- | --- | --- | --- | --- | --- |")
 	for _, r := range results {
@@ -437,7 +440,15 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 		d.p("")
 	}
 	if runErr != nil {
-		return fmt.Errorf("go test -bench: %w (last lines:\n%s)", runErr, tail(out.String(), 15))
+		var failed []string
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "FAIL\t") || strings.HasPrefix(line, "--- FAIL") {
+				failed = append(failed, strings.TrimSpace(line))
+			}
+		}
+		d.p("**Some benchmark packages failed** (their figures are missing above): %s", strings.Join(failed, "; "))
+		d.p("")
+		return fmt.Errorf("go test -bench: %w (last lines:\n%s)", runErr, tail(text, 15))
 	}
 	return nil
 }

@@ -80,6 +80,7 @@ func (r *runner) fillFigures(rep *report, cpu time.Duration) {
 		}
 	}
 	f.Lost, f.Duplicated = rep.Lost, rep.Duplicated
+	f.Wrong, f.FaultFailures = rep.Wrong, rep.FaultFailures
 }
 
 // The outbound event source's settings (template.yaml, shared/app/outbound.go) and the

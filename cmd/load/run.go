@@ -162,6 +162,8 @@ type figures struct {
 	ConsumerRatio      float64 `json:"sends_per_second_over_latency_bound"`
 	Lost               int     `json:"lost"`
 	Duplicated         int     `json:"duplicated"`
+	Wrong              int     `json:"wrong_end_states"`
+	FaultFailures      int     `json:"fault_check_failures"`
 }
 
 func (r *report) problem(format string, args ...any) {
