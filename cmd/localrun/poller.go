@@ -12,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
+// invocationTimeout is OutboundFunction's Timeout in template.yaml.
+const invocationTimeout = 30 * time.Second
+
 // poller feeds the outbound consumer from the queue as Lambda's event source mapping does:
 // batches of up to 10, the handler's batch item failures left on the queue for redelivery,
 // the rest deleted.
@@ -42,7 +45,11 @@ func (p *poller) run(ctx context.Context) {
 			continue
 		}
 		ev := toEvent(p.queueURL, out.Messages)
-		res, err := p.handle(ctx, ev)
+		// Lambda gives each invocation the function's timeout (template.yaml: 30 s); the
+		// consumer hands unstarted messages back before that deadline.
+		invocation, cancel := context.WithTimeout(ctx, invocationTimeout)
+		res, err := p.handle(invocation, ev)
+		cancel()
 		if err != nil {
 			// A whole-batch error: Lambda retries the whole batch after the visibility timeout.
 			p.log.Warn("outbound batch failed", "error", err.Error(), "size", len(ev.Records))
