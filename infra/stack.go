@@ -126,16 +126,20 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: outboundDLQ, MaxReceiveCount: jsii.Number(8)},
 	})
 	inboundDLQ := awssqs.NewQueue(stack, jsii.String("InboundDLQ"), &awssqs.QueueProps{
-		QueueName:       jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound-dlq"),
+		QueueName:       jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound-dlq.fifo"),
+		Fifo:            jsii.Bool(true),
 		RetentionPeriod: fourteenDays,
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 	})
+	// FIFO: a group per conversation, and the wamid as deduplication id (template.yaml says why).
 	inboundQueue := awssqs.NewQueue(stack, jsii.String("InboundQueue"), &awssqs.QueueProps{
-		QueueName:         jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound"),
-		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(60)),
-		RetentionPeriod:   fourteenDays,
-		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
-		DeadLetterQueue:   &awssqs.DeadLetterQueue{Queue: inboundDLQ, MaxReceiveCount: jsii.Number(5)},
+		QueueName:                 jsii.String(*awscdk.Aws_STACK_NAME() + "-inbound.fifo"),
+		Fifo:                      jsii.Bool(true),
+		ContentBasedDeduplication: jsii.Bool(false),
+		VisibilityTimeout:         awscdk.Duration_Seconds(jsii.Number(60)),
+		RetentionPeriod:           fourteenDays,
+		Encryption:                awssqs.QueueEncryption_SQS_MANAGED,
+		DeadLetterQueue:           &awssqs.DeadLetterQueue{Queue: inboundDLQ, MaxReceiveCount: jsii.Number(5)},
 	})
 
 	// ------------------------------------------------------------ functions

@@ -264,7 +264,6 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 	lostOutbound := c.requests - c.terminal - c.inDLQ + c.sendsMissing
 	rep.Lost = c.inboundMissing + lostOutbound
 	rep.Duplicated = c.inboundCopies + c.sendCopies
-	rep.InboundCopies, rep.SendCopies = c.inboundCopies, c.sendCopies
 	rep.Wrong = c.windowsWrong + c.modeWrong + c.statusWrong + c.statusRegressed + c.limitsWrong
 	if !c.accountOK {
 		rep.Wrong++

@@ -19,7 +19,7 @@ var faultCatalogue = map[string]string{
 		"stopped and are accepted when redelivered after; nothing is half-applied (every message forwarded once, " +
 		"every window right, every request in a terminal record)",
 	"sqs-pause": "the SQS emulator stopped (SIGSTOP) mid-run, then continued: webhooks fail while the inbound " +
-		"queue is unreachable and are accepted after; enqueues are retried; every message forwarded once, " +
+		"queue is unreachable and are accepted after (a batch SQS took while the webhook timed out is dropped as a repeat by the FIFO queue); enqueues are retried; every message forwarded once, " +
 		"every request ends terminal, none sent twice",
 	"graph-errors": "the Graph API answers bursts of 130429 (throughput), 503, 131000 (transient), 131056 " +
 		"(pair rate), dropped connections and timeouts: every affected request is retried and sent exactly once",

@@ -120,9 +120,6 @@ type runner struct {
 // report is the outcome of a run.
 type report struct {
 	Lost, Duplicated int
-	// InboundCopies and SendCopies split Duplicated: extra forwards to the inbound queue, and
-	// messages the Graph API was asked to send more than once.
-	InboundCopies, SendCopies int
 	// Wrong counts end states that are neither lost nor duplicated but not what they must be
 	// (a window, a mode, a status, a limit); FaultFailures the fault scenarios' own checks.
 	Wrong         int

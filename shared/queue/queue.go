@@ -125,10 +125,14 @@ func (e *BatchError) FailedIndexes() []int {
 	return out
 }
 
-// SendBatch sends bodies to the standard queue at url in as few SendMessageBatch calls as SQS
-// allows (at most 10 entries and 256 KiB per call), retrying entries SQS reports failed. It
-// returns nil when every message was sent, or a *BatchError naming those that were not.
-func (q *Queue) SendBatch(ctx context.Context, url string, bodies []string) error {
+// SendBatch sends bodies to the queue at url in as few SendMessageBatch calls as SQS allows (at
+// most 10 entries and 256 KiB per call), retrying entries SQS reports failed. It returns nil
+// when every message was sent, or a *BatchError naming those that were not.
+//
+// For a FIFO queue, fifo gives body i's MessageGroupId and MessageDeduplicationId (nil for a
+// standard queue). SQS drops a repeat of a deduplication id within five minutes, which is what
+// makes a resend after an ambiguous failure (a timeout) safe.
+func (q *Queue) SendBatch(ctx context.Context, url string, bodies []string, fifo func(i int) (groupID, dedupID string)) error {
 	if len(bodies) == 0 {
 		return nil
 	}
@@ -172,7 +176,7 @@ func (q *Queue) SendBatch(ctx context.Context, url string, bodies []string) erro
 		go func(chunk []int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			for _, f := range q.sendChunk(ctx, url, bodies, chunk) {
+			for _, f := range q.sendChunk(ctx, url, bodies, fifo, chunk) {
 				fail(f.Failure, f.err)
 			}
 		}(chunk)
@@ -191,7 +195,7 @@ type chunkFailure struct {
 }
 
 // sendChunk sends one batch (≤ 10 entries, ≤ 256 KiB) and retries its failed entries.
-func (q *Queue) sendChunk(ctx context.Context, url string, bodies []string, idx []int) []chunkFailure {
+func (q *Queue) sendChunk(ctx context.Context, url string, bodies []string, fifo func(int) (string, string), idx []int) []chunkFailure {
 	pending := idx
 	var out []chunkFailure
 	for attempt := 1; len(pending) > 0; attempt++ {
@@ -209,6 +213,10 @@ func (q *Queue) sendChunk(ctx context.Context, url string, bodies []string, idx 
 		for j, i := range pending {
 			// Entry ids only need to be unique within the call; the index maps results back.
 			entries[j] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(bodies[i])}
+			if fifo != nil {
+				group, dedup := fifo(i)
+				entries[j].MessageGroupId, entries[j].MessageDeduplicationId = aws.String(group), aws.String(dedup)
+			}
 		}
 		res, err := q.api.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
 		if err != nil {

@@ -35,7 +35,9 @@ func TestSendBatchAgainstFauxqs(t *testing.T) {
 		bodies = append(bodies, `{"big":"`+strings.Repeat("x", 100<<10)+`"}`)
 	}
 	bodies = append(bodies, strings.Repeat("y", queue.MaxMessageBytes+1)) // too large: reported
-	err := q.SendBatch(ctx, inURL, bodies)
+	// The inbound queue is FIFO: a group per body here, and ids that SQS deduplicates on.
+	fifo := func(i int) (string, string) { return fmt.Sprintf("g%d", i%4), fmt.Sprintf("m%d", i) }
+	err := q.SendBatch(ctx, inURL, bodies, fifo)
 	var be *queue.BatchError
 	if !errors.As(err, &be) || len(be.Failed) != 1 || be.Failed[0].Index != len(bodies)-1 || be.Failed[0].Code != "TooLarge" {
 		t.Fatalf("want only the oversized message reported, got %v", err)
@@ -58,6 +60,14 @@ func TestSendBatchAgainstFauxqs(t *testing.T) {
 		if !got[b] {
 			t.Fatalf("message %.20q not received", b)
 		}
+	}
+
+	// A resend of the same batch (the webhook after an ambiguous failure) adds nothing.
+	if err := q.SendBatch(ctx, inURL, bodies[:5], fifo); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sq.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(inURL), MaxNumberOfMessages: 10}); err != nil || len(out.Messages) != 0 {
+		t.Fatalf("resend was delivered again: %d messages, %v", len(out.Messages), err)
 	}
 
 	// FIFO: group and deduplication ids; a repeat within 5 minutes is dropped by SQS.
@@ -119,7 +129,7 @@ func TestSendBatchRetriesFailedEntries(t *testing.T) {
 	for i := 0; i < 15; i++ {
 		bodies = append(bodies, "b"+strconv.Itoa(i))
 	}
-	err := q.SendBatch(context.Background(), "url", bodies)
+	err := q.SendBatch(context.Background(), "url", bodies, nil)
 	var fi interface{ FailedIndexes() []int }
 	if !errors.As(err, &fi) || len(fi.FailedIndexes()) != 1 || fi.FailedIndexes()[0] != 7 {
 		t.Fatalf("want only b7 (sender fault, not retried) failed: %v", err)

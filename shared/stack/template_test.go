@@ -46,8 +46,8 @@ func TestRepoTemplate(t *testing.T) {
 	}
 
 	wantQueues := []Queue{
-		{LogicalID: "InboundDLQ", Name: "wa-senders-local-inbound-dlq", MessageRetentionPeriod: 1209600},
-		{LogicalID: "InboundQueue", Name: "wa-senders-local-inbound", VisibilityTimeout: 60, MessageRetentionPeriod: 1209600,
+		{LogicalID: "InboundDLQ", Name: "wa-senders-local-inbound-dlq.fifo", FIFO: true, MessageRetentionPeriod: 1209600},
+		{LogicalID: "InboundQueue", Name: "wa-senders-local-inbound.fifo", FIFO: true, VisibilityTimeout: 60, MessageRetentionPeriod: 1209600,
 			DeadLetterTarget: "InboundDLQ", MaxReceiveCount: 5},
 		{LogicalID: "OutboundDLQ", Name: "wa-senders-local-outbound-dlq.fifo", FIFO: true, MessageRetentionPeriod: 1209600},
 		{LogicalID: "OutboundQueue", Name: "wa-senders-local-outbound.fifo", FIFO: true, VisibilityTimeout: 180,

@@ -19,8 +19,9 @@ const EventVersion = 1
 
 // InboundEvent is one customer message, normalised, as forwarded to INBOUND_QUEUE_URL. Field
 // names follow Meta's (snake_case) so that wamid, wa_id and user_id read the same everywhere.
-// It is forwarded once per wamid (claim → send → mark); consumers may still see a repeat in the
-// rare case where the mark could not be written after the send, so they dedupe on wamid.
+// It is forwarded once per wamid (claim → send → mark, and the FIFO queue's deduplication by
+// wamid for resends within five minutes); a later repeat takes a lost mark and a late
+// redelivery, so consumers that must be exact dedupe on wamid.
 type InboundEvent struct {
 	Version int    `json:"version"`
 	WAMID   string `json:"wamid"`

@@ -49,7 +49,8 @@ type Config struct {
 	AppSecret string
 	// VerifyToken is the hub.verify_token of the GET handshake; required.
 	VerifyToken string
-	// InboundQueueURL receives customer messages (standard queue); required.
+	// InboundQueueURL receives customer messages (a FIFO queue: group per conversation,
+	// deduplication by wamid); required.
 	InboundQueueURL string
 	// OutboundQueueURL receives the template re-sends after 131047 (FIFO queue); required.
 	OutboundQueueURL string

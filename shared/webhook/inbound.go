@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -348,8 +350,16 @@ func (r *run) forward(ctx context.Context) {
 	for i, in := range ready {
 		bodies[i] = in.body
 	}
+	// The inbound queue is FIFO: one group per conversation keeps the assistants' order, and the
+	// wamid as deduplication id makes a resend after an ambiguous failure (SQS took the batch but
+	// the answer timed out, so the claim was released and Meta redelivered) a no-op within SQS's
+	// five-minute window.
+	fifo := func(i int) (string, string) {
+		in := ready[i]
+		return sqsID(in.pnid + "|" + in.ref.Key()), sqsID(in.msg.ID)
+	}
 	failed := map[int]bool{}
-	if err := r.h.q.SendBatch(ctx, r.h.cfg.InboundQueueURL, bodies); err != nil {
+	if err := r.h.q.SendBatch(ctx, r.h.cfg.InboundQueueURL, bodies, fifo); err != nil {
 		var fi failedIndexes
 		if errors.As(err, &fi) {
 			for _, i := range fi.FailedIndexes() {
@@ -375,8 +385,8 @@ func (r *run) forward(ctx context.Context) {
 	}
 	r.counters.Add(metrics.ForwardedMessages, int64(len(done)))
 	if err := r.h.st.MarkDone(ctx, done); err != nil {
-		// Forwarded but not marked: the claims' leases expire and Meta's retry forwards again
-		// (consumers dedupe on wamid). Rare: it takes a storage failure right after a success.
+		// Forwarded but not marked: the claims' leases expire and Meta's retry sends again, which
+		// the FIFO queue drops within five minutes (consumers dedupe on wamid after that).
 		r.fail(fmt.Errorf("mark %d forwarded message(s): %w", len(done), err))
 	}
 }
@@ -418,4 +428,14 @@ func marshalASCII(v any) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// sqsID keeps an SQS group or deduplication id within its 128 characters: longer ones are
+// replaced by their SHA-256 (stable, so the same message always maps to the same id).
+func sqsID(s string) string {
+	if len(s) <= 128 {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -168,8 +168,9 @@ type Accounts interface {
 }
 
 // Queue sends to SQS. SendBatch returns nil or an error that may implement
-// FailedIndexes() []int naming the bodies that were not sent (all of them otherwise).
+// FailedIndexes() []int naming the bodies that were not sent (all of them otherwise); fifo
+// gives each body's MessageGroupId and MessageDeduplicationId.
 type Queue interface {
-	SendBatch(ctx context.Context, url string, bodies []string) error
+	SendBatch(ctx context.Context, url string, bodies []string, fifo func(i int) (groupID, dedupID string)) error
 	Send(ctx context.Context, url, groupID, dedupID, body string) error
 }

@@ -189,7 +189,9 @@ func TestEmptySecretIsAnError(t *testing.T) {
 
 type nopQueue struct{}
 
-func (nopQueue) SendBatch(context.Context, string, []string) error          { return nil }
+func (nopQueue) SendBatch(context.Context, string, []string, func(int) (string, string)) error {
+	return nil
+}
 func (nopQueue) Send(context.Context, string, string, string, string) error { return nil }
 
 func TestUnusablePayloadsAreParked(t *testing.T) {
