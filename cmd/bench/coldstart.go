@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/stack"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
@@ -131,7 +132,7 @@ func runUnderRIE(ctx context.Context, rie, bootstrap string, env map[string]stri
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	cmd.Env = append(cleanEnv(), envList...)
+	cmd.Env = append(devenv.CleanEnv(), envList...)
 	var out syncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/stack"
 )
@@ -120,11 +121,11 @@ func run(ctx context.Context, s settings, log io.Writer) error {
 	defer fakeSrv.Close()
 
 	fmt.Fprintln(log, "bench: starting a private local stack")
-	st, err := startBenchStack(ctx, repo, binDir, s.ddbPort, s.sqsPort, s.graphAddr, prefixed(log, "stack: "))
+	st, err := startBenchStack(ctx, repo, binDir, s.ddbPort, s.sqsPort, s.graphAddr, devenv.Prefixed(log, "stack: "))
 	if err != nil {
 		return err
 	}
-	defer st.stop(prefixed(log, "stack: "))
+	defer st.stop(devenv.Prefixed(log, "stack: "))
 
 	var errs []error
 	if !s.skip["load"] {
@@ -223,9 +224,9 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, d *doc, l
 			fmt.Fprintf(log, "bench: load run %s %d/%d: load %s\n", p.name, i+1, s.runs, strings.Join(args, " "))
 			cmd := groupCommand(ctx, bin, args...)
 			cmd.Dir = repo
-			cmd.Env = cleanEnv()
+			cmd.Env = devenv.CleanEnv()
 			var out bytes.Buffer
-			w := io.MultiWriter(&out, prefixed(log, "  "))
+			w := io.MultiWriter(&out, devenv.Prefixed(log, "  "))
 			cmd.Stdout, cmd.Stderr = w, w
 			runErr := cmd.Run()
 			b, err := os.ReadFile(jsonPath)
@@ -407,9 +408,9 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 	fmt.Fprintf(log, "bench: go %s\n", strings.Join(args, " "))
 	cmd := groupCommand(ctx, "go", args...)
 	cmd.Dir = repo
-	cmd.Env = cleanEnv(st.testEnv()...)
+	cmd.Env = devenv.CleanEnv(st.testEnv()...)
 	var out bytes.Buffer
-	w := io.MultiWriter(&out, prefixed(log, "  "))
+	w := io.MultiWriter(&out, devenv.Prefixed(log, "  "))
 	cmd.Stdout, cmd.Stderr = w, w
 	runErr := cmd.Run()
 	text := out.String()
@@ -451,26 +452,4 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 		return fmt.Errorf("go test -bench: %w (last lines:\n%s)", runErr, tail(text, 15))
 	}
 	return nil
-}
-
-// prefixWriter writes each line with a prefix.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-func prefixed(w io.Writer, prefix string) io.Writer { return &prefixWriter{w: w, prefix: prefix} }
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
-		p.buf = p.buf[i+1:]
-	}
-	return len(b), nil
 }

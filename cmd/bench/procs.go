@@ -13,35 +13,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/stack"
 )
-
-// cleanEnv is the environment without settings that would point a child at another stack.
-func cleanEnv(extra ...string) []string {
-	drop := []string{"AWS_ENDPOINT_URL", "TABLE_NAME", "OUTBOUND_QUEUE_URL", "INBOUND_QUEUE_URL",
-		"GRAPH_API_", "WHATSAPP_", "DDB_PORT", "SQS_PORT", "GRAPH_FAKE_ADDR", "STACK_NAME",
-		"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "WA_INTEGRATION"}
-	var out []string
-	for _, kv := range os.Environ() {
-		keep := true
-		for _, p := range drop {
-			if strings.HasPrefix(kv, p) {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return append(out, extra...)
-}
 
 // goBuild runs go build in the repository with extra environment.
 func goBuild(ctx context.Context, repo string, env []string, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"build"}, args...)...)
 	cmd.Dir = repo
-	cmd.Env = cleanEnv(env...)
+	cmd.Env = devenv.CleanEnv(env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -74,7 +54,7 @@ func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort 
 		sqsEndpoint: "http://127.0.0.1:" + strconv.Itoa(sqsPort)}
 	cmd := exec.CommandContext(ctx, bin, "up", "-root", repo, "-state", state, "-ddb-port", strconv.Itoa(ddbPort),
 		"-sqs-port", strconv.Itoa(sqsPort), "-graph-addr", graphAddr, "-stack", "wa-bench")
-	cmd.Env = cleanEnv()
+	cmd.Env = devenv.CleanEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		s.stop(io.Discard)
@@ -89,7 +69,7 @@ func startBenchStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort 
 
 func (s *benchStack) stop(out io.Writer) {
 	cmd := exec.Command(s.bin, "down", "-root", s.repo, "-state", s.state)
-	cmd.Env = cleanEnv()
+	cmd.Env = devenv.CleanEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	_ = cmd.Run()
 	_ = os.RemoveAll(s.state)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/stack"
 )
@@ -70,7 +71,7 @@ func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, l
 	if known["reconcile-every"] {
 		args = append(args, "-reconcile-every", "1h")
 	}
-	env := cleanEnv([]string{config.EnvLogLevel + "=" + logLevel})
+	env := devenv.CleanEnv(config.EnvLogLevel + "=" + logLevel)
 	logPath := filepath.Join(binDir, "localrun.log")
 	proc, err := startProcess(bin, args, env, logPath)
 	if err != nil {

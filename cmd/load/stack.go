@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/stack"
 )
 
@@ -25,36 +26,13 @@ func buildTool(ctx context.Context, repo, dir, name string) (string, error) {
 	bin := filepath.Join(dir, name)
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/"+name)
 	cmd.Dir = repo
-	cmd.Env = cleanEnv(nil)
+	cmd.Env = devenv.CleanEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/%s: %w\n%s", name, err, out.String())
 	}
 	return bin, nil
-}
-
-// cleanEnv is this process's environment without anything that points a child at another
-// stack (a developer's shell may export the dev stack's endpoints, table and queues), plus
-// extra. The child reads its settings from its own env file instead.
-func cleanEnv(extra []string) []string {
-	drop := []string{"AWS_ENDPOINT_URL", "TABLE_NAME", "OUTBOUND_QUEUE_URL", "INBOUND_QUEUE_URL",
-		"GRAPH_API_", "WHATSAPP_", "DDB_PORT", "SQS_PORT", "GRAPH_FAKE_ADDR", "STACK_NAME",
-		"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"}
-	var out []string
-	for _, kv := range os.Environ() {
-		keep := true
-		for _, p := range drop {
-			if strings.HasPrefix(kv, p) {
-				keep = false
-				break
-			}
-		}
-		if keep {
-			out = append(out, kv)
-		}
-	}
-	return append(out, extra...)
 }
 
 // localStack is a DynamoDB Local + fauxqs pair started by cmd/localstack on the harness's own
@@ -87,8 +65,8 @@ func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, 
 	cmd := exec.CommandContext(ctx, bin, "up", "-root", repo, "-state", state,
 		"-ddb-port", strconv.Itoa(ddbPort), "-sqs-port", strconv.Itoa(sqsPort),
 		"-graph-addr", graphAddr, "-stack", stackName)
-	cmd.Env = cleanEnv(nil)
-	w := prefixed(out, "stack: ")
+	cmd.Env = devenv.CleanEnv()
+	w := devenv.Prefixed(out, "stack: ")
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Run(); err != nil {
 		_ = s.stop(io.Discard)
@@ -134,8 +112,8 @@ func (s *localStack) stop(out io.Writer) error {
 		}
 	}
 	cmd := exec.Command(s.bin, "down", "-root", s.repo, "-state", s.state)
-	cmd.Env = cleanEnv(nil)
-	w := prefixed(out, "stack: ")
+	cmd.Env = devenv.CleanEnv()
+	w := devenv.Prefixed(out, "stack: ")
 	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
 	if rerr := os.RemoveAll(s.state); rerr != nil && err == nil {
@@ -216,26 +194,4 @@ func tailFile(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// prefixed writes each line of output with a prefix.
-type prefixWriter struct {
-	w      io.Writer
-	prefix string
-	buf    []byte
-}
-
-func prefixed(w io.Writer, prefix string) io.Writer { return &prefixWriter{w: w, prefix: prefix} }
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
-		p.buf = p.buf[i+1:]
-	}
-	return len(b), nil
 }

@@ -81,7 +81,7 @@ func TestQueuesIntegration(t *testing.T) {
 	for _, tc := range []struct {
 		url  string
 		fifo bool
-	}{{out, true}, {in, false}, {dlq, true}} {
+	}{{out, true}, {in, true}, {dlq, true}} {
 		a, err := sq.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
 			QueueUrl: aws.String(tc.url), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
 		})
@@ -92,7 +92,7 @@ func TestQueuesIntegration(t *testing.T) {
 			t.Errorf("%s: FIFO = %v, want %v", tc.url, got, tc.fifo)
 		}
 	}
-	if !strings.Contains(out, ".fifo") || !strings.Contains(dlq, "-dlq.fifo") {
+	if !strings.Contains(out, ".fifo") || !strings.Contains(in, "-inbound.fifo") || !strings.Contains(dlq, "-dlq.fifo") {
 		t.Errorf("unexpected URLs: %s %s", out, dlq)
 	}
 }
