@@ -17,6 +17,7 @@ import (
 	"github.com/aloro/wa-senders/shared/lambdahttp"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
 func TestCustomerLookup(t *testing.T) {
@@ -32,10 +33,7 @@ func TestCustomerLookup(t *testing.T) {
 	if err := e.store.OpenWindow(ctx, "1001", ref, customer.WindowFor(inbound, true, 72*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.UpdateOptOut(ctx, "2001", ref, func(cur *customer.OptOut, _ bool) error {
-		*cur = customer.OptOut{Marketing: true, Source: "user_preferences", At: inbound}
-		return nil
-	}); err != nil {
+	if err := e.store.ApplyOptOut(ctx, "2001", ref, webhook.OptOutEvent{Stop: true, Source: "user_preferences", At: inbound}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.MarkDeliverability(ctx, "2001", ref, customer.Deliverability{

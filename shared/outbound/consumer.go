@@ -714,13 +714,7 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 			code: code, title: title, detail: "Meta's per-user marketing cap (131049): tried again in 24 h"})
 
 	case graph.ClassMarketingOptOut:
-		if _, err := c.o.Store.UpdateOptOut(ctx, snd.WABAID, j.ref, func(cur *customer.OptOut, _ bool) error {
-			if cur.Marketing {
-				return ErrNoChange
-			}
-			cur.Marketing, cur.Source, cur.At = true, "send_error_131050", now
-			return nil
-		}); err != nil {
+		if err := c.o.Store.StopMarketing(ctx, snd.WABAID, j.ref, "send_error_131050", now); err != nil {
 			return c.storeFailed(j.d, "record opt-out", err)
 		}
 		failed.reason = ReasonOptedOutMarketing

@@ -13,6 +13,7 @@ import (
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/testenv"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
 // TestConsumerDecisions runs each branch of the decision through the consumer on DynamoDB
@@ -260,10 +261,8 @@ func TestConsumerDecisions(t *testing.T) {
 
 func optOut(h *harness, snd *sender.Sender, ref customer.Ref, keyword bool) {
 	h.t.Helper()
-	if _, err := h.st.UpdateOptOut(h.ctx, snd.WABAID, ref, func(o *customer.OptOut, _ bool) error {
-		o.Marketing, o.Keyword, o.Source, o.At = true, keyword, "user_preferences", h.clock.Now()
-		return nil
-	}); err != nil {
+	if err := h.st.ApplyOptOut(h.ctx, snd.WABAID, ref, webhook.OptOutEvent{
+		Stop: true, Keyword: keyword, Source: "user_preferences", At: h.clock.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -108,8 +108,8 @@ func (m *memStore) GetOptOut(context.Context, string, customer.Ref) (customer.Op
 	return customer.OptOut{}, nil
 }
 
-func (m *memStore) UpdateOptOut(context.Context, string, customer.Ref, func(*customer.OptOut, bool) error) (customer.OptOut, error) {
-	return customer.OptOut{}, nil
+func (m *memStore) StopMarketing(context.Context, string, customer.Ref, string, time.Time) error {
+	return nil
 }
 
 func (m *memStore) GetDeliverability(context.Context, string, customer.Ref) (customer.Deliverability, error) {

@@ -48,7 +48,9 @@ type Customers interface {
 	GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error)
 	CloseWindow(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error
 	GetOptOut(ctx context.Context, waba string, c customer.Ref) (customer.OptOut, error)
-	UpdateOptOut(ctx context.Context, waba string, c customer.Ref, fn func(cur *customer.OptOut, found bool) error) (customer.OptOut, error)
+	// StopMarketing records a marketing opt-out (131050) merged like every other opt-out
+	// signal, so it and the webhook's user_preferences and keywords never overwrite each other.
+	StopMarketing(ctx context.Context, waba string, c customer.Ref, source string, at time.Time) error
 	GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error)
 	MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error
 }

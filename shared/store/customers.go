@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -124,25 +123,6 @@ func (s *Store) GetOptOut(ctx context.Context, waba string, c customer.Ref) (cus
 	return out, nil
 }
 
-// UpdateOptOut applies fn to the opt-out of a customer (stored under its canonical key).
-// fn returns ErrNoChange to skip the write (for example an older event).
-func (s *Store) UpdateOptOut(ctx context.Context, waba string, c customer.Ref, fn func(cur *customer.OptOut, found bool) error) (customer.OptOut, error) {
-	ck := c.Key()
-	if ck == "" {
-		return customer.OptOut{}, errors.New("update opt-out: empty customer")
-	}
-	o, err := updateDoc(ctx, s, optOutKey(waba, ck), func(cur *customer.OptOut, found bool) (docOptions, error) {
-		return docOptions{}, fn(cur, found)
-	})
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return customer.OptOut{}, nil
-		}
-		return customer.OptOut{}, fmt.Errorf("update opt-out: %w", err)
-	}
-	return *o, nil
-}
-
 // GetDeliverability returns the deliverability marks of a customer of waba (zero when none).
 func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error) {
 	c, err := s.ResolveCustomer(ctx, waba, c)
@@ -233,6 +213,3 @@ func (s *Store) batchGet(ctx context.Context, keys []key) ([]map[string]types.At
 	}
 	return items, nil
 }
-
-// itoa is strconv.FormatInt for keys.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -19,6 +19,7 @@ import (
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
 // The outbound pipeline's items (key layout in keys.go):
@@ -208,10 +209,9 @@ func (o OutboundStore) GetWindow(ctx context.Context, phoneNumberID, waba string
 	return w, portErr(err)
 }
 
-// UpdateOptOut is Store.UpdateOptOut for the port.
-func (o OutboundStore) UpdateOptOut(ctx context.Context, waba string, c customer.Ref, fn func(*customer.OptOut, bool) error) (customer.OptOut, error) {
-	out, err := o.Store.UpdateOptOut(ctx, waba, c, func(cur *customer.OptOut, found bool) error { return noChange(fn(cur, found)) })
-	return out, portErr(err)
+// StopMarketing is Store.ApplyOptOut of a stop, for the port.
+func (o OutboundStore) StopMarketing(ctx context.Context, waba string, c customer.Ref, source string, at time.Time) error {
+	return o.Store.ApplyOptOut(ctx, waba, c, webhook.OptOutEvent{Stop: true, Source: source, At: at})
 }
 
 // GetTemplate is Store.GetTemplate for the port.

@@ -14,6 +14,7 @@ import (
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/testenv"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
 // clock is a settable fake clock.
@@ -188,10 +189,7 @@ func TestPortfolioOptOutTemplateRecord(t *testing.T) {
 	}
 
 	c := customer.Ref{UserID: "US.9"}
-	if _, err := s.UpdateOptOut(ctx, "waba", c, func(o *customer.OptOut, _ bool) error {
-		o.Marketing, o.At, o.Source = true, t0, "user_preferences"
-		return nil
-	}); err != nil {
+	if err := s.ApplyOptOut(ctx, "waba", c, webhook.OptOutEvent{Stop: true, Source: "user_preferences", At: t0}); err != nil {
 		t.Fatal(err)
 	}
 	o, err := s.GetOptOut(ctx, "waba", c)
