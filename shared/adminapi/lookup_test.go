@@ -26,7 +26,7 @@ func TestCustomerLookup(t *testing.T) {
 	e.create("1001", "+40721234567")
 	ctx := context.Background()
 	ref := customer.Ref{UserID: "US.13491208655302741918", Phone: "+16505551234"}
-	if err := e.store.PutAlias(ctx, "2001", ref); err != nil {
+	if err := e.store.PutAliasAt(ctx, "2001", ref, e.now); err != nil {
 		t.Fatal(err)
 	}
 	inbound := e.now.Add(-2 * time.Hour)

@@ -217,7 +217,7 @@ func TestConsumerDecisions(t *testing.T) {
 		{name: "BSUID with a known phone: sent to the phone", status: outbound.StatusSent, sends: 1,
 			req: func(e env) outbound.Request {
 				uid := fmt.Sprintf("GB.%d", e.h.seq.Add(1))
-				_ = e.h.st.PutAlias(e.h.ctx, e.snd.WABAID, customer.Ref{UserID: uid, Phone: e.to})
+				_ = e.h.st.PutAliasAt(e.h.ctx, e.snd.WABAID, customer.Ref{UserID: uid, Phone: e.to}, e.h.clock.Now())
 				e.h.openWindow(e.snd, e.ref) // the window is known under the phone
 				return outbound.Request{SenderID: e.snd.ID, ToUserID: uid, Text: "hi"}
 			},

@@ -62,24 +62,6 @@ func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c cus
 	return best, nil
 }
 
-// PutAlias records that BSUID userID and phone are the same customer of waba, both ways.
-func (s *Store) PutAlias(ctx context.Context, waba string, c customer.Ref) error {
-	if c.UserID == "" || c.Phone == "" {
-		return nil
-	}
-	for _, p := range []struct{ from, toAttr, to string }{
-		{"tel:" + c.Phone, "userId", c.UserID},
-		{"uid:" + c.UserID, "phone", c.Phone},
-	} {
-		item := aliasKey(waba, p.from).av()
-		item[p.toAttr] = str(p.to)
-		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
-			return fmt.Errorf("put alias: %w", err)
-		}
-	}
-	return nil
-}
-
 // ResolveCustomer fills in the side of c that is missing from the alias of waba (phone from
 // BSUID or BSUID from phone). It returns c unchanged when no alias is known.
 func (s *Store) ResolveCustomer(ctx context.Context, waba string, c customer.Ref) (customer.Ref, error) {

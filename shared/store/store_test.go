@@ -125,7 +125,7 @@ func TestWindowNeverMovesBackwards(t *testing.T) {
 	if err := s.OpenWindow(ctx, "pn", c, customer.WindowFor(t0.Add(-time.Hour), false, 72*time.Hour)); err != nil {
 		t.Fatalf("older: %v", err)
 	}
-	if err := s.PutAlias(ctx, "waba", c); err != nil {
+	if err := s.PutAliasAt(ctx, "waba", c, t0); err != nil {
 		t.Fatal(err)
 	}
 	// Addressed by phone only, the window keyed by user id is found through the alias.
