@@ -59,9 +59,13 @@ func localrunFlags(bin string) map[string]bool {
 
 // startLocalrun builds and starts cmd/localrun on addr with the Graph API fake on fakeAddr,
 // reading the harness stack's env file, and waits until both answer.
-func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, logLevel string) (*localrunBackend, error) {
+func startLocalrun(ctx context.Context, st *localStack, repo, binDir, addr, fakeAddr, envFile, logLevel string) (*localrunBackend, error) {
 	bin, err := buildTool(ctx, repo, binDir, "localrun")
 	if err != nil {
+		return nil, err
+	}
+	// The handshake below must be answered by this run's localrun, not a leftover.
+	if err := portsFree(map[string]string{"backend address": addr, "Graph API fake address": fakeAddr}); err != nil {
 		return nil, err
 	}
 	known := localrunFlags(bin)
@@ -78,6 +82,10 @@ func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, l
 		return nil, err
 	}
 	b := &localrunBackend{proc: proc}
+	if err := addKill(st.state, proc.pid()); err != nil {
+		_ = proc.stop(5 * time.Second)
+		return nil, fmt.Errorf("record the backend for the reaper: %w", err)
+	}
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	url := "http://" + addr + "/webhook?hub.mode=subscribe&hub.verify_token=" + stack.LocalVerifyToken + "&hub.challenge=ready"
@@ -89,6 +97,9 @@ func startLocalrun(ctx context.Context, repo, binDir, addr, fakeAddr, envFile, l
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				if done, werr := proc.exited(); done {
+					return nil, fmt.Errorf("localrun exited while starting (%v); last lines of %s:\n%s", werr, logPath, tailFile(logPath, 20))
+				}
 				return b, nil
 			}
 		}

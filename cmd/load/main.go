@@ -144,7 +144,9 @@ func mainErr(args []string, out io.Writer) int {
 		fmt.Fprintln(os.Stderr, "load:", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (terminal closed) and SIGPIPE (the reader of the output gone, which would otherwise
+	// kill the process at its next line) end the run like Ctrl-C: through the deferred stops.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, s.total)
 	defer cancel()
@@ -157,10 +159,31 @@ func mainErr(args []string, out io.Writer) int {
 		}
 	}
 	fmt.Fprintf(out, "lost: %d duplicated: %d\n", rep.Lost, rep.Duplicated)
-	if err != nil || rep.Lost != 0 || rep.Duplicated != 0 || rep.Wrong != 0 || rep.FaultFailures != 0 {
+	if why := failures(rep, err); len(why) > 0 {
+		// Never a silent non-zero exit after "lost: 0 duplicated: 0".
+		fmt.Fprintf(out, "load: FAILED: %s\n", strings.Join(why, "; "))
 		return 1
 	}
 	return 0
+}
+
+// failures lists why a run that produced a report fails. Webhook attempts answered 500 and
+// retried until accepted, as Meta retries, are counted in the figures, not here: only what
+// the end state shows (lost, duplicated, wrong) and the run's own errors fail it.
+func failures(rep *report, err error) []string {
+	var why []string
+	if err != nil {
+		why = append(why, "error: "+err.Error())
+	}
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{rep.Lost, "lost"}, {rep.Duplicated, "duplicated"}, {rep.Wrong, "wrong end states"}, {rep.FaultFailures, "fault check failures"}} {
+		if c.n != 0 {
+			why = append(why, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	return why
 }
 
 // runAll starts the stack and the backend, runs, and stops everything it started.
@@ -205,7 +228,7 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 			// behaves like Lambda's (and lets the scenario move it).
 			return nil, errors.New("the lambda-timeout fault needs a consumer deadline the harness can move: use -backend inprocess")
 		}
-		lr, err := startLocalrun(ctx, repo, binDir, s.addr, s.fakeAddr, st.envFile(), s.logLevel)
+		lr, err := startLocalrun(ctx, st, repo, binDir, s.addr, s.fakeAddr, st.envFile(), s.logLevel)
 		if err != nil {
 			return nil, err
 		}
@@ -231,6 +254,11 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 	rep, err = run(ctx, t, s.opts, out)
 	if err != nil {
 		return nil, err
+	}
+	if lr, ok := be.(*localrunBackend); ok {
+		if done, werr := lr.proc.exited(); done {
+			return rep, fmt.Errorf("the localrun backend exited during the run (%v); last lines of %s:\n%s", werr, lr.proc.logTo, tailFile(lr.proc.logTo, 20))
+		}
 	}
 	if s.jsonOut != "" {
 		b, _ := json.MarshalIndent(rep.Figures, "", "  ")

@@ -8,7 +8,7 @@ import (
 // memoryBudgetKB is each function's memory target: 128 MB.
 const memoryBudgetKB = 128 * 1024
 
-func (r *runner) fillFigures(rep *report, cpu time.Duration) {
+func (r *runner) fillFigures(rep *report, cpu time.Duration, cpuErr error) {
 	wl := r.m.webhookLatency.summary()
 	sl := r.m.sendLatency.summary()
 	f := &rep.Figures
@@ -60,10 +60,17 @@ func (r *runner) fillFigures(rep *report, cpu time.Duration) {
 	if span := r.trafficTime + r.drainTime; span > 0 {
 		f.SendsPerSecond = float64(f.Sends) / span.Seconds()
 	}
-	if r.t.BackendPID != 0 {
-		if m, err := readMemory(r.t.BackendPID); err == nil {
-			f.BackendPeakRSSKB = m.PeakKB
-		}
+	f.BackendPeakRSSKB = r.peakRSSKB
+	if r.memErr != nil || r.peakRSSKB == 0 {
+		f.BackendPeakRSSKB, f.BackendRSSNotMeasured = 0, notMeasured(r.memErr)
+	}
+	switch {
+	case cpuErr != nil:
+		f.BackendCPUNotMeasured = notMeasured(cpuErr)
+	case cpu <= 0:
+		// A live process that served thousands of requests used CPU; zero means a wrong pid.
+		f.BackendCPUNotMeasured = "the backend process used no CPU time: not the process that served the run"
+	default:
 		f.BackendCPUSeconds = cpu.Seconds()
 		if n := r.m.webhookMessages.Load(); n > 0 {
 			f.CPUPerMessageMicro = float64(cpu.Microseconds()) / float64(n)
@@ -91,6 +98,14 @@ const (
 	defaultThroughput = 80 // SENDER_THROUGHPUT_PER_SECOND
 )
 
+// notMeasured words why a figure is missing.
+func notMeasured(err error) string {
+	if err == nil {
+		return "no reading"
+	}
+	return err.Error()
+}
+
 func minPositive(a, b float64) float64 {
 	switch {
 	case a <= 0:
@@ -117,13 +132,19 @@ func (r *runner) print(rep *report) {
 		fmt.Fprintf(out, "ratios:   webhook CPU per message / (HMAC + map decode) = %.1f; webhook messages/s / raw DynamoDB Local conditional writes/s = %.2f; sends/s / min(bounds) = %.2f\n",
 			f.CPURatio, f.ThroughputRatio, f.ConsumerRatio)
 	}
-	if r.t.BackendPID != 0 {
+	if f.BackendRSSNotMeasured != "" {
+		fmt.Fprintf(out, "memory:   backend peak RSS not measured (%s)\n", f.BackendRSSNotMeasured)
+	} else {
 		verdict := "within"
 		if f.BackendPeakRSSKB > memoryBudgetKB {
 			verdict = "OVER"
 		}
 		fmt.Fprintf(out, "memory:   backend (all four functions in one localrun process) peak RSS %.1f MB (VmHWM), %s the 128 MB budget of each function\n",
 			float64(f.BackendPeakRSSKB)/1024, verdict)
+	}
+	if f.BackendCPUNotMeasured != "" {
+		fmt.Fprintf(out, "cpu:      backend CPU not measured (%s)\n", f.BackendCPUNotMeasured)
+	} else {
 		fmt.Fprintf(out, "cpu:      backend %.2fs of CPU for the run (%.0f µs per inbound message delivered, everything included)\n",
 			f.BackendCPUSeconds, f.CPUPerMessageMicro)
 	}

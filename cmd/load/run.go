@@ -115,6 +115,10 @@ type runner struct {
 	trafficTime time.Duration
 	drainTime   time.Duration
 	webhookCPU  time.Duration // backend CPU during the webhook-only share, when measured
+
+	// peakRSSKB is the backend's highest VmHWM seen; memErr says why none was read.
+	peakRSSKB int64
+	memErr    error
 }
 
 // report is the outcome of a run.
@@ -130,25 +134,29 @@ type report struct {
 
 // figures are the measured numbers, also written as JSON for cmd/bench.
 type figures struct {
-	Prefix             string  `json:"prefix"`
-	Seed               uint64  `json:"seed"`
-	Posts              int64   `json:"webhook_posts_accepted"`
-	Attempts           int64   `json:"webhook_attempts"`
-	Messages           int     `json:"unique_inbound_messages"`
-	TrafficSeconds     float64 `json:"traffic_seconds"`
-	PostsPerSecond     float64 `json:"webhook_posts_per_second"`
-	MessagesPerSecond  float64 `json:"webhook_messages_per_second"`
-	WebhookP50ms       float64 `json:"webhook_p50_ms"`
-	WebhookP99ms       float64 `json:"webhook_p99_ms"`
-	Enqueued           int64   `json:"outbound_enqueued"`
-	Sends              int     `json:"graph_sends"`
-	SendsPerSecond     float64 `json:"outbound_sends_per_second"`
-	SendP50ms          float64 `json:"enqueue_to_send_p50_ms"`
-	SendP99ms          float64 `json:"enqueue_to_send_p99_ms"`
-	Errors             int64   `json:"errors"`
-	BackendPeakRSSKB   int64   `json:"backend_peak_rss_kb"`
-	BackendCPUSeconds  float64 `json:"backend_cpu_seconds"`
-	CPUPerMessageMicro float64 `json:"backend_cpu_per_inbound_message_us"`
+	Prefix            string  `json:"prefix"`
+	Seed              uint64  `json:"seed"`
+	Posts             int64   `json:"webhook_posts_accepted"`
+	Attempts          int64   `json:"webhook_attempts"`
+	Messages          int     `json:"unique_inbound_messages"`
+	TrafficSeconds    float64 `json:"traffic_seconds"`
+	PostsPerSecond    float64 `json:"webhook_posts_per_second"`
+	MessagesPerSecond float64 `json:"webhook_messages_per_second"`
+	WebhookP50ms      float64 `json:"webhook_p50_ms"`
+	WebhookP99ms      float64 `json:"webhook_p99_ms"`
+	Enqueued          int64   `json:"outbound_enqueued"`
+	Sends             int     `json:"graph_sends"`
+	SendsPerSecond    float64 `json:"outbound_sends_per_second"`
+	SendP50ms         float64 `json:"enqueue_to_send_p50_ms"`
+	SendP99ms         float64 `json:"enqueue_to_send_p99_ms"`
+	Errors            int64   `json:"errors"`
+	// The backend's figures are absent (never zero) when they could not be measured; the
+	// *NotMeasured fields then say why.
+	BackendPeakRSSKB      int64   `json:"backend_peak_rss_kb,omitempty"`
+	BackendRSSNotMeasured string  `json:"backend_peak_rss_not_measured,omitempty"`
+	BackendCPUSeconds     float64 `json:"backend_cpu_seconds,omitempty"`
+	BackendCPUNotMeasured string  `json:"backend_cpu_not_measured,omitempty"`
+	CPUPerMessageMicro    float64 `json:"backend_cpu_per_inbound_message_us,omitempty"`
 	// Floors and ratios (set with -floor).
 	FloorDecodeMicro   float64 `json:"floor_hmac_decode_cpu_per_message_us,omitempty"`
 	CPURatio           float64 `json:"webhook_cpu_over_floor,omitempty"`
@@ -225,11 +233,13 @@ func run(ctx context.Context, t *target, o options, out io.Writer) (*report, err
 	pollCtx, stopPoll := context.WithCancel(ctx)
 	defer stopPoll()
 	go r.pollSends(pollCtx)
-	cpu0 := r.backendCPU()
+	cpu0, cpuErr0 := r.backendCPU()
 	if err := r.traffic(ctx); err != nil {
 		return nil, fmt.Errorf("traffic: %w", err)
 	}
-	cpu1 := r.backendCPU()
+	cpu1, cpuErr1 := r.backendCPU()
+	// The peak is read now, while the backend surely runs; the check below adds little.
+	r.sampleMemory()
 	if err := r.drain(ctx); err != nil {
 		return nil, fmt.Errorf("drain: %w", err)
 	}
@@ -245,7 +255,8 @@ func run(ctx context.Context, t *target, o options, out io.Writer) (*report, err
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	r.fillFigures(rep, cpu1-cpu0)
+	r.sampleMemory()
+	r.fillFigures(rep, cpu1-cpu0, errors.Join(cpuErr0, cpuErr1))
 	r.print(rep)
 	return rep, nil
 }
@@ -257,15 +268,34 @@ func faultNames(f []string) string {
 	return strings.Join(f, ",")
 }
 
-func (r *runner) backendCPU() time.Duration {
+// backendCPU reads the backend's CPU time so far; an error says why it could not (no separate
+// backend process, or the process is gone), so that the figure is reported as not measured
+// rather than as zero.
+func (r *runner) backendCPU() (time.Duration, error) {
 	if r.t.BackendPID == 0 {
-		return 0
+		return 0, errNoBackendProcess
 	}
-	d, err := cpuTime(r.t.BackendPID)
+	return cpuTime(r.t.BackendPID)
+}
+
+// errNoBackendProcess: the backend runs inside the harness (-backend inprocess), so its memory
+// and CPU cannot be told apart from the harness's own.
+var errNoBackendProcess = errors.New("the backend runs in the harness's own process")
+
+// sampleMemory keeps the highest VmHWM read so far, or why none could be read.
+func (r *runner) sampleMemory() {
+	if r.t.BackendPID == 0 {
+		r.memErr = errNoBackendProcess
+		return
+	}
+	m, err := readMemory(r.t.BackendPID)
 	if err != nil {
-		return 0
+		if r.peakRSSKB == 0 {
+			r.memErr = err
+		}
+		return
 	}
-	return d
+	r.peakRSSKB, r.memErr = max(r.peakRSSKB, m.PeakKB), nil
 }
 
 // setup creates the senders and brings them online, and tells the fake what Meta would say

@@ -46,6 +46,7 @@ type localStack struct {
 	Env              stack.EnvFile
 	DDBPID, SQSPID   int
 	tmpl             *stack.Template
+	reaper           *reaper
 }
 
 // startStack runs `localstack up` with a private state directory. out gets localstack's own
@@ -55,6 +56,15 @@ func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, 
 	if err != nil {
 		return nil, err
 	}
+	reapLeftovers(bin, repo, out)
+	// localstack up would leave a service already on the port alone and the run would measure
+	// and stop someone else's processes.
+	if err := portsFree(map[string]string{
+		"DynamoDB Local port": "127.0.0.1:" + strconv.Itoa(ddbPort),
+		"fauxqs port":         "127.0.0.1:" + strconv.Itoa(sqsPort),
+	}); err != nil {
+		return nil, err
+	}
 	state, err := os.MkdirTemp("", "wa-load-stack-")
 	if err != nil {
 		return nil, err
@@ -62,6 +72,10 @@ func startStack(ctx context.Context, repo, binDir string, ddbPort, sqsPort int, 
 	s := &localStack{repo: repo, state: state, bin: bin, stackName: stackName,
 		DDBEndpoint: "http://127.0.0.1:" + strconv.Itoa(ddbPort),
 		SQSEndpoint: "http://127.0.0.1:" + strconv.Itoa(sqsPort)}
+	if s.reaper, err = startReaper(bin, repo, state); err != nil {
+		_ = os.RemoveAll(state)
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, bin, "up", "-root", repo, "-state", state,
 		"-ddb-port", strconv.Itoa(ddbPort), "-sqs-port", strconv.Itoa(sqsPort),
 		"-graph-addr", graphAddr, "-stack", stackName)
@@ -111,6 +125,8 @@ func (s *localStack) stop(out io.Writer) error {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
 		}
 	}
+	// The backend was stopped before the stack: its pid may be reused from now on.
+	_ = os.Remove(filepath.Join(s.state, killFile))
 	cmd := exec.Command(s.bin, "down", "-root", s.repo, "-state", s.state)
 	cmd.Env = devenv.CleanEnv()
 	w := devenv.Prefixed(out, "stack: ")
@@ -119,6 +135,7 @@ func (s *localStack) stop(out io.Writer) error {
 	if rerr := os.RemoveAll(s.state); rerr != nil && err == nil {
 		err = rerr
 	}
+	s.reaper.release()
 	if err != nil {
 		return fmt.Errorf("localstack down: %w", err)
 	}
@@ -142,7 +159,9 @@ func startProcess(bin string, args, env []string, logPath string) (*process, err
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group (the harness signals it itself); killed by the kernel if the harness dies
+	// first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(bin), err)
