@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -39,10 +40,12 @@ type SendersStackProps struct {
 const memoryMB = 256
 
 // dynamoDataActions are the item-level calls the store package makes; no Scan, no table admin.
+// A TransactWriteItems call is authorized per item (PutItem, UpdateItem, DeleteItem,
+// ConditionCheckItem): IAM has no action of that name. The per-function sets are checked against
+// the code by shared/stack's IAM test.
 var dynamoDataActions = []string{
 	"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem",
-	"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems",
-	"dynamodb:ConditionCheckItem",
+	"dynamodb:UpdateItem", "dynamodb:DeleteItem",
 }
 
 // NewSendersStack defines the table, queues, HTTP API, functions, roles, log groups and alarms.
@@ -50,16 +53,24 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 
 	// ------------------------------------------------------------ parameters
-	secretArn := awscdk.NewCfnParameter(stack, jsii.String("WhatsAppSecretArn"), &awscdk.CfnParameterProps{
+	// Two secrets, so that each function holds only what it uses (template.yaml says why).
+	secretArnPattern := jsii.String("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$")
+	webhookSecretArn := awscdk.NewCfnParameter(stack, jsii.String("WebhookSecretArn"), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
-		Description: jsii.String("ARN of the Secrets Manager secret holding a JSON object with WHATSAPP_APP_SECRET, " +
-			"WHATSAPP_VERIFY_TOKEN and WHATSAPP_ACCESS_TOKEN. Read once per cold start.\n"),
-		AllowedPattern: jsii.String("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"),
+		Description: jsii.String("ARN of the Secrets Manager secret the webhook reads: a JSON object with WHATSAPP_APP_SECRET " +
+			"and WHATSAPP_VERIFY_TOKEN. Read once per cold start.\n"),
+		AllowedPattern: secretArnPattern,
 	}).ValueAsString()
-	// The name contains "Secret", but the value is an ARN, not the secret: no NoEcho needed.
+	platformSecretArn := awscdk.NewCfnParameter(stack, jsii.String("PlatformSecretArn"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"),
+		Description: jsii.String("ARN of the Secrets Manager secret the Graph-calling functions read: a JSON object with " +
+			"WHATSAPP_ACCESS_TOKEN (and the platform's other credentials). Read once per cold start.\n"),
+		AllowedPattern: secretArnPattern,
+	}).ValueAsString()
+	// The names contain "Secret", but the values are ARNs, not secrets: no NoEcho needed.
 	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
 		Id:     jsii.String("CloudFormation-Validate::W2509"),
-		Reason: jsii.String("WhatsAppSecretArn holds an ARN, not a secret value"),
+		Reason: jsii.String("WebhookSecretArn and PlatformSecretArn hold ARNs, not secret values"),
 	})
 	graphVersion := awscdk.NewCfnParameter(stack, jsii.String("GraphApiVersion"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
@@ -72,17 +83,21 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		Description: jsii.String("Graph API base URL (changed only for tests against a fake)."),
 	}).ValueAsString()
 	retention := awscdk.NewCfnParameter(stack, jsii.String("LogRetentionDays"), &awscdk.CfnParameterProps{
-		Type:          jsii.String("Number"),
-		Default:       jsii.Number(30),
+		Type: jsii.String("Number"),
+		// A string, like AllowedValues: cfn-lint compares them as written (E2015).
+		Default:       jsii.String("30"),
 		AllowedValues: jsii.Strings("7", "14", "30", "60", "90", "180", "365"),
 	}).ValueAsNumber()
 	alarmTopic := awscdk.NewCfnParameter(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
 		Default:     jsii.String(""),
-		Description: jsii.String("Optional SNS topic notified by the alarms (empty = alarms without actions)."),
+		Description: jsii.String("SNS topic notified by the alarms (empty = the stack creates one; subscribe to it)."),
 	}).ValueAsString()
 	awscdk.NewCfnCondition(stack, jsii.String("HasAlarmTopic"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(alarmTopic, jsii.String(""))),
+	})
+	createTopic := awscdk.NewCfnCondition(stack, jsii.String("CreateAlarmTopic"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(alarmTopic, jsii.String("")),
 	})
 
 	// ------------------------------------------------------------ data
@@ -94,8 +109,9 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
-		Encryption:    awsdynamodb.TableEncryption_AWS_MANAGED,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		Encryption:         awsdynamodb.TableEncryption_AWS_MANAGED,
+		RemovalPolicy:      awscdk.RemovalPolicy_RETAIN,
+		DeletionProtection: jsii.Bool(true),
 	})
 	// GSI1: senders of a WABA and the wamid lookup. GSI2: the sender list by status.
 	for _, gsi := range []string{"1", "2"} {
@@ -144,64 +160,74 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 
 	// ------------------------------------------------------------ functions
 	env := map[string]*string{
-		"TABLE_NAME":          table.TableName(),
-		"OUTBOUND_QUEUE_URL":  outboundQueue.QueueUrl(),
-		"INBOUND_QUEUE_URL":   inboundQueue.QueueUrl(),
-		"GRAPH_API_BASE_URL":  graphBaseURL,
-		"GRAPH_API_VERSION":   graphVersion,
-		"WHATSAPP_SECRET_ARN": secretArn,
+		"TABLE_NAME":         table.TableName(),
+		"OUTBOUND_QUEUE_URL": outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":  inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL": graphBaseURL,
+		"GRAPH_API_VERSION":  graphVersion,
 		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
 		// (template.yaml says why); never given a value in AWS.
-		"WHATSAPP_APP_SECRET":       jsii.String(""),
-		"WHATSAPP_VERIFY_TOKEN":     jsii.String(""),
-		"WHATSAPP_ACCESS_TOKEN":     jsii.String(""),
 		"AWS_ENDPOINT_URL_DYNAMODB": jsii.String(""),
 		"AWS_ENDPOINT_URL_SQS":      jsii.String(""),
 	}
 	tableArns := []*string{table.TableArn(), jsii.String(*table.TableArn() + "/index/*")}
-	readSecret := allow([]string{"secretsmanager:GetSecretValue"}, secretArn)
+	// Each function's own secret, and the empty local override of each value it holds.
+	webhookSecret := map[string]*string{"WEBHOOK_SECRET_ARN": webhookSecretArn,
+		"WHATSAPP_APP_SECRET": jsii.String(""), "WHATSAPP_VERIFY_TOKEN": jsii.String("")}
+	platformSecret := map[string]*string{"PLATFORM_SECRET_ARN": platformSecretArn,
+		"WHATSAPP_ACCESS_TOKEN": jsii.String("")}
+	readWebhookSecret := allow([]string{"secretsmanager:GetSecretValue"}, webhookSecretArn)
+	readPlatformSecret := allow([]string{"secretsmanager:GetSecretValue"}, platformSecretArn)
 	fns := map[string]awslambda.Function{}
 	for _, spec := range []functionSpec{
 		{
 			id:          "WebhookFunction",
 			description: "Meta webhook receiver (GET handshake, signed POSTs).",
 			timeout:     10,
+			// A webhook flood takes at most this many instances (template.yaml says why).
+			reserved: 100,
+			env:      webhookSecret,
 			statements: []awsiam.PolicyStatement{
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:SendMessage"}, inboundQueue.QueueArn(), outboundQueue.QueueArn()),
-				readSecret,
+				readWebhookSecret,
 			},
 		},
 		{
 			id:          "OutboundFunction",
 			description: "Outbound consumer - decides free-form or template and sends through the Graph API.",
 			timeout:     30,
+			// Reserved at the event source's MaximumConcurrency.
+			reserved: outboundMaxConcurrency,
+			env:      platformSecret,
 			statements: []awsiam.PolicyStatement{
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 					"sqs:ChangeMessageVisibility", "sqs:SendMessage"}, outboundQueue.QueueArn()),
-				readSecret,
+				readPlatformSecret,
 			},
 		},
 		{
 			id:          "SendersFunction",
 			description: "Sender admin API (IAM-authorized).",
 			timeout:     20,
+			env:         platformSecret,
 			statements: []awsiam.PolicyStatement{
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
-				readSecret,
+				readPlatformSecret,
 			},
 		},
 		{
 			id:          "ReconcilerFunction",
 			description: "Reconciles each sender with Meta's view of its phone number.",
 			timeout:     300,
+			env:         platformSecret,
 			statements: []awsiam.PolicyStatement{
-				allow(without(dynamoDataActions, "dynamodb:DeleteItem"), tableArns...),
+				allow([]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, tableArns...),
 				// Each run first re-enqueues the deferred outbound requests that are now due.
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
-				readSecret,
+				readPlatformSecret,
 			},
 		},
 	} {
@@ -211,6 +237,29 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	// ------------------------------------------------------------ events
 	api := awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName: awscdk.Aws_STACK_NAME(),
+	})
+	// Throttling and access logs on the $default stage (template.yaml says why). The L2 stage
+	// has no per-route settings, hence the overrides.
+	accessLogs := awslogs.NewLogGroup(stack, jsii.String("HttpApiAccessLogGroup"), &awslogs.LogGroupProps{
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	accessLogs.Node().DefaultChild().(awslogs.CfnLogGroup).SetRetentionInDays(retention)
+	stage := api.DefaultStage().Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	stage.SetDefaultRouteSettings(&awsapigatewayv2.CfnStage_RouteSettingsProperty{
+		ThrottlingBurstLimit: jsii.Number(100),
+		ThrottlingRateLimit:  jsii.Number(50),
+	})
+	stage.SetRouteSettings(map[string]any{
+		// Detailed metrics: the route's own 4xx and Count feed WebhookRejectedRateAlarm.
+		"POST /webhook": map[string]any{
+			"ThrottlingBurstLimit":   2000,
+			"ThrottlingRateLimit":    1000,
+			"DetailedMetricsEnabled": true,
+		},
+	})
+	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: accessLogs.LogGroupArn(),
+		Format:         jsii.String(accessLogFormat),
 	})
 	webhook := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("WebhookIntegration"), fns["WebhookFunction"], nil)
 	api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
@@ -243,7 +292,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		BatchSize:               jsii.Number(10),
 		ReportBatchItemFailures: jsii.Bool(true),
 		// Caps concurrent sends so that Graph API rate limits, not Lambda, set the pace.
-		MaxConcurrency: jsii.Number(10),
+		MaxConcurrency: jsii.Number(outboundMaxConcurrency),
 	})
 
 	awsevents.NewRule(stack, jsii.String("ReconcilerFunctionSchedule"), &awsevents.RuleProps{
@@ -252,8 +301,19 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	})
 
 	// ------------------------------------------------------------ alarms
+	// Every alarm notifies AlarmTopicArn, or this topic when none is given.
+	topic := awssns.NewCfnTopic(stack, jsii.String("AlarmTopic"), &awssns.CfnTopicProps{
+		DisplayName: jsii.String("wa-senders alarms"),
+	})
+	topic.CfnOptions().SetCondition(createTopic)
+	// The synth-time schema check reads AlarmActions' Fn::If as an empty object; CloudFormation
+	// (and cfn-lint, which make test runs on this template) resolve it to a one-topic list.
+	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("CloudFormation-Validate::F3033"),
+		Reason: jsii.String("AlarmActions is Fn::If(HasAlarmTopic, [AlarmTopicArn], [AlarmTopic])"),
+	})
 	actions := awscdk.Token_AsList(awscdk.Fn_ConditionIf(jsii.String("HasAlarmTopic"),
-		[]*string{alarmTopic}, awscdk.Aws_NO_VALUE()), nil)
+		[]*string{alarmTopic}, []*string{topic.Ref()}), nil)
 	alarm := func(id, description string, metric awscloudwatch.IMetric) {
 		a := awscloudwatch.NewAlarm(stack, jsii.String(id), &awscloudwatch.AlarmProps{
 			AlarmDescription:   jsii.String(description),
@@ -264,12 +324,6 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 		})
 		a.Node().DefaultChild().(awscloudwatch.CfnAlarm).SetAlarmActions(actions)
-		// The schema check reads the Fn::If's AWS::NoValue branch as an empty list; CloudFormation
-		// drops the property instead.
-		awscdk.Validations_Of(a).Acknowledge(&awscdk.Acknowledgment{
-			Id:     jsii.String("CloudFormation-Validate::F3033"),
-			Reason: jsii.String("AlarmActions is Fn::If(HasAlarmTopic, [topic], AWS::NoValue)"),
-		})
 	}
 	minute := &awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}
 	alarm("OutboundDLQDepthAlarm", "Messages in the outbound DLQ (sends that failed maxReceiveCount times).",
@@ -281,6 +335,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		alarm(id+"ErrorsAlarm", id+" invocations failed.", fns[id].MetricErrors(sum))
 		alarm(id+"ThrottlesAlarm", id+" invocations throttled.", fns[id].MetricThrottles(sum))
 	}
+	operationalAlarms(stack, api.ApiId(), outboundQueue, inboundQueue, []*string{alarmTopic}, []*string{topic.Ref()})
 
 	// ------------------------------------------------------------ outputs
 	output := func(id string, value *string, description string) {
@@ -298,6 +353,13 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	output("OutboundDLQUrl", outboundDLQ.QueueUrl(), "")
 	output("InboundDLQUrl", inboundDLQ.QueueUrl(), "")
 	output("TableName", table.TableName(), "")
+	// The Fn::If's branches follow HasAlarmTopic and CreateAlarmTopic, which are complements.
+	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("CloudFormation-Validate::W1001"),
+		Reason: jsii.String("AlarmTopic is referenced only in the branch where CreateAlarmTopic holds"),
+	})
+	output("AlarmsTopic", awscdk.Token_AsString(awscdk.Fn_ConditionIf(jsii.String("HasAlarmTopic"), alarmTopic, topic.Ref()), nil),
+		"SNS topic the alarms notify.")
 
 	return stack
 }
@@ -307,6 +369,8 @@ type functionSpec struct {
 	id          string // construct id = SAM logical id; the Makefile target is build-<id>
 	description string
 	timeout     float64 // seconds
+	reserved    float64 // reserved concurrency; 0: none
+	env         map[string]*string
 	statements  []awsiam.PolicyStatement
 }
 
@@ -326,8 +390,19 @@ func newFunction(stack awscdk.Stack, spec functionSpec, repoDir string, env map[
 	for _, st := range spec.statements {
 		role.AddToPolicy(st)
 	}
+	fnEnv := map[string]*string{}
+	for k, v := range env {
+		fnEnv[k] = v
+	}
+	for k, v := range spec.env {
+		fnEnv[k] = v
+	}
+	var reserved *float64
+	if spec.reserved > 0 {
+		reserved = jsii.Number(spec.reserved)
+	}
 
-	return awslambda.NewFunction(stack, jsii.String(spec.id), &awslambda.FunctionProps{
+	fn := awslambda.NewFunction(stack, jsii.String(spec.id), &awslambda.FunctionProps{
 		Description:  jsii.String(spec.description),
 		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 		Architecture: awslambda.Architecture_ARM_64(),
@@ -343,16 +418,22 @@ func newFunction(stack awscdk.Stack, spec functionSpec, repoDir string, env map[
 				Local:       &makeBuild{repoDir: repoDir, target: "build-" + spec.id},
 			},
 		}),
-		MemorySize:            jsii.Number(memoryMB),
-		Timeout:               awscdk.Duration_Seconds(jsii.Number(spec.timeout)),
-		Tracing:               awslambda.Tracing_ACTIVE,
-		LoggingFormat:         awslambda.LoggingFormat_JSON,
-		ApplicationLogLevelV2: awslambda.ApplicationLogLevel_INFO,
-		SystemLogLevelV2:      awslambda.SystemLogLevel_WARN,
-		LogGroup:              logGroup,
-		Role:                  role,
-		Environment:           &env,
+		MemorySize:                   jsii.Number(memoryMB),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(spec.timeout)),
+		Tracing:                      awslambda.Tracing_ACTIVE,
+		LoggingFormat:                awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2:        awslambda.ApplicationLogLevel_INFO,
+		SystemLogLevelV2:             awslambda.SystemLogLevel_WARN,
+		LogGroup:                     logGroup,
+		Role:                         role,
+		Environment:                  &fnEnv,
+		ReservedConcurrentExecutions: reserved,
 	})
+	// The construct's DependsOn names the role, which the Role GetAtt already implies (cfn-lint
+	// W3005); only the wait for the role's policy is needed.
+	policy := role.Node().TryFindChild(jsii.String("DefaultPolicy")).Node().DefaultChild().(awscdk.CfnResource)
+	fn.Node().DefaultChild().(awscdk.CfnResource).AddOverride(jsii.String("DependsOn"), []*string{stack.GetLogicalId(policy)})
+	return fn
 }
 
 // logGroupID names a function's log group as template.yaml does (WebhookFunction -> WebhookLogGroup).
@@ -366,17 +447,6 @@ func allow(actions []string, resources ...*string) awsiam.PolicyStatement {
 		Actions:   jsii.Strings(actions...),
 		Resources: &resources,
 	})
-}
-
-// without returns actions minus drop.
-func without(actions []string, drop string) []string {
-	var out []string
-	for _, a := range actions {
-		if a != drop {
-			out = append(out, a)
-		}
-	}
-	return out
 }
 
 // makeBuild builds a function with the repository Makefile, as `sam build` does for

@@ -85,7 +85,6 @@ func TestPortsFreeNamesTheBusyPort(t *testing.T) {
 	}
 }
 
-
 // TestFailuresIgnoreRetriedAnswers: a run whose end state is right passes whatever answers the
 // webhook gave along the way; each end-state count and the run's own error fail it, by name.
 func TestFailuresIgnoreRetriedAnswers(t *testing.T) {

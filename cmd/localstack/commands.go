@@ -152,7 +152,8 @@ func loadTemplate(l layout, s settings) (*stack.Template, error) {
 	}
 	local := map[string]string{
 		"GraphApiBaseUrl":   "http://" + net.JoinHostPort(graphHost, graphPort),
-		"WhatsAppSecretArn": "",
+		"WebhookSecretArn":  "",
+		"PlatformSecretArn": "",
 	}
 	overrides := map[string]string{}
 	for _, p := range probe.Parameters {

@@ -23,7 +23,10 @@
 //   - Event sources: HTTP routes (method, path, authorization, target function, payload
 //     format) from SAM's OpenAPI body or the CDK's Route/Integration resources; invoke
 //     permissions (function, principal); SQS/stream mappings (every property); schedules
-//     (expression, state, targets); HTTP API stages.
+//     (expression, state, targets with their inputs); HTTP API stages (auto-deploy, throttling,
+//     access logs, every property but Tags) and the APIs' own properties
+//     (DisableExecuteApiEndpoint, CORS).
+//   - SNS topics: every property, and the condition they are created under.
 //   - Outputs: value and condition.
 //
 // Intrinsics are rendered to one form so that equivalent spellings compare equal: Ref and
@@ -94,6 +97,8 @@ type Model struct {
 	Mappings     map[string]any
 	Schedules    map[string]any
 	Stages       []string
+	APIs         map[string]any
+	Topics       map[string]any
 	Outputs      map[string]any
 	Unclassified []string
 }
@@ -145,6 +150,8 @@ func Build(t *Template, opts Options) *Model {
 		Mappings:   map[string]any{},
 		Schedules:  map[string]any{},
 		Outputs:    map[string]any{},
+		APIs:       map[string]any{},
+		Topics:     map[string]any{},
 	}
 	for name, p := range t.Parameters {
 		if contains(opts.IgnoreParameters, name) {
@@ -197,13 +204,17 @@ func Build(t *Template, opts Options) *Model {
 			// Folded into the roles it is attached to.
 		case "AWS::ApiGatewayV2::Api":
 			m.Routes = append(m.Routes, b.openAPIRoutes(key, r)...)
+			m.APIs[key] = b.apiProperties(r)
+		case "AWS::SNS::Topic":
+			m.Topics[key] = withPolicies(r, b.render(omit(r.Properties, "Tags")))
 		case "AWS::ApiGatewayV2::Route":
 			m.Routes = append(m.Routes, b.route(r, integrations))
 		case "AWS::ApiGatewayV2::Integration":
 			// Read through the routes that target it.
 		case "AWS::ApiGatewayV2::Stage":
-			m.Stages = append(m.Stages, fmt.Sprintf("%v stage %v auto-deploy %v",
-				b.render(r.Properties["ApiId"]), b.render(r.Properties["StageName"]), b.render(r.Properties["AutoDeploy"])))
+			// Every property but Tags (SAM's httpapi:createdBy), rendered as one line per stage.
+			j, _ := json.Marshal(b.render(omit(r.Properties, "Tags")))
+			m.Stages = append(m.Stages, string(j))
 		case "AWS::Lambda::Permission":
 			m.Permissions = append(m.Permissions, fmt.Sprintf("%v may be invoked by %v (%v)",
 				b.render(r.Properties["FunctionName"]), b.render(r.Properties["Principal"]), b.render(r.Properties["Action"])))
@@ -215,9 +226,11 @@ func Build(t *Template, opts Options) *Model {
 			if _, ok := props["State"]; !ok {
 				props["State"] = "ENABLED"
 			}
+			// A target is its ARN and what it is given (the Id is a generated name).
 			var targets []string
 			for _, tg := range asList(props["Targets"]) {
-				targets = append(targets, fmt.Sprint(asMap(tg)["Arn"]))
+				j, _ := json.Marshal(omit(asMap(tg), "Id"))
+				targets = append(targets, string(j))
 			}
 			sort.Strings(targets)
 			props["Targets"] = targets
@@ -454,6 +467,26 @@ func (b *builder) normalizeDocument(doc any) any {
 		sts = append(sts, s)
 	}
 	return sts
+}
+
+// apiProperties are an HTTP API's own settings, with CloudFormation's defaults filled in so that
+// a template that states a default equals one that leaves it out. SAM writes the routes into Body
+// (compared as routes) and may carry the same settings in Body's x-amazon-apigateway extensions.
+func (b *builder) apiProperties(r Resource) map[string]any {
+	out := map[string]any{"DisableExecuteApiEndpoint": "false", "CorsConfiguration": nil}
+	body := asMap(r.Properties["Body"])
+	if v, ok := body["x-amazon-apigateway-endpoint-configuration"]; ok {
+		if d, ok := asMap(v)["disableExecuteApiEndpoint"]; ok {
+			out["DisableExecuteApiEndpoint"] = b.render(d)
+		}
+	}
+	if v, ok := body["x-amazon-apigateway-cors"]; ok {
+		out["CorsConfiguration"] = b.render(v)
+	}
+	for k, v := range omit(r.Properties, "Body", "Name", "ProtocolType", "Tags", "FailOnWarnings") {
+		out[k] = b.render(v)
+	}
+	return out
 }
 
 // openAPIRoutes reads the routes SAM writes into an HTTP API's OpenAPI body.

@@ -112,8 +112,11 @@ func TestModelCoversTheStack(t *testing.T) {
 		{"queues", len(sam.Queues), 4},
 		{"functions", len(sam.Functions), 4},
 		{"roles", len(sam.Roles), 4},
-		{"log groups", len(sam.LogGroups), 4},
-		{"alarms", len(sam.Alarms), 10},
+		{"log groups", len(sam.LogGroups), 5},
+		{"alarms", len(sam.Alarms), 21},
+		{"topics", len(sam.Topics), 1},
+		{"stages", len(sam.Stages), 1},
+		{"APIs", len(sam.APIs), 1},
 		{"routes", len(sam.Routes), 7},
 		{"queue mappings", len(sam.Mappings), 1},
 		{"schedules", len(sam.Schedules), 1},
@@ -184,6 +187,28 @@ func TestDriftIsDetected(t *testing.T) {
 		{"retention policy", func(r map[string]any) {
 			table := r["SendersTable"].(map[string]any)
 			delete(table, "DeletionPolicy")
+		}},
+		{"table deletion protection", func(r map[string]any) { delete(props(r, "SendersTable"), "DeletionProtectionEnabled") }},
+		{"stage default throttling", func(r map[string]any) {
+			prop(r, "HttpApiApiGatewayDefaultStage", "DefaultRouteSettings").(map[string]any)["ThrottlingRateLimit"] = 5000.0
+		}},
+		{"stage webhook route throttling", func(r map[string]any) {
+			delete(prop(r, "HttpApiApiGatewayDefaultStage", "RouteSettings").(map[string]any), "POST /webhook")
+		}},
+		{"stage access logs", func(r map[string]any) { delete(props(r, "HttpApiApiGatewayDefaultStage"), "AccessLogSettings") }},
+		{"API execute-api endpoint disabled", func(r map[string]any) { props(r, "HttpApi")["DisableExecuteApiEndpoint"] = true }},
+		{"API execute-api endpoint disabled in the OpenAPI body", func(r map[string]any) {
+			prop(r, "HttpApi", "Body").(map[string]any)["x-amazon-apigateway-endpoint-configuration"] =
+				map[string]any{"disableExecuteApiEndpoint": true}
+		}},
+		{"rule target input", func(r map[string]any) {
+			prop(r, "ReconcilerFunctionSchedule", "Targets").([]any)[0].(map[string]any)["Input"] = `{"dryRun":true}`
+		}},
+		{"reserved concurrency", func(r map[string]any) { delete(props(r, "OutboundFunction"), "ReservedConcurrentExecutions") }},
+		{"alarm topic condition", func(r map[string]any) { delete(r["AlarmTopic"].(map[string]any), "Condition") }},
+		{"function secret", func(r map[string]any) {
+			vars := prop(r, "WebhookFunction", "Environment").(map[string]any)["Variables"].(map[string]any)
+			vars["PLATFORM_SECRET_ARN"] = map[string]any{"Ref": "PlatformSecretArn"}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,12 +313,12 @@ func TestRoleGrantsIgnoreGrouping(t *testing.T) {
 }
 
 func TestUnknownResourceTypeIsReported(t *testing.T) {
-	tmpl, err := Parse([]byte(`{"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}`))
+	tmpl, err := Parse([]byte(`{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := Build(tmpl, Options{}).Unclassified
-	if len(got) != 1 || !strings.Contains(got[0], "AWS::SNS::Topic") {
-		t.Errorf("Unclassified = %v, want the SNS topic", got)
+	if len(got) != 1 || !strings.Contains(got[0], "AWS::S3::Bucket") {
+		t.Errorf("Unclassified = %v, want the bucket", got)
 	}
 }

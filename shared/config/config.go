@@ -1,14 +1,22 @@
 // Package config reads the configuration contract every function shares.
 //
-// Plain settings come from the environment with defaults in code. The three secrets come from
+// Plain settings come from the environment with defaults in code. Each secret value comes from
 // the environment when set (local runs) and otherwise, once per cold start, from the Secrets
-// Manager secret named by WHATSAPP_SECRET_ARN (a JSON object with the same keys).
+// Manager secret that holds it (a JSON object keyed by the same names as the variables):
+//
+//   - WEBHOOK_SECRET_ARN names the webhook's secret: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN;
+//   - PLATFORM_SECRET_ARN names the secret of the functions that call Graph:
+//     WHATSAPP_ACCESS_TOKEN and the platform's other credentials.
+//
+// A function reads only the secrets holding what its Need asks for, and takes from each secret
+// only the keys that secret is meant to hold, so the webhook never holds a Graph token even if
+// one were put in its secret. To add a secret value: a field in Secrets, a flag in Need and one
+// line in secretKeys.
 package config
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -18,19 +26,20 @@ import (
 
 // Environment variable names: the configuration contract (README has the table).
 const (
-	EnvTableName        = "TABLE_NAME"
-	EnvOutboundQueueURL = "OUTBOUND_QUEUE_URL"
-	EnvInboundQueueURL  = "INBOUND_QUEUE_URL"
-	EnvGraphBaseURL     = "GRAPH_API_BASE_URL"
-	EnvGraphVersion     = "GRAPH_API_VERSION"
-	EnvAppSecret        = "WHATSAPP_APP_SECRET"
-	EnvVerifyToken      = "WHATSAPP_VERIFY_TOKEN"
-	EnvAccessToken      = "WHATSAPP_ACCESS_TOKEN"
-	EnvSecretARN        = "WHATSAPP_SECRET_ARN"
-	EnvStopKeywords     = "STOP_KEYWORDS"
-	EnvFreeEntryWindow  = "FREE_ENTRY_WINDOW"
-	EnvThroughput       = "SENDER_THROUGHPUT_PER_SECOND"
-	EnvLogLevel         = "LOG_LEVEL"
+	EnvTableName         = "TABLE_NAME"
+	EnvOutboundQueueURL  = "OUTBOUND_QUEUE_URL"
+	EnvInboundQueueURL   = "INBOUND_QUEUE_URL"
+	EnvGraphBaseURL      = "GRAPH_API_BASE_URL"
+	EnvGraphVersion      = "GRAPH_API_VERSION"
+	EnvAppSecret         = "WHATSAPP_APP_SECRET"
+	EnvVerifyToken       = "WHATSAPP_VERIFY_TOKEN"
+	EnvAccessToken       = "WHATSAPP_ACCESS_TOKEN"
+	EnvWebhookSecretARN  = "WEBHOOK_SECRET_ARN"
+	EnvPlatformSecretARN = "PLATFORM_SECRET_ARN"
+	EnvStopKeywords      = "STOP_KEYWORDS"
+	EnvFreeEntryWindow   = "FREE_ENTRY_WINDOW"
+	EnvThroughput        = "SENDER_THROUGHPUT_PER_SECOND"
+	EnvLogLevel          = "LOG_LEVEL"
 )
 
 // Defaults for the non-secret settings.
@@ -66,6 +75,21 @@ type Secrets struct {
 	AccessToken string `json:"WHATSAPP_ACCESS_TOKEN"`
 }
 
+// secretKey is one secret value: the variable that carries it (also its key in the secret's
+// JSON), the variable naming the ARN of the secret that holds it, where it goes and who needs it.
+type secretKey struct {
+	env    string
+	arnEnv string
+	field  func(*Secrets) *string
+	needed func(Need) bool
+}
+
+var secretKeys = []secretKey{
+	{EnvAppSecret, EnvWebhookSecretARN, func(s *Secrets) *string { return &s.AppSecret }, func(n Need) bool { return n.AppSecret }},
+	{EnvVerifyToken, EnvWebhookSecretARN, func(s *Secrets) *string { return &s.VerifyToken }, func(n Need) bool { return n.VerifyToken }},
+	{EnvAccessToken, EnvPlatformSecretARN, func(s *Secrets) *string { return &s.AccessToken }, func(n Need) bool { return n.AccessToken }},
+}
+
 // String keeps secrets out of any accidental %v.
 func (Secrets) String() string { return "Secrets{redacted}" }
 
@@ -91,8 +115,9 @@ type Need struct {
 	AccessToken   bool
 }
 
-// Load reads the environment (through getenv, os.Getenv when nil), fills secrets from src when
-// WHATSAPP_SECRET_ARN is set and a secret is not in the environment, and checks what need asks for.
+// Load reads the environment (through getenv, os.Getenv when nil), fills each secret value need
+// asks for and the environment lacks from the secret that holds it (src, once per secret), and
+// checks what need asks for.
 func Load(ctx context.Context, getenv func(string) string, src SecretSource, need Need) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -111,11 +136,9 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		GraphVersion:     get(EnvGraphVersion, DefaultGraphVersion),
 		FreeEntryWindow:  DefaultFreeEntryWindow,
 		LogLevel:         get(EnvLogLevel, "INFO"),
-		Secrets: Secrets{
-			AppSecret:   getenv(EnvAppSecret),
-			VerifyToken: getenv(EnvVerifyToken),
-			AccessToken: getenv(EnvAccessToken),
-		},
+	}
+	for _, k := range secretKeys {
+		*k.field(&c.Secrets) = getenv(k.env)
 	}
 	if kw := get(EnvStopKeywords, ""); kw != "" {
 		for _, k := range strings.Split(kw, ",") {
@@ -140,32 +163,8 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		c.ThroughputPerSecond = n
 	}
 
-	needSecret := need.AppSecret && c.Secrets.AppSecret == "" ||
-		need.VerifyToken && c.Secrets.VerifyToken == "" ||
-		need.AccessToken && c.Secrets.AccessToken == ""
-	if arn := get(EnvSecretARN, ""); arn != "" && needSecret {
-		if src == nil {
-			return Config{}, errors.New("WHATSAPP_SECRET_ARN is set but no secret source is wired")
-		}
-		raw, err := src.SecretString(ctx, arn)
-		if err != nil {
-			return Config{}, fmt.Errorf("read secret %s: %w", EnvSecretARN, err)
-		}
-		var fromSM Secrets
-		if err := json.Unmarshal([]byte(raw), &fromSM); err != nil {
-			// The error text could echo secret bytes: say only where it failed.
-			return Config{}, fmt.Errorf("secret named by %s is not a JSON object of strings", EnvSecretARN)
-		}
-		// Plain variables win where set, for local runs.
-		if c.Secrets.AppSecret == "" {
-			c.Secrets.AppSecret = fromSM.AppSecret
-		}
-		if c.Secrets.VerifyToken == "" {
-			c.Secrets.VerifyToken = fromSM.VerifyToken
-		}
-		if c.Secrets.AccessToken == "" {
-			c.Secrets.AccessToken = fromSM.AccessToken
-		}
+	if err := fillSecrets(ctx, &c.Secrets, get, src, need); err != nil {
+		return Config{}, err
 	}
 
 	for _, req := range []struct {
@@ -184,4 +183,36 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		}
 	}
 	return c, nil
+}
+
+// fillSecrets reads, once each, the secrets holding the values need asks for that are still
+// empty, and takes from each only the keys it is meant to hold. Plain variables win where set.
+func fillSecrets(ctx context.Context, s *Secrets, get func(name, def string) string, src SecretSource, need Need) error {
+	read := map[string]map[string]string{} // by ARN variable
+	for _, k := range secretKeys {
+		if !k.needed(need) || *k.field(s) != "" {
+			continue
+		}
+		arn := get(k.arnEnv, "")
+		if arn == "" {
+			continue // reported as the missing value below
+		}
+		values, ok := read[k.arnEnv]
+		if !ok {
+			if src == nil {
+				return fmt.Errorf("%s is set but no secret source is wired", k.arnEnv)
+			}
+			raw, err := src.SecretString(ctx, arn)
+			if err != nil {
+				return fmt.Errorf("read secret %s: %w", k.arnEnv, err)
+			}
+			if err := json.Unmarshal([]byte(raw), &values); err != nil {
+				// The error text could echo secret bytes: say only where it failed.
+				return fmt.Errorf("secret named by %s is not a JSON object of strings", k.arnEnv)
+			}
+			read[k.arnEnv] = values
+		}
+		*k.field(s) = values[k.env]
+	}
+	return nil
 }

@@ -12,10 +12,21 @@ import (
 type fakeSecrets struct {
 	raw   string
 	calls int
+	// byARN, when set, answers per ARN (and records which were read).
+	byARN map[string]string
+	read  []string
 }
 
-func (f *fakeSecrets) SecretString(context.Context, string) (string, error) {
+func (f *fakeSecrets) SecretString(_ context.Context, arn string) (string, error) {
 	f.calls++
+	f.read = append(f.read, arn)
+	if f.byARN != nil {
+		v, ok := f.byARN[arn]
+		if !ok {
+			return "", fmt.Errorf("no secret %s", arn)
+		}
+		return v, nil
+	}
 	return f.raw, nil
 }
 
@@ -49,8 +60,9 @@ func TestLoad(t *testing.T) {
 			missing: EnvOutboundQueueURL,
 		},
 		{
-			name:   "secrets from manager, env wins",
-			env:    map[string]string{EnvOutboundQueueURL: "o", EnvInboundQueueURL: "i", EnvSecretARN: "arn:x", EnvAppSecret: "from-env"},
+			name: "secrets from manager, env wins",
+			env: map[string]string{EnvOutboundQueueURL: "o", EnvInboundQueueURL: "i", EnvWebhookSecretARN: "arn:x",
+				EnvPlatformSecretARN: "arn:x", EnvAppSecret: "from-env"},
 			secret: `{"WHATSAPP_APP_SECRET":"sm-app","WHATSAPP_VERIFY_TOKEN":"sm-verify","WHATSAPP_ACCESS_TOKEN":"sm-token"}`,
 			need:   all,
 			check: func(t *testing.T, c Config) {
@@ -108,8 +120,64 @@ func TestSecretsNeverPrinted(t *testing.T) {
 func TestBadSecretJSONDoesNotEcho(t *testing.T) {
 	t.Parallel()
 	src := &fakeSecrets{raw: `not-json-but-secret-ish`}
-	_, err := Load(context.Background(), env(map[string]string{EnvSecretARN: "arn:x"}), src, Need{AppSecret: true})
+	_, err := Load(context.Background(), env(map[string]string{EnvWebhookSecretARN: "arn:x"}), src, Need{AppSecret: true})
 	if err == nil || strings.Contains(err.Error(), "secret-ish") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestEachFunctionReadsOnlyItsSecrets: the webhook reads only the webhook secret and never takes
+// a Graph token from it; the Graph-calling functions read only the platform secret; each
+// secret is read once however many of its values are needed.
+func TestEachFunctionReadsOnlyItsSecrets(t *testing.T) {
+	t.Parallel()
+	const webhookARN, platformARN = "arn:webhook", "arn:platform"
+	secrets := map[string]string{
+		// A token put in the webhook's secret by mistake must not reach the webhook.
+		webhookARN:  `{"WHATSAPP_APP_SECRET":"app","WHATSAPP_VERIFY_TOKEN":"verify","WHATSAPP_ACCESS_TOKEN":"leaked"}`,
+		platformARN: `{"WHATSAPP_ACCESS_TOKEN":"token","WHATSAPP_APP_SECRET":"not-for-graph-functions"}`,
+	}
+	vars := map[string]string{EnvWebhookSecretARN: webhookARN, EnvPlatformSecretARN: platformARN}
+	for _, tc := range []struct {
+		name     string
+		need     Need
+		wantRead []string
+		want     Secrets
+	}{
+		{"webhook", Need{AppSecret: true, VerifyToken: true}, []string{webhookARN}, Secrets{AppSecret: "app", VerifyToken: "verify"}},
+		{"outbound", Need{AccessToken: true}, []string{platformARN}, Secrets{AccessToken: "token"}},
+		{"both", Need{AppSecret: true, VerifyToken: true, AccessToken: true}, []string{webhookARN, platformARN},
+			Secrets{AppSecret: "app", VerifyToken: "verify", AccessToken: "token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &fakeSecrets{byARN: secrets}
+			c, err := Load(context.Background(), env(vars), src, tc.need)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(src.read, ",") != strings.Join(tc.wantRead, ",") {
+				t.Errorf("read secrets %v, want %v", src.read, tc.wantRead)
+			}
+			if c.Secrets != tc.want {
+				t.Errorf("secrets = {%q %q %q}, want {%q %q %q}", c.Secrets.AppSecret, c.Secrets.VerifyToken, c.Secrets.AccessToken,
+					tc.want.AppSecret, tc.want.VerifyToken, tc.want.AccessToken)
+			}
+		})
+	}
+}
+
+// TestSecretWithoutItsARNIsMissing: a function whose secret's ARN variable is absent fails at
+// cold start naming the value it lacks, and reads no other secret instead.
+func TestSecretWithoutItsARNIsMissing(t *testing.T) {
+	t.Parallel()
+	src := &fakeSecrets{byARN: map[string]string{"arn:webhook": `{"WHATSAPP_ACCESS_TOKEN":"t"}`}}
+	_, err := Load(context.Background(), env(map[string]string{EnvWebhookSecretARN: "arn:webhook"}), src, Need{AccessToken: true})
+	var me *MissingError
+	if !errors.As(err, &me) || me.Name != EnvAccessToken {
+		t.Fatalf("err = %v, want missing %s", err, EnvAccessToken)
+	}
+	if len(src.read) != 0 {
+		t.Errorf("read %v for a value none of them holds", src.read)
 	}
 }

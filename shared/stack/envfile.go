@@ -48,7 +48,7 @@ type Local struct {
 // function started with only one section's variables works. Parameters holds the variables
 // every function shares with the same value (here: all of them).
 //
-// Template parameters (GraphApiBaseUrl, WhatsAppSecretArn, ...) are taken at the values t was
+// Template parameters (GraphApiBaseUrl, WebhookSecretArn, ...) are taken at the values t was
 // parsed with: pass the local ones in Options.Parameters.
 func (t *Template) LocalEnvFile(l Local) (EnvFile, error) {
 	extra := map[string]string{

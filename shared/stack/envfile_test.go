@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 )
 
 func TestLocalEnvFileIsComplete(t *testing.T) {
-	tmpl := repoTemplate(t, Options{Parameters: map[string]string{"GraphApiBaseUrl": "http://127.0.0.1:8090", "WhatsAppSecretArn": ""}})
+	tmpl := repoTemplate(t, Options{Parameters: map[string]string{"GraphApiBaseUrl": "http://127.0.0.1:8090", "WebhookSecretArn": "", "PlatformSecretArn": ""}})
 	f, err := tmpl.LocalEnvFile(Local{
 		DynamoDBEndpoint: "http://127.0.0.1:8000",
 		SQSEndpoint:      "http://127.0.0.1:9324",
@@ -35,14 +36,20 @@ func TestLocalEnvFileIsComplete(t *testing.T) {
 		config.EnvAppSecret:        LocalAppSecret,
 		config.EnvVerifyToken:      LocalVerifyToken,
 		config.EnvAccessToken:      LocalAccessToken,
-		config.EnvSecretARN:        "",
 		EnvEndpointDynamoDB:        "http://127.0.0.1:8000",
 		EnvEndpointSQS:             "http://127.0.0.1:9324",
 		EnvRegion:                  "us-east-1",
 		EnvAccessKeyID:             "local",
 		EnvSecretAccessKey:         "local",
 	}
+	// Each function also names its own secret's ARN (empty locally: the values above are used).
+	secretARN := map[string]string{"WebhookFunction": config.EnvWebhookSecretARN, "OutboundFunction": config.EnvPlatformSecretARN,
+		"SendersFunction": config.EnvPlatformSecretARN, "ReconcilerFunction": config.EnvPlatformSecretARN}
 	for _, id := range []string{"WebhookFunction", "OutboundFunction", "SendersFunction", "ReconcilerFunction", EnvFileParameters} {
+		want := maps.Clone(want)
+		if arn, ok := secretARN[id]; ok {
+			want[arn] = ""
+		}
 		if diff := cmp.Diff(want, f[id]); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", id, diff)
 		}

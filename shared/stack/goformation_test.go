@@ -20,12 +20,20 @@ import (
 )
 
 // tplContractEnv is the configuration contract: the environment every function gets
-// (shared/config reads these names).
+// (shared/config reads these names), plus its own secret's (tplSecretEnv).
 var tplContractEnv = []string{
 	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
 	"GRAPH_API_BASE_URL", "GRAPH_API_VERSION", "INBOUND_QUEUE_URL",
 	"OUTBOUND_QUEUE_URL", "TABLE_NAME",
-	"WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET", "WHATSAPP_SECRET_ARN", "WHATSAPP_VERIFY_TOKEN",
+}
+
+// tplSecretEnv is each function's secret: the variable naming its ARN and the values it holds
+// (declared empty). The webhook never gets the Graph token's.
+var tplSecretEnv = map[string][]string{
+	"WebhookFunction":    {"WEBHOOK_SECRET_ARN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"},
+	"OutboundFunction":   {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN"},
+	"SendersFunction":    {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN"},
+	"ReconcilerFunction": {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN"},
 }
 
 // tplDeclaredEmpty are declared only so that `sam local invoke --env-vars` can set them; in the
@@ -197,7 +205,9 @@ func TestTemplateFunctions(t *testing.T) {
 				}
 			}
 			sort.Strings(names)
-			if diff := cmp.Diff(tplContractEnv, names); diff != "" {
+			want := append(append([]string{}, tplContractEnv...), tplSecretEnv[id]...)
+			sort.Strings(want)
+			if diff := cmp.Diff(want, names); diff != "" {
 				t.Errorf("environment variable names (-contract +template):\n%s", diff)
 			}
 		})

@@ -15,31 +15,40 @@ import (
 
 // TestRoleActionsMatchSecurityDoc pins SECURITY.md's "IAM actions per function" table: each
 // function's role allows exactly these statements (actions and resources), no action is a
-// wildcard, and only X-Ray's write actions (which take no ARN) apply to every resource.
+// wildcard, and only X-Ray's write actions (which take no ARN) apply to every resource. The
+// DynamoDB actions are the ones each function's code calls (codeActions), on the table only.
 func TestRoleActionsMatchSecurityDoc(t *testing.T) {
 	t.Parallel()
-	ddb := "dynamodb:BatchGetItem dynamodb:ConditionCheckItem dynamodb:DeleteItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query dynamodb:TransactWriteItems dynamodb:UpdateItem"
-	ddbNoDelete := "dynamodb:BatchGetItem dynamodb:ConditionCheckItem dynamodb:GetItem dynamodb:PutItem dynamodb:Query dynamodb:TransactWriteItems dynamodb:UpdateItem"
-	table := "${SendersTable.Arn} ${SendersTable.Arn}/index/*"
-	common := func(logGroup string) []string {
+	code := codeActions(t)
+	ddb := func(folder string) string {
+		var acts []string
+		for _, a := range code[folder] {
+			if strings.HasPrefix(a, "dynamodb:") {
+				acts = append(acts, a)
+			}
+		}
+		return strings.Join(acts, " ") + " -> ${SendersTable.Arn} ${SendersTable.Arn}/index/*"
+	}
+	common := func(logGroup, secret string) []string {
 		return []string{
 			"logs:CreateLogStream logs:PutLogEvents -> ${" + logGroup + ".Arn}",
 			"xray:PutTelemetryRecords xray:PutTraceSegments -> *",
-			"secretsmanager:GetSecretValue -> ${WhatsAppSecretArn}",
+			"secretsmanager:GetSecretValue -> ${" + secret + "}",
 		}
 	}
 	want := map[string][]string{
-		"WebhookFunctionRole": append(common("WebhookLogGroup"),
-			ddb+" -> "+table,
+		// The webhook holds only its own secret: never the Graph token.
+		"WebhookFunctionRole": append(common("WebhookLogGroup", "WebhookSecretArn"),
+			ddb("webhook"),
 			"sqs:SendMessage -> ${InboundQueue.Arn} ${OutboundQueue.Arn}"),
-		"OutboundFunctionRole": append(common("OutboundLogGroup"),
-			ddb+" -> "+table,
+		"OutboundFunctionRole": append(common("OutboundLogGroup", "PlatformSecretArn"),
+			ddb("outbound"),
 			"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage sqs:SendMessage -> ${OutboundQueue.Arn}"),
-		"SendersFunctionRole": append(common("SendersLogGroup"),
-			ddb+" -> "+table,
+		"SendersFunctionRole": append(common("SendersLogGroup", "PlatformSecretArn"),
+			ddb("senders"),
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
-		"ReconcilerFunctionRole": append(common("ReconcilerLogGroup"),
-			ddbNoDelete+" -> "+table,
+		"ReconcilerFunctionRole": append(common("ReconcilerLogGroup", "PlatformSecretArn"),
+			ddb("reconciler"),
 			// The reconciler's run starts by re-enqueueing deferred requests that are due.
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
 	}
@@ -59,23 +68,7 @@ func roleStatements(t *testing.T) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
-		"Ref": func(_ string, in any, _ any) any { return fmt.Sprintf("${%v}", in) },
-		"Fn::GetAtt": func(_ string, in any, _ any) any {
-			if l, ok := in.([]any); ok && len(l) == 2 {
-				return fmt.Sprintf("${%v.%v}", l[0], l[1])
-			}
-			return fmt.Sprintf("${%v}", in)
-		},
-		"Fn::Sub": func(_ string, in any, _ any) any {
-			if l, ok := in.([]any); ok && len(l) > 0 {
-				return fmt.Sprint(l[0])
-			}
-			return fmt.Sprint(in)
-		},
-		"Fn::If": func(_ string, _ any, _ any) any { return nil },
-	}}
-	processed, err := intrinsics.ProcessYAML(data, opts)
+	processed, err := processTemplate(data)
 	if err != nil {
 		t.Fatalf("process template.yaml: %v", err)
 	}
@@ -159,4 +152,25 @@ func list(v any) []string {
 		return out
 	}
 	return nil
+}
+
+// processTemplate resolves template.yaml's intrinsics to "${Id}" / "${Id.Attr}" strings.
+func processTemplate(data []byte) ([]byte, error) {
+	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+		"Ref": func(_ string, in any, _ any) any { return fmt.Sprintf("${%v}", in) },
+		"Fn::GetAtt": func(_ string, in any, _ any) any {
+			if l, ok := in.([]any); ok && len(l) == 2 {
+				return fmt.Sprintf("${%v.%v}", l[0], l[1])
+			}
+			return fmt.Sprintf("${%v}", in)
+		},
+		"Fn::Sub": func(_ string, in any, _ any) any {
+			if l, ok := in.([]any); ok && len(l) > 0 {
+				return fmt.Sprint(l[0])
+			}
+			return fmt.Sprint(in)
+		},
+		"Fn::If": func(_ string, _ any, _ any) any { return nil },
+	}}
+	return intrinsics.ProcessYAML(data, opts)
 }

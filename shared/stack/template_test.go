@@ -2,6 +2,7 @@ package stack
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,16 +65,21 @@ func TestRepoTemplate(t *testing.T) {
 	if len(tmpl.Functions) != len(wantFolders) {
 		t.Errorf("got %d functions, want %d", len(tmpl.Functions), len(wantFolders))
 	}
-	wantEnv := map[string]string{
-		"TABLE_NAME":          "{{ref:SendersTable}}",
-		"OUTBOUND_QUEUE_URL":  "{{ref:OutboundQueue}}",
-		"INBOUND_QUEUE_URL":   "{{ref:InboundQueue}}",
-		"GRAPH_API_BASE_URL":  "https://graph.facebook.com",
-		"GRAPH_API_VERSION":   "v26.0",
-		"WHATSAPP_SECRET_ARN": "",
+	commonEnv := map[string]string{
+		"TABLE_NAME":         "{{ref:SendersTable}}",
+		"OUTBOUND_QUEUE_URL": "{{ref:OutboundQueue}}",
+		"INBOUND_QUEUE_URL":  "{{ref:InboundQueue}}",
+		"GRAPH_API_BASE_URL": "https://graph.facebook.com",
+		"GRAPH_API_VERSION":  "v26.0",
 		// Declared empty so that sam local can set them (template.yaml says why).
-		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+	}
+	// Each function's own secret (no parameter value given: empty), and its values declared empty.
+	secretEnv := map[string]map[string]string{
+		"WebhookFunction":    {"WEBHOOK_SECRET_ARN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": ""},
+		"OutboundFunction":   {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
+		"SendersFunction":    {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
+		"ReconcilerFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -88,6 +94,8 @@ func TestRepoTemplate(t *testing.T) {
 		if f.MemorySize != 256 || f.Timeout < 10 {
 			t.Errorf("%s: memory %d, timeout %d", f.LogicalID, f.MemorySize, f.Timeout)
 		}
+		wantEnv := maps.Clone(commonEnv)
+		maps.Copy(wantEnv, secretEnv[f.LogicalID])
 		if diff := cmp.Diff(wantEnv, f.Env); diff != "" {
 			t.Errorf("%s env (-want +got):\n%s", f.LogicalID, diff)
 		}
@@ -114,7 +122,7 @@ func TestRepoTemplate(t *testing.T) {
 func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 	tmpl := repoTemplate(t, Options{
 		StackName:  "t-abc",
-		Parameters: map[string]string{"GraphApiBaseUrl": "http://127.0.0.1:8090", "WhatsAppSecretArn": ""},
+		Parameters: map[string]string{"GraphApiBaseUrl": "http://127.0.0.1:8090", "WebhookSecretArn": "", "PlatformSecretArn": ""},
 	})
 	if got := tmpl.Queue("OutboundQueue").Name; got != "t-abc-outbound.fifo" {
 		t.Errorf("queue name = %q", got)
@@ -127,14 +135,14 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"TABLE_NAME":          "t-abc-SendersTable",
-		"OUTBOUND_QUEUE_URL":  "http://q/out",
-		"INBOUND_QUEUE_URL":   "http://q/in",
-		"GRAPH_API_BASE_URL":  "http://127.0.0.1:8090",
-		"GRAPH_API_VERSION":   "v26.0",
-		"WHATSAPP_SECRET_ARN": "",
+		"TABLE_NAME":         "t-abc-SendersTable",
+		"OUTBOUND_QUEUE_URL": "http://q/out",
+		"INBOUND_QUEUE_URL":  "http://q/in",
+		"GRAPH_API_BASE_URL": "http://127.0.0.1:8090",
+		"GRAPH_API_VERSION":  "v26.0",
+		"WEBHOOK_SECRET_ARN": "",
 		// Declared empty so that sam local can set them (template.yaml says why).
-		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
+		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
