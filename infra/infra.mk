@@ -10,7 +10,8 @@
 #                       same, building each function with `make build-<LogicalId>` (deployable)
 #   make infra-test     synth + drift test (template.yaml vs CDK) + guard on both templates
 #   make guard          cfn-guard rules in infra/guard on both templates, and the rules' own tests
-#   make lint-template  cfn-lint template.yaml
+#   make lint-template  cfn-lint template.yaml and the CDK app's template
+#   make lint-cdk       cfn-lint the CDK app's template (synth first); part of make test
 
 INFRA_DIR      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 INFRA_ROOT     := $(abspath $(INFRA_DIR)/..)
@@ -30,11 +31,11 @@ CDK_BUILD_FUNCTIONS ?= false
 INFRA_CDK_ENV := PATH="$(INFRA_NODE_BIN):$$PATH" CDK_DISABLE_VERSION_CHECK=1 \
 	CDK_DISABLE_CLI_TELEMETRY=true CDK_HOME="$(INFRA_TOOLS)/cdk-home"
 
-.PHONY: synth infra-test guard guard-rules-test lint-template sam-expand infra-tools-check
+.PHONY: synth infra-test guard guard-rules-test lint-template lint-cdk sam-expand infra-tools-check
 
 # Hooks of the repository Makefile (its "hooks" block). Rule prerequisites expand when make
 # reads the rule, so this file must be included before the `test` rule.
-TEST_PREREQS += guard
+TEST_PREREQS += guard lint-cdk
 TEST_JSON_EXTRA += (cd "$(INFRA_DIR)" && go test -json $(TESTFLAGS) ./...)
 LINT_EXTRA += (cd "$(INFRA_DIR)" && go vet ./... && go mod tidy -diff)
 
@@ -76,5 +77,9 @@ infra-test: synth sam-expand guard
 	cd "$(INFRA_DIR)" && go vet ./... && CDK_TEMPLATE_JSON="$(INFRA_CDK_JSON)" \
 	  SAM_TEMPLATE_JSON="$(INFRA_SAM_JSON)" go test -count=1 ./...
 
-lint-template:
+lint-template: lint-cdk
 	$(INFRA_CFN_LINT) "$(INFRA_ROOT)/template.yaml"
+
+# The CDK output deploys too: the same lint, warnings included, as template.yaml.
+lint-cdk: synth
+	$(INFRA_CFN_LINT) "$(INFRA_CDK_JSON)"
