@@ -91,7 +91,7 @@ func (r *runner) fillFigures(rep *report, cpu time.Duration, cpuErr error) {
 }
 
 // The outbound event source's settings (template.yaml, shared/app/outbound.go) and the
-// default per-sender throughput (shared/config).
+// default per-sender throughput (shared/config); TestBoundsMatchTemplate ties them.
 const (
 	pollerBatch       = 10 // BatchSize
 	outboundInstances = 10 // ScalingConfig.MaximumConcurrency

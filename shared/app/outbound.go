@@ -18,7 +18,8 @@ import (
 	"github.com/aloro/wa-senders/shared/queue"
 )
 
-// The outbound event source's settings in template.yaml, which the consumer paces and reports by.
+// The outbound event source's settings in template.yaml, which the consumer paces and reports by
+// (TestOutboundSettingsMatchTemplate fails when they part).
 const (
 	// outboundMaxConcurrency is OutboundFunction's ScalingConfig.MaximumConcurrency: that many
 	// instances may send for one sender at once, so each paces at 1/N of its throughput.

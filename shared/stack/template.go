@@ -157,6 +157,8 @@ type Event struct {
 	Queue                   string
 	BatchSize               int
 	ReportBatchItemFailures bool
+	// MaximumConcurrency is an SQS event's ScalingConfig.MaximumConcurrency (0: not set).
+	MaximumConcurrency int
 	// Schedule is a schedule event's expression.
 	Schedule string
 }
@@ -523,6 +525,9 @@ func (t *Template) readFunctions(plain rawTemplate) error {
 				}
 				ev.Queue = m[1]
 				ev.BatchSize = atoiOr(scalarString(props["BatchSize"]), 10)
+				if sc, ok := props["ScalingConfig"].(map[string]any); ok {
+					ev.MaximumConcurrency = atoiOr(scalarString(sc["MaximumConcurrency"]), 0)
+				}
 				types, _ := props["FunctionResponseTypes"].([]any)
 				for _, ft := range types {
 					if ft == "ReportBatchItemFailures" {

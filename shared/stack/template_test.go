@@ -106,7 +106,7 @@ func TestRepoTemplate(t *testing.T) {
 
 	// The SQS event goformation drops (FunctionResponseTypes) is read.
 	out := tmpl.Function("OutboundFunction")
-	wantEvents := []Event{{Name: "Outbound", Type: "SQS", Queue: "OutboundQueue", BatchSize: 10, ReportBatchItemFailures: true}}
+	wantEvents := []Event{{Name: "Outbound", Type: "SQS", Queue: "OutboundQueue", BatchSize: 10, ReportBatchItemFailures: true, MaximumConcurrency: 10}}
 	if diff := cmp.Diff(wantEvents, out.Events); diff != "" {
 		t.Errorf("OutboundFunction events (-want +got):\n%s", diff)
 	}
