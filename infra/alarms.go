@@ -31,7 +31,7 @@ var emfAlarms = []emfAlarm{
 	{"WebhookUnknownSendersAlarm", "Webhook events for phone numbers no sender holds.", "webhook", "UnknownSenders", 900, 10},
 	{"OutboundDeadLetteredAlarm", "Outbound requests ended as dead letters.", "outbound", "DeadLettered", 300, 1},
 	{"OutboundGraphErrorsAlarm", "Graph API send errors (any class; see GraphErrors_<class>).", "outbound", "GraphErrors", 300, 20},
-	{"OutboundGraphAuthErrorsAlarm", "Graph API refused the access token (expired or revoked).", "outbound", "GraphErrors_auth", 300, 1},
+	{"OutboundGraphAuthErrorsAlarm", "Graph API refused the access token (expired or revoked).", "outbound", "GraphErrors_token_invalid", 300, 1},
 	{"OutboundRefusedAlarm", "Outbound requests refused (see Refused_<reason>).", "outbound", "Refused", 900, 50},
 }
 

@@ -125,22 +125,22 @@ func startInprocess(ctx context.Context, st *localStack, env map[string]string, 
 	}
 	b.servers = append(b.servers, srv)
 
-	// app.Webhook writes its EMF metric lines to the process's stdout (in Lambda, the log
-	// stream); here they go to the backend's log file instead of the harness's report.
+	// app.Webhook and app.Outbound write their EMF metric lines to the process's stdout (in
+	// Lambda, the log stream); here they go to the backend's log file instead of the report.
 	stdout := os.Stdout
 	os.Stdout = logFile
 	webhook, err := app.Webhook(deps)
+	consume, cerr := app.Outbound(deps)
 	os.Stdout = stdout
 	if err != nil {
 		return fail(fmt.Errorf("webhook: %w", err))
 	}
+	if cerr != nil {
+		return fail(fmt.Errorf("outbound: %w", cerr))
+	}
 	admin, err := app.Senders(deps)
 	if err != nil {
 		return fail(fmt.Errorf("senders: %w", err))
-	}
-	consume, err := app.Outbound(deps)
-	if err != nil {
-		return fail(fmt.Errorf("outbound: %w", err))
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", webhook)

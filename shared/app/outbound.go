@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"time"
 
@@ -74,6 +75,8 @@ func OutboundConsumer(d Deps, tune func(*outbound.Options)) (*outbound.Consumer,
 		ThroughputPerSecond: d.Config.ThroughputPerSecond,
 		Instances:           outboundMaxConcurrency,
 		MaxReceiveCount:     outboundMaxReceiveCount,
+		// EMF lines on stdout, next to the logs, as the webhook's.
+		Metrics: os.Stdout,
 	}
 	// The webhook's store method for statuses that arrived before the send was recorded.
 	if orphans, ok := any(d.Store).(outbound.OrphanStatuses); ok {

@@ -26,6 +26,9 @@ const (
 	DuplicateMessages   = "DuplicateMessages"
 	ForwardedMessages   = "ForwardedMessages"
 	SignatureRejected   = "SignatureRejected"
+	// NotApplied counts verified POSTs answered 500 (the change was not applied; Meta retries):
+	// the failures the Lambda Errors metric never sees, because the function answered.
+	NotApplied = "NotApplied"
 )
 
 // Counters accumulates counts for one request. It is safe for concurrent use: the webhook
@@ -72,6 +75,19 @@ func (c *Counters) Snapshot() map[string]int64 {
 	return maps.Clone(c.counts)
 }
 
+// Take returns every counter and resets them all, atomically: counts added meanwhile land in
+// the next Take, never in two or none.
+func (c *Counters) Take() map[string]int64 {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.counts
+	c.counts = map[string]int64{}
+	return out
+}
+
 // Emitter writes EMF lines for one function.
 type Emitter struct {
 	w        io.Writer
@@ -91,7 +107,16 @@ func (e *Emitter) Flush(c *Counters, at time.Time) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	line, err := Line(e.function, c.Snapshot(), at)
+	return e.FlushCounts(c.Snapshot(), at)
+}
+
+// FlushCounts writes the non-zero counts as one EMF line stamped at, and nothing when every
+// count is zero. A nil emitter or writer discards.
+func (e *Emitter) FlushCounts(counts map[string]int64, at time.Time) error {
+	if e == nil || e.w == nil {
+		return nil
+	}
+	line, err := Line(e.function, counts, at)
 	if err != nil || line == nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -66,6 +67,8 @@ type Options struct {
 	// Backoff is the retry delay of a retryable failure on a message's receiveCount-th receive
 	// (default DefaultBackoff).
 	Backoff func(class graph.Class, receiveCount int) time.Duration
+	// Metrics receives the EMF counters (metrics.go), one line per invocation; nil discards.
+	Metrics io.Writer
 }
 
 // State changes and waits applied after Meta's answers (reference §6).
@@ -98,6 +101,8 @@ type Consumer struct {
 
 	pmu    sync.Mutex
 	pauses map[string]cachedPause
+
+	m *sendMetrics
 }
 
 type cachedPause struct {
@@ -145,7 +150,7 @@ func NewConsumer(o Options) (*Consumer, error) {
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff
 	}
-	return &Consumer{o: o, log: o.Log, pauses: map[string]cachedPause{}}, nil
+	return &Consumer{o: o, log: o.Log, pauses: map[string]cachedPause{}, m: newSendMetrics(o.Metrics)}, nil
 }
 
 // DefaultBackoff is the retry delay of a retryable failure: Meta's 4^X seconds for the pair
@@ -178,6 +183,7 @@ func (c *Consumer) HandleEvent(ctx context.Context, ev events.SQSEvent) (events.
 			GroupID: r.Attributes["MessageGroupId"], ReceiveCount: n}
 	}
 	failed := c.Handle(ctx, ds)
+	defer func() { _ = c.m.flush(c.o.Clock.Now()) }()
 	resp := events.SQSEventResponse{BatchItemFailures: make([]events.SQSBatchItemFailure, 0, len(failed))}
 	for _, id := range failed {
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
@@ -660,6 +666,7 @@ func (c *Consumer) asyncFallback(ctx context.Context, j *job) error {
 // record and whether SQS redelivers.
 func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err error) outcome {
 	class := graph.Classify(err)
+	c.m.graphError(class)
 	code, title := graph.Code(err), errorTitle(err)
 	now := c.o.Clock.Now()
 	snd := j.snd
@@ -884,7 +891,9 @@ func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
 // except that a send fills in its wamid and mode under a status that overtook it.
 func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 	now := c.o.Clock.Now()
+	applied := false // the closure may run again on a conflict: the last run counts
 	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, func(cur *Record, found bool) error {
+		applied = false
 		if found && f.onlyNew {
 			return ErrNoChange
 		}
@@ -924,8 +933,12 @@ func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 			cur.WAMID = f.wamid
 		}
 		cur.Attempts, cur.UpdatedAt = j.attempts, now
+		applied = true
 		return nil
 	})
+	if err == nil && applied {
+		c.m.recorded(f.status, f.reason)
+	}
 	if isNoChange(err) {
 		return nil
 	}

@@ -48,6 +48,10 @@ func TestStoreDownThenBack(t *testing.T) {
 	if code := e.post(b); code != http.StatusInternalServerError {
 		t.Fatalf("store down: %d, want 500", code)
 	}
+	// The 500 is what the NotApplied alarm counts (the function answered: no Lambda error).
+	if got := e.metric("NotApplied"); got != 1 {
+		t.Errorf("NotApplied = %d after one 500, want 1", got)
+	}
 	e.ddbN.down.Store(false)
 	if got := e.drain(e.inURL); len(got) != 0 {
 		t.Fatalf("store down: %d messages forwarded", len(got))

@@ -210,6 +210,7 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 	if err := h.process(ctx, body, counters); err != nil {
+		counters.Inc(metrics.NotApplied)
 		h.log.Error("webhook not applied; Meta will retry", "error", err.Error(), "bytes", len(body),
 			"ms", h.now().Sub(start).Milliseconds())
 		plain(w, http.StatusInternalServerError, "retry later")
