@@ -426,3 +426,38 @@ func roleActions(t *testing.T) (map[string]map[string]bool, map[string]bool) {
 	}
 	return granted, sources
 }
+
+// TestCodeActionsFollowEachComposition guards the derivation itself: calls made only by one
+// function's code must not leak into another's (the graph starts at each main), and calls made
+// through this module's interfaces must be found (the store is reached only through them).
+func TestCodeActionsFollowEachComposition(t *testing.T) {
+	code := codeActions(t)
+	has := func(fn, action string) bool {
+		for _, a := range code[fn] {
+			if a == action {
+				return true
+			}
+		}
+		return false
+	}
+	for _, tc := range []struct {
+		fn, action string
+		want       bool
+	}{
+		// The consumer's retry delay: only the outbound function changes visibility.
+		{"outbound", "sqs:ChangeMessageVisibility", true},
+		{"webhook", "sqs:ChangeMessageVisibility", false},
+		{"senders", "sqs:ChangeMessageVisibility", false},
+		// Reached through the webhook's Store interface, implemented by shared/store.
+		{"webhook", "dynamodb:PutItem", true},
+		{"webhook", "sqs:SendMessage", true},
+		// Every function reads its secret at cold start.
+		{"reconciler", "secretsmanager:GetSecretValue", true},
+		// No code polls the queue itself: the event source mapping does.
+		{"outbound", "sqs:ReceiveMessage", false},
+	} {
+		if got := has(tc.fn, tc.action); got != tc.want {
+			t.Errorf("%s reaches %s: %v, want %v (derived: %v)", tc.fn, tc.action, got, tc.want, code[tc.fn])
+		}
+	}
+}
