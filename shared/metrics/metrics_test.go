@@ -81,3 +81,20 @@ func TestReservedName(t *testing.T) {
 		t.Fatal("reserved name accepted")
 	}
 }
+
+// TestTakeResets: what Take returns is gone from the counters, and a count added after it lands
+// in the next Take, never in both.
+func TestTakeResets(t *testing.T) {
+	c := NewCounters()
+	c.Add("Sent", 2)
+	first := c.Take()
+	c.Inc("Sent")
+	second := c.Take()
+	if first["Sent"] != 2 || second["Sent"] != 1 || len(c.Take()) != 0 {
+		t.Errorf("takes = %v, %v; want 2 then 1 then nothing", first, second)
+	}
+	var nilCounters *Counters
+	if nilCounters.Take() != nil {
+		t.Error("a nil *Counters took something")
+	}
+}
