@@ -85,7 +85,7 @@ func TestReservedName(t *testing.T) {
 // TestTakeResets: what Take returns is gone from the counters, and a count added after it lands
 // in the next Take, never in both.
 func TestTakeResets(t *testing.T) {
-	c := NewCounters()
+	c := metrics.NewCounters()
 	c.Add("Sent", 2)
 	first := c.Take()
 	c.Inc("Sent")
@@ -93,7 +93,7 @@ func TestTakeResets(t *testing.T) {
 	if first["Sent"] != 2 || second["Sent"] != 1 || len(c.Take()) != 0 {
 		t.Errorf("takes = %v, %v; want 2 then 1 then nothing", first, second)
 	}
-	var nilCounters *Counters
+	var nilCounters *metrics.Counters
 	if nilCounters.Take() != nil {
 		t.Error("a nil *Counters took something")
 	}
