@@ -31,6 +31,16 @@ const (
 	EnvFreeEntryWindow  = "FREE_ENTRY_WINDOW"
 	EnvThroughput       = "SENDER_THROUGHPUT_PER_SECOND"
 	EnvLogLevel         = "LOG_LEVEL"
+	// EnvAppID is the Meta app id (for the Embedded Signup code exchange), kept with the
+	// other platform secrets.
+	EnvAppID = "WHATSAPP_APP_ID"
+	// EnvCredentialsKMSKey is the KMS key that wraps business tokens and PINs (AWS).
+	EnvCredentialsKMSKey = "CREDENTIALS_KMS_KEY_ID"
+	// EnvCredentialsLocalKey is a base64 32-byte key that wraps them where no KMS exists
+	// (`make run`, tests). Ignored when EnvCredentialsKMSKey is set.
+	EnvCredentialsLocalKey = "CREDENTIALS_LOCAL_KEY"
+	// EnvCredentialsCacheTTL bounds how long a warm instance uses a token it read (default 1m).
+	EnvCredentialsCacheTTL = "CREDENTIALS_CACHE_TTL"
 )
 
 // Defaults for the non-secret settings.
@@ -57,6 +67,11 @@ type Config struct {
 	ThroughputPerSecond int
 	LogLevel            string
 	Secrets             Secrets
+	// CredentialsKMSKeyID, CredentialsLocalKey and CredentialsCacheTTL configure the
+	// business-credentials vault (shared/credentials).
+	CredentialsKMSKeyID string
+	CredentialsLocalKey string
+	CredentialsCacheTTL time.Duration
 }
 
 // Secrets are never logged; String redacts them.
@@ -64,6 +79,7 @@ type Secrets struct {
 	AppSecret   string `json:"WHATSAPP_APP_SECRET"`
 	VerifyToken string `json:"WHATSAPP_VERIFY_TOKEN"`
 	AccessToken string `json:"WHATSAPP_ACCESS_TOKEN"`
+	AppID       string `json:"WHATSAPP_APP_ID"`
 }
 
 // String keeps secrets out of any accidental %v.
@@ -89,6 +105,7 @@ type Need struct {
 	AppSecret     bool
 	VerifyToken   bool
 	AccessToken   bool
+	AppID         bool
 }
 
 // Load reads the environment (through getenv, os.Getenv when nil), fills secrets from src when
@@ -115,7 +132,17 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 			AppSecret:   getenv(EnvAppSecret),
 			VerifyToken: getenv(EnvVerifyToken),
 			AccessToken: getenv(EnvAccessToken),
+			AppID:       getenv(EnvAppID),
 		},
+		CredentialsKMSKeyID: get(EnvCredentialsKMSKey, ""),
+		CredentialsLocalKey: getenv(EnvCredentialsLocalKey),
+	}
+	if v := get(EnvCredentialsCacheTTL, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("%s: want a positive duration such as 1m, got %q", EnvCredentialsCacheTTL, v)
+		}
+		c.CredentialsCacheTTL = d
 	}
 	if kw := get(EnvStopKeywords, ""); kw != "" {
 		for _, k := range strings.Split(kw, ",") {
@@ -142,7 +169,8 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 
 	needSecret := need.AppSecret && c.Secrets.AppSecret == "" ||
 		need.VerifyToken && c.Secrets.VerifyToken == "" ||
-		need.AccessToken && c.Secrets.AccessToken == ""
+		need.AccessToken && c.Secrets.AccessToken == "" ||
+		need.AppID && c.Secrets.AppID == ""
 	if arn := get(EnvSecretARN, ""); arn != "" && needSecret {
 		if src == nil {
 			return Config{}, errors.New("WHATSAPP_SECRET_ARN is set but no secret source is wired")
@@ -163,8 +191,12 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		if c.Secrets.VerifyToken == "" {
 			c.Secrets.VerifyToken = fromSM.VerifyToken
 		}
-		if c.Secrets.AccessToken == "" {
+		// A function gets only the secrets it needs: the webhook never holds the access token.
+		if c.Secrets.AccessToken == "" && need.AccessToken {
 			c.Secrets.AccessToken = fromSM.AccessToken
+		}
+		if c.Secrets.AppID == "" && need.AppID {
+			c.Secrets.AppID = fromSM.AppID
 		}
 	}
 
@@ -178,6 +210,7 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		{need.AppSecret, EnvAppSecret, c.Secrets.AppSecret},
 		{need.VerifyToken, EnvVerifyToken, c.Secrets.VerifyToken},
 		{need.AccessToken, EnvAccessToken, c.Secrets.AccessToken},
+		{need.AppID, EnvAppID, c.Secrets.AppID},
 	} {
 		if req.on && req.value == "" {
 			return Config{}, &MissingError{Name: req.name}

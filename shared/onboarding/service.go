@@ -38,8 +38,9 @@ type Service struct{ o Options }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
-	if o.Store == nil || o.Senders == nil || o.Secrets == nil || o.Graph == nil {
-		return nil, errors.New("onboarding: store, senders, secrets and graph are required")
+	// Graph may be nil where only partner events are applied (the webhook function).
+	if o.Store == nil || o.Senders == nil || o.Secrets == nil {
+		return nil, errors.New("onboarding: store, senders and secrets are required")
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -118,6 +119,9 @@ func IDFor(code string) string {
 func (s *Service) Start(ctx context.Context, r Request) (*Onboarding, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
+	}
+	if s.o.Graph == nil {
+		return nil, errors.New("onboarding: no Graph API client configured")
 	}
 	id := IDFor(r.Code)
 	o, err := s.o.Store.GetOnboarding(ctx, id)
