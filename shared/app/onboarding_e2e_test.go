@@ -28,8 +28,9 @@ const e2eAppID = "e2e-app-id-771"
 // place of KMS) and the fake's Embedded Signup.
 type onb struct {
 	*e2e
-	vault *credentials.Vault
-	now   func() time.Time
+	vault   *credentials.Vault
+	now     func() time.Time
+	fakeURL string
 }
 
 // newOnboardingE2E composes every function as the mains do, with a vault whose cache expires
@@ -94,7 +95,7 @@ func newOnboardingE2E(t *testing.T, cacheTTL time.Duration, clock func() time.Ti
 	}
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
-	return &onb{e2e: e, vault: vault, now: clock}
+	return &onb{e2e: e, vault: vault, now: clock, fakeURL: fakeURL}
 }
 
 // biz is one business of the tests.
