@@ -236,6 +236,8 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	assertNoSecrets(t, o, codeA, codeB)
 }
 
+func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
 func strconvI(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func countPath(reqs []graphfake.Request, suffix string) int {
