@@ -4,6 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"net/http"
 	"sync"
 	"testing"
@@ -154,4 +160,23 @@ func localKeyOf(t *testing.T, _ *onb) string {
 		key[i] = byte(i * 7)
 	}
 	return base64Std(key)
+}
+
+// scanTable returns every item of the test table, as text.
+func scanTable(t *testing.T, o *onb) string {
+	t.Helper()
+	out, err := testenv.DynamoDB(t).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(o.st.Table())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, item := range out.Items {
+		fmt.Fprintf(&b, "%v\n", item)
+		for _, v := range item {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				b.WriteString(s.Value + "\n")
+			}
+		}
+	}
+	return b.String()
 }
