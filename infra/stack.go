@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
@@ -53,7 +54,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	secretArn := awscdk.NewCfnParameter(stack, jsii.String("WhatsAppSecretArn"), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
 		Description: jsii.String("ARN of the Secrets Manager secret holding a JSON object with WHATSAPP_APP_SECRET, " +
-			"WHATSAPP_VERIFY_TOKEN and WHATSAPP_ACCESS_TOKEN. Read once per cold start.\n"),
+			"WHATSAPP_VERIFY_TOKEN, WHATSAPP_ACCESS_TOKEN and WHATSAPP_APP_ID. Read once per cold start.\n"),
 		AllowedPattern: jsii.String("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"),
 	}).ValueAsString()
 	// The name contains "Secret", but the value is an ARN, not the secret: no NoEcho needed.
@@ -142,19 +143,34 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		DeadLetterQueue:           &awssqs.DeadLetterQueue{Queue: inboundDLQ, MaxReceiveCount: jsii.Number(5)},
 	})
 
+	// Business tokens and two-step PINs are sealed in the table under data keys this key wraps.
+	credentialsKey := awskms.NewKey(stack, jsii.String("CredentialsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Wraps the data keys of business access tokens and two-step PINs."),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	credentialsAlias := awskms.NewAlias(stack, jsii.String("CredentialsKeyAlias"), &awskms.AliasProps{
+		AliasName: jsii.String("alias/" + *awscdk.Aws_STACK_NAME() + "-credentials"),
+		TargetKey: credentialsKey,
+	})
+	decryptCredentials := allow([]string{"kms:Decrypt"}, credentialsKey.KeyArn())
+
 	// ------------------------------------------------------------ functions
 	env := map[string]*string{
-		"TABLE_NAME":          table.TableName(),
-		"OUTBOUND_QUEUE_URL":  outboundQueue.QueueUrl(),
-		"INBOUND_QUEUE_URL":   inboundQueue.QueueUrl(),
-		"GRAPH_API_BASE_URL":  graphBaseURL,
-		"GRAPH_API_VERSION":   graphVersion,
-		"WHATSAPP_SECRET_ARN": secretArn,
+		"TABLE_NAME":             table.TableName(),
+		"OUTBOUND_QUEUE_URL":     outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":      inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL":     graphBaseURL,
+		"GRAPH_API_VERSION":      graphVersion,
+		"WHATSAPP_SECRET_ARN":    secretArn,
+		"CREDENTIALS_KMS_KEY_ID": credentialsAlias.AliasName(),
 		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
 		// (template.yaml says why); never given a value in AWS.
 		"WHATSAPP_APP_SECRET":       jsii.String(""),
 		"WHATSAPP_VERIFY_TOKEN":     jsii.String(""),
 		"WHATSAPP_ACCESS_TOKEN":     jsii.String(""),
+		"WHATSAPP_APP_ID":           jsii.String(""),
+		"CREDENTIALS_LOCAL_KEY":     jsii.String(""),
 		"AWS_ENDPOINT_URL_DYNAMODB": jsii.String(""),
 		"AWS_ENDPOINT_URL_SQS":      jsii.String(""),
 	}
@@ -180,6 +196,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 					"sqs:ChangeMessageVisibility", "sqs:SendMessage"}, outboundQueue.QueueArn()),
+				decryptCredentials,
 				readSecret,
 			},
 		},
@@ -190,6 +207,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			statements: []awsiam.PolicyStatement{
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
+				allow([]string{"kms:GenerateDataKey", "kms:Decrypt"}, credentialsKey.KeyArn()),
 				readSecret,
 			},
 		},
@@ -201,6 +219,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 				allow(without(dynamoDataActions, "dynamodb:DeleteItem"), tableArns...),
 				// Each run first re-enqueues the deferred outbound requests that are now due.
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
+				decryptCredentials,
 				readSecret,
 			},
 		},

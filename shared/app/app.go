@@ -39,7 +39,7 @@ type Deps struct {
 func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
 	st := store.New(awsclient.DynamoDB(awsCfg), cfg.TableName, nil)
 	var kmsAPI kmskey.API
-	if cfg.CredentialsKMSKeyID != "" {
+	if cfg.CredentialsKMSKeyID != "" && cfg.CredentialsLocalKey == "" {
 		kmsAPI = kms.NewFromConfig(awsCfg)
 	}
 	vault, err := NewVault(cfg, st, kmsAPI, nil)

@@ -16,15 +16,14 @@ import (
 	"github.com/aloro/wa-senders/shared/store"
 )
 
-// NewVault builds the credentials vault for cfg: its data keys wrapped by the KMS key named in
-// the configuration (kmsAPI its client), else by the local key (`make run`, tests), else by
-// nothing (a vault that can only forget: the webhook function). now may be nil.
+// NewVault builds the credentials vault for cfg: its data keys wrapped by the local key where one
+// is configured (`make run`, tests; a guard rule keeps it empty in deployed templates), else by
+// the KMS key named in the configuration (kmsAPI its client), else by nothing (a vault that can
+// only forget: a function without KMS permissions). now may be nil.
 func NewVault(cfg config.Config, st *store.Store, kmsAPI kmskey.API, now func() time.Time) (*credentials.Vault, error) {
 	o := credentials.Options{Store: st, CacheTTL: cfg.CredentialsCacheTTL, Now: now}
 	var err error
 	switch {
-	case cfg.CredentialsKMSKeyID != "" && kmsAPI != nil:
-		o.Keys = kmskey.New(kmsAPI, cfg.CredentialsKMSKeyID)
 	case cfg.CredentialsLocalKey != "":
 		raw, derr := base64.StdEncoding.DecodeString(cfg.CredentialsLocalKey)
 		if derr != nil {
@@ -32,6 +31,8 @@ func NewVault(cfg config.Config, st *store.Store, kmsAPI kmskey.API, now func() 
 			break
 		}
 		o.Keys, err = credentials.NewLocalKey(raw)
+	case cfg.CredentialsKMSKeyID != "" && kmsAPI != nil:
+		o.Keys = kmskey.New(kmsAPI, cfg.CredentialsKMSKeyID)
 	}
 	return credentials.New(o), err
 }

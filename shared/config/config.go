@@ -37,7 +37,7 @@ const (
 	// EnvCredentialsKMSKey is the KMS key that wraps business tokens and PINs (AWS).
 	EnvCredentialsKMSKey = "CREDENTIALS_KMS_KEY_ID"
 	// EnvCredentialsLocalKey is a base64 32-byte key that wraps them where no KMS exists
-	// (`make run`, tests). Ignored when EnvCredentialsKMSKey is set.
+	// (`make run`, tests); it wins over the KMS key. Deployed templates keep it empty.
 	EnvCredentialsLocalKey = "CREDENTIALS_LOCAL_KEY"
 	// EnvCredentialsCacheTTL bounds how long a warm instance uses a token it read (default 1m).
 	EnvCredentialsCacheTTL = "CREDENTIALS_CACHE_TTL"

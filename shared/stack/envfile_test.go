@@ -27,20 +27,23 @@ func TestLocalEnvFileIsComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		config.EnvTableName:        "wa-senders-local-SendersTable",
-		config.EnvOutboundQueueURL: "http://127.0.0.1:9324/000000000000/wa-senders-local-outbound.fifo",
-		config.EnvInboundQueueURL:  "http://127.0.0.1:9324/000000000000/wa-senders-local-inbound",
-		config.EnvGraphBaseURL:     "http://127.0.0.1:8090",
-		config.EnvGraphVersion:     "v26.0",
-		config.EnvAppSecret:        LocalAppSecret,
-		config.EnvVerifyToken:      LocalVerifyToken,
-		config.EnvAccessToken:      LocalAccessToken,
-		config.EnvSecretARN:        "",
-		EnvEndpointDynamoDB:        "http://127.0.0.1:8000",
-		EnvEndpointSQS:             "http://127.0.0.1:9324",
-		EnvRegion:                  "us-east-1",
-		EnvAccessKeyID:             "local",
-		EnvSecretAccessKey:         "local",
+		config.EnvTableName:           "wa-senders-local-SendersTable",
+		config.EnvOutboundQueueURL:    "http://127.0.0.1:9324/000000000000/wa-senders-local-outbound.fifo",
+		config.EnvInboundQueueURL:     "http://127.0.0.1:9324/000000000000/wa-senders-local-inbound",
+		config.EnvGraphBaseURL:        "http://127.0.0.1:8090",
+		config.EnvGraphVersion:        "v26.0",
+		config.EnvAppSecret:           LocalAppSecret,
+		config.EnvVerifyToken:         LocalVerifyToken,
+		config.EnvAccessToken:         LocalAccessToken,
+		config.EnvAppID:               LocalAppID,
+		config.EnvCredentialsLocalKey: LocalCredentialsKey,
+		config.EnvCredentialsKMSKey:   "alias/wa-senders-local-credentials",
+		config.EnvSecretARN:           "",
+		EnvEndpointDynamoDB:           "http://127.0.0.1:8000",
+		EnvEndpointSQS:                "http://127.0.0.1:9324",
+		EnvRegion:                     "us-east-1",
+		EnvAccessKeyID:                "local",
+		EnvSecretAccessKey:            "local",
 	}
 	for _, id := range []string{"WebhookFunction", "OutboundFunction", "SendersFunction", "ReconcilerFunction", EnvFileParameters} {
 		if diff := cmp.Diff(want, f[id]); diff != "" {

@@ -34,12 +34,15 @@ func TestRoleActionsMatchSecurityDoc(t *testing.T) {
 			"sqs:SendMessage -> ${InboundQueue.Arn} ${OutboundQueue.Arn}"),
 		"OutboundFunctionRole": append(common("OutboundLogGroup"),
 			ddb+" -> "+table,
+			"kms:Decrypt -> ${CredentialsKey.Arn}",
 			"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage sqs:SendMessage -> ${OutboundQueue.Arn}"),
 		"SendersFunctionRole": append(common("SendersLogGroup"),
 			ddb+" -> "+table,
+			"kms:Decrypt kms:GenerateDataKey -> ${CredentialsKey.Arn}",
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
 		"ReconcilerFunctionRole": append(common("ReconcilerLogGroup"),
 			ddbNoDelete+" -> "+table,
+			"kms:Decrypt -> ${CredentialsKey.Arn}",
 			// The reconciler's run starts by re-enqueueing deferred requests that are due.
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
 	}

@@ -73,7 +73,9 @@ func TestRepoTemplate(t *testing.T) {
 		"WHATSAPP_SECRET_ARN": "",
 		// Declared empty so that sam local can set them (template.yaml says why).
 		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
+		"WHATSAPP_APP_ID": "", "CREDENTIALS_LOCAL_KEY": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		"CREDENTIALS_KMS_KEY_ID": "alias/wa-senders-local-credentials",
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -135,7 +137,9 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		"WHATSAPP_SECRET_ARN": "",
 		// Declared empty so that sam local can set them (template.yaml says why).
 		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
+		"WHATSAPP_APP_ID": "", "CREDENTIALS_LOCAL_KEY": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		"CREDENTIALS_KMS_KEY_ID": "alias/t-abc-credentials",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
