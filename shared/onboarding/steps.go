@@ -388,7 +388,11 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 		return skipped("no_number")
 	}
 	now := s.o.Now()
+	registered := o.step(StepRegister).State == StepDone
 	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, func(snd *sender.Sender) error {
+		if registered {
+			snd.MetaStatus = graph.StatusConnected // Meta accepted the register just now
+		}
 		switch snd.Status {
 		case sender.StatusConnecting:
 			return snd.Fire(sender.EventRegistered, sender.SourceOperator, "embedded signup: registered", now)
