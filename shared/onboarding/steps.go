@@ -399,6 +399,9 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 		case sender.StatusOffline:
 			return snd.Fire(sender.EventEnable, sender.SourceOperator, "embedded signup: reconnected", now)
 		}
+		if registered {
+			return nil
+		}
 		return persist.ErrNoChange
 	})
 	switch {
