@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/aloro/wa-senders/shared/app"
 	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/onboarding"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/testenv"
@@ -80,4 +82,46 @@ func TestOnboardingSurvivesDeathBetweenSteps(t *testing.T) {
 		})
 	}
 	assertNoSecrets(t, o, codes...)
+}
+
+// TestScheduleResumesRetryingOnboardings: an onboarding left retrying by a transient failure is
+// resumed by the reconciler's schedule once its next attempt is due, not before.
+func TestScheduleResumesRetryingOnboardings(t *testing.T) {
+	testenv.Integration(t)
+	o := newOnboardingE2E(t, 0, nil)
+	ctx := context.Background()
+	b := biz{"1501", "2501", "3501"}
+	code := o.fake.AddBusiness(b.business("Later"))
+	if err := o.fake.Script(graphfakeRegisterFailure(b.phone, 131000, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if st, ob := o.onboard(b, code); st != http.StatusAccepted || ob.Status != onboarding.StatusRetrying {
+		t.Fatalf("onboarding: %d %s", st, ob.Status)
+	}
+	g := graph.New(graph.Options{BaseURL: o.fakeURL, Version: config.DefaultGraphVersion, Token: e2eAccessToken, TokenFor: o.vault.TokenFor})
+	at := func(offset time.Duration) *onboarding.Service {
+		svc, err := onboarding.New(onboarding.Options{Store: o.st, Senders: app.OnboardingSenders{S: o.st}, Secrets: o.vault, Graph: g,
+			AppID: e2eAppID, AppSecret: e2eAppSecret, Now: func() time.Time { return time.Now().Add(offset) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	if n, err := at(0).ResumeDue(ctx, 10); err != nil || n != 0 {
+		t.Fatalf("resumed before it was due: %d %v", n, err)
+	}
+	if n, err := at(3*time.Minute).ResumeDue(ctx, 10); err != nil || n != 1 {
+		t.Fatalf("ResumeDue = %d, %v; want 1", n, err)
+	}
+	if _, snd := o.getSender(b.phone); snd.Status != sender.StatusOnline {
+		t.Errorf("sender after the scheduled resume: %s", snd.Status)
+	}
+	if n, _ := at(10*time.Minute).ResumeDue(ctx, 10); n != 0 {
+		t.Errorf("a done onboarding is still listed as due (%d)", n)
+	}
+	assertNoSecrets(t, o, code)
+}
+
+func graphfakeRegisterFailure(phone string, code, times int) graphfake.Script {
+	return graphfake.Script{Path: graphfake.PathRegister, PhoneNumberID: phone, ErrorCode: code, Times: times}
 }

@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/sender"
@@ -19,6 +20,8 @@ type Store interface {
 	// WABA alone).
 	OnboardingForAsset(ctx context.Context, waba, phone string) (string, error)
 	SetOnboardingForAsset(ctx context.Context, waba, phone, id string) error
+	// DueOnboardings lists unfinished onboardings whose NextAttemptAt is at or before now.
+	DueOnboardings(ctx context.Context, now time.Time, limit int) ([]string, error)
 }
 
 // Senders is the sender registry. GetSender returns persist.ErrNotFound when absent;

@@ -222,9 +222,38 @@ func (s *Service) reopenSender(ctx context.Context, o *Onboarding) error {
 	return fmt.Errorf("reopen sender: %w", err)
 }
 
+// staleRun is when an onboarding left "running" is taken for abandoned (its process died) and
+// resumed by the schedule.
+const staleRun = 2 * time.Minute
+
+// ResumeDue resumes the onboardings whose next attempt is due (transient failures, abandoned
+// runs), at most limit; the reconciler's schedule calls it. It returns how many it resumed.
+func (s *Service) ResumeDue(ctx context.Context, limit int) (int, error) {
+	if s.o.Graph == nil {
+		return 0, nil
+	}
+	ids, err := s.o.Store.DueOnboardings(ctx, s.o.Now(), limit)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if _, err := s.Retry(ctx, id); err != nil {
+			if !errors.Is(err, ErrCodeRequired) {
+				s.o.Log.Warn("onboarding: scheduled resume failed", "onboarding", id, "error", err)
+			}
+			continue
+		}
+		n++
+	}
+	return n, nil
+}
+
 // resume runs the steps not yet done, saving after each.
 func (s *Service) resume(ctx context.Context, o *Onboarding, code string) (*Onboarding, error) {
 	o.Status, o.Reason = StatusRunning, ""
+	// Until a step is saved the run may die: the schedule resumes it after staleRun.
+	o.NextAttemptAt = s.o.Now().Add(staleRun)
 	for _, name := range Steps {
 		st := o.step(name)
 		if st.State == StepDone || st.State == StepSkipped {
@@ -240,8 +269,10 @@ func (s *Service) resume(ctx context.Context, o *Onboarding, code string) (*Onbo
 			o.Status, o.Reason = StatusRetrying, res.reason
 			o.NextAttemptAt = now.Add(max(res.wait, time.Minute))
 		case StepFailed:
-			o.Status, o.Reason = StatusFailed, res.reason
+			o.Status, o.Reason, o.NextAttemptAt = StatusFailed, res.reason, time.Time{}
 			s.failSender(ctx, o, res.reason)
+		default:
+			o.NextAttemptAt = now.Add(staleRun)
 		}
 		if err := s.o.Store.SaveOnboarding(ctx, o); err != nil {
 			return nil, fmt.Errorf("save onboarding after %s: %w", name, err)

@@ -153,8 +153,8 @@ func (s *Service) exchange(ctx context.Context, o *Onboarding, code string) resu
 		}
 		r := classify(err, ReasonRejected)
 		if r.state == StepRetrying {
-			// The code may still be valid: keep it claimable by posting it again.
-			r.reason = ReasonCodeRequired
+			// The code may still be valid, but it is not kept: posting it again resumes.
+			return failed(ReasonCodeRequired, "Meta did not answer the exchange: post the onboarding again with its code")
 		}
 		return r
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/onboarding"
 	"github.com/aloro/wa-senders/shared/persist"
@@ -17,6 +19,8 @@ import (
 //
 //	onboarding        ONBOARDING#<id>                 #ONBOARDING   doc, version
 //	asset → latest    ONBASSET#<waba>#<phone or "">   #ONBASSET     onboarding = <id>
+//	                  (an unfinished onboarding also has GSI2 ONBOARDINGS / <nextAttemptAt>#<id>, so the
+//	                  reconciler's schedule finds the ones due)
 func onboardingKey(id string) key        { return key{"ONBOARDING#" + id, "#ONBOARDING"} }
 func onbAssetKey(waba, phone string) key { return key{"ONBASSET#" + waba + "#" + phone, "#ONBASSET"} }
 
@@ -24,7 +28,7 @@ var _ onboarding.Store = (*Store)(nil)
 
 // CreateOnboarding stores a new onboarding (persist.ErrConflict when the id exists).
 func (s *Store) CreateOnboarding(ctx context.Context, o *onboarding.Onboarding) error {
-	err := s.putDoc(ctx, onboardingKey(o.ID), o, 0, time.Time{}, nil)
+	err := s.putDoc(ctx, onboardingKey(o.ID), o, 0, time.Time{}, onboardingIndex(o))
 	if IsConditionFailed(err) {
 		return persist.ErrConflict
 	}
@@ -51,7 +55,7 @@ func (s *Store) SaveOnboarding(ctx context.Context, o *onboarding.Onboarding) er
 	if o.Version == 0 {
 		return errors.New("save onboarding: not created yet")
 	}
-	err := s.putDoc(ctx, onboardingKey(o.ID), o, o.Version, time.Time{}, nil)
+	err := s.putDoc(ctx, onboardingKey(o.ID), o, o.Version, time.Time{}, onboardingIndex(o))
 	if IsConditionFailed(err) {
 		return persist.ErrConflict
 	}
@@ -60,6 +64,43 @@ func (s *Store) SaveOnboarding(ctx context.Context, o *onboarding.Onboarding) er
 	}
 	o.Version++
 	return nil
+}
+
+const gsiOnboardingsPK = "ONBOARDINGS"
+
+// onboardingIndex lists an unfinished onboarding under its next attempt time.
+func onboardingIndex(o *onboarding.Onboarding) map[string]types.AttributeValue {
+	if o.Finished() || o.NextAttemptAt.IsZero() {
+		return nil
+	}
+	return map[string]types.AttributeValue{
+		attrGSI2PK: str(gsiOnboardingsPK),
+		attrGSI2SK: str(o.NextAttemptAt.UTC().Format(time.RFC3339) + "#" + o.ID),
+	}
+}
+
+// DueOnboardings returns the ids of unfinished onboardings whose next attempt is at or before
+// now, oldest first, at most limit.
+func (s *Store) DueOnboardings(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName: aws.String(s.table), IndexName: aws.String(indexGSI2),
+		KeyConditionExpression: aws.String("gsi2pk = :p AND gsi2sk <= :s"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":p": str(gsiOnboardingsPK), ":s": str(now.UTC().Format(time.RFC3339) + "#~"),
+		},
+		Limit: aws.Int32(int32(limit)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query due onboardings: %w", err)
+	}
+	ids := make([]string, 0, len(out.Items))
+	for _, item := range out.Items {
+		sk := getS(item, attrGSI2SK)
+		if i := strings.LastIndexByte(sk, '#'); i >= 0 {
+			ids = append(ids, sk[i+1:])
+		}
+	}
+	return ids, nil
 }
 
 // OnboardingForAsset returns the latest onboarding of a WABA and number (persist.ErrNotFound when none).
