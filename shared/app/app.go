@@ -17,6 +17,7 @@ import (
 	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/credentials/kmskey"
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/onboarding"
 	"github.com/aloro/wa-senders/shared/store"
 )
 
@@ -29,7 +30,9 @@ type Deps struct {
 	// Vault keeps business tokens and PINs; the Graph client resolves tokens through it. Nil
 	// in tests that need neither: every call then uses the platform token.
 	Vault *credentials.Vault
-	Log   *slog.Logger
+	// Pool claims the platform's pre-verified numbers during onboarding (nil: no pool).
+	Pool onboarding.PoolClaimer
+	Log  *slog.Logger
 	// Now is the clock (time.Now in production; tests pass a fake).
 	Now func() time.Time
 }

@@ -51,6 +51,7 @@ func Onboarding(d Deps) (*onboarding.Service, error) {
 		Senders:   OnboardingSenders{d.Store},
 		Secrets:   d.Vault,
 		Graph:     g,
+		Pool:      d.Pool,
 		AppID:     d.Config.Secrets.AppID,
 		AppSecret: d.Config.Secrets.AppSecret,
 		Log:       d.Log,

@@ -483,16 +483,21 @@ func (f *Fake) finish(c *call, res result, start time.Time) {
 	}
 }
 
-// redactQuery removes an access_token from a recorded query string.
+// secretParams are query parameters never recorded: tokens, the app secret, exchangeable codes.
+var secretParams = []string{"access_token", "client_secret", "input_token", "code"}
+
+// redactQuery removes the secret parameters from a recorded query string.
 func redactQuery(q string) string {
-	if !strings.Contains(q, "access_token") {
+	if !slices.ContainsFunc(secretParams, func(p string) bool { return strings.Contains(q, p) }) {
 		return q
 	}
 	vals, err := url.ParseQuery(q)
 	if err != nil {
 		return ""
 	}
-	vals.Del("access_token")
+	for _, p := range secretParams {
+		vals.Del(p)
+	}
 	return vals.Encode()
 }
 
