@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/onboarding"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
@@ -153,6 +155,14 @@ func TestOnboardingStepFailures(t *testing.T) {
 			}
 			if ob.Status != wantStatus {
 				t.Errorf("onboarding status %s, want %s", ob.Status, wantStatus)
+			}
+			if c.step == onboarding.StepCheckAccess {
+				if _, err := o.vault.Pending(ctx, ob.ID); !errors.Is(err, persist.ErrNotFound) {
+					t.Errorf("a token that failed the check is kept: %v", err)
+				}
+				if _, err := o.vault.Token(ctx, req.id); err == nil && req.id != other.id {
+					t.Error("a token that failed the check became the business's")
+				}
 			}
 			sst, snd := o.getSender(req.phone)
 			switch {

@@ -271,6 +271,12 @@ func (s *Service) resume(ctx context.Context, o *Onboarding, code string) (*Onbo
 		case StepFailed:
 			o.Status, o.Reason, o.NextAttemptAt = StatusFailed, res.reason, time.Time{}
 			s.failSender(ctx, o, res.reason)
+			if name == StepCheckAccess {
+				// A token that failed the check is never used: do not keep it.
+				if err := s.o.Secrets.DeletePending(ctx, o.ID); err != nil {
+					s.o.Log.Warn("onboarding: drop refused token", "onboarding", o.ID, "error", err)
+				}
+			}
 		default:
 			o.NextAttemptAt = now.Add(staleRun)
 		}
