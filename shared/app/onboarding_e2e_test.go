@@ -80,14 +80,15 @@ func newOnboardingE2E(t *testing.T, cacheTTL time.Duration, clock func() time.Ti
 	webhook, werr := app.Webhook(deps)
 	admin, aerr := app.Senders(deps)
 	consume, cerr := app.Outbound(deps)
+	reconcile, rerr := app.Reconciler(deps)
 	os.Stdout = saved
 	stdoutMu.Unlock()
-	for _, err := range []error{werr, aerr, cerr} {
+	for _, err := range []error{werr, aerr, cerr, rerr} {
 		if err != nil {
 			t.Fatalf("compose: %v", err)
 		}
 	}
-	e.consume = consume
+	e.consume, e.reconcile = consume, reconcile
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", webhook)
 	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates", "/onboardings", "/onboardings/", "/businesses/"} {
@@ -209,6 +210,14 @@ func TestOnboardingEndToEnd(t *testing.T) {
 	}
 	if sa.TokenFingerprint == sb.TokenFingerprint {
 		t.Error("both businesses' replies used the same token")
+	}
+	// The reconciler reads each number with its business's token too.
+	reads := countPath(o.fake.Requests(), "/"+a.phone)
+	if err := o.reconcile(ctx); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if n := countPath(o.fake.Requests(), "/"+a.phone); n == reads {
+		t.Error("the reconciler did not read the business's number")
 	}
 	// Every Graph call on a business's asset used that business's token.
 	for _, r := range o.fake.Requests() {
