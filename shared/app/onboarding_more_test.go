@@ -68,3 +68,32 @@ func TestOnboardingWithoutNumberAndWithPoolNumber(t *testing.T) {
 	}
 	assertNoSecrets(t, o, code)
 }
+
+// TestSetPINAction: POST /senders/{id}/pin sets the PIN at Meta with the sender's business token
+// and keeps it; a malformed PIN is 400 and an unknown sender 404, and no answer carries a PIN.
+func TestSetPINAction(t *testing.T) {
+	testenv.Integration(t)
+	o := newOnboardingE2E(t, 0, nil)
+	ctx := context.Background()
+	b := biz{"1701", "2701", "3701"}
+	code := o.fake.AddBusiness(b.business("Pin Shop"))
+	if st, ob := o.onboard(b, code); st != http.StatusAccepted || ob.Status != onboarding.StatusDone {
+		t.Fatalf("onboarding: %d %s", st, ob.Status)
+	}
+	before := len(o.fake.Requests())
+	mustStatus(t, o.e2e, http.StatusOK, http.MethodPost, "/senders/"+b.phone+"/pin", `{"pin":"246810"}`)
+	if pin, _ := o.vault.PIN(ctx, b.phone); pin != "246810" || o.fake.PIN(b.phone) != "246810" {
+		t.Error("the PIN set is not both Meta's and kept")
+	}
+	for _, r := range o.fake.Requests()[before:] {
+		if r.TokenOwner != b.id {
+			t.Errorf("%s %s used the token of %q", r.Method, r.Path, r.TokenOwner)
+		}
+	}
+	mustStatus(t, o.e2e, http.StatusBadRequest, http.MethodPost, "/senders/"+b.phone+"/pin", `{"pin":"12ab56"}`)
+	mustStatus(t, o.e2e, http.StatusNotFound, http.MethodPost, "/senders/3799/pin", `{}`)
+	if pin, _ := o.vault.PIN(ctx, b.phone); pin != "246810" {
+		t.Error("a refused PIN replaced the kept one")
+	}
+	assertNoSecrets(t, o, code, "246810")
+}
