@@ -1,6 +1,8 @@
 package main
 
 import (
+	"slices"
+
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
@@ -48,6 +51,17 @@ var dynamoDataActions = []string{
 	"dynamodb:UpdateItem", "dynamodb:DeleteItem",
 }
 
+// without returns actions less the ones named.
+func without(actions []string, drop ...string) []string {
+	var out []string
+	for _, a := range actions {
+		if !slices.Contains(drop, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // NewSendersStack defines the table, queues, HTTP API, functions, roles, log groups and alarms.
 func NewSendersStack(scope constructs.Construct, id string, props *SendersStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
@@ -64,7 +78,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	platformSecretArn := awscdk.NewCfnParameter(stack, jsii.String("PlatformSecretArn"), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
 		Description: jsii.String("ARN of the Secrets Manager secret the Graph-calling functions read: a JSON object with " +
-			"WHATSAPP_ACCESS_TOKEN (and the platform's other credentials). Read once per cold start.\n"),
+			"WHATSAPP_ACCESS_TOKEN and WHATSAPP_APP_ID, and WHATSAPP_APP_SECRET for the Embedded Signup code exchange " +
+			"(the senders and reconciler functions). Read once per cold start.\n"),
 		AllowedPattern: secretArnPattern,
 	}).ValueAsString()
 	// The names contain "Secret", but the values are ARNs, not secrets: no NoEcho needed.
@@ -158,15 +173,29 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		DeadLetterQueue:           &awssqs.DeadLetterQueue{Queue: inboundDLQ, MaxReceiveCount: jsii.Number(5)},
 	})
 
+	// Business tokens and two-step PINs are sealed in the table under data keys this key wraps.
+	credentialsKey := awskms.NewKey(stack, jsii.String("CredentialsKey"), &awskms.KeyProps{
+		Description:       jsii.String("Wraps the data keys of business access tokens and two-step PINs."),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+	credentialsAlias := awskms.NewAlias(stack, jsii.String("CredentialsKeyAlias"), &awskms.AliasProps{
+		AliasName: jsii.String("alias/" + *awscdk.Aws_STACK_NAME() + "-credentials"),
+		TargetKey: credentialsKey,
+	})
+	decryptCredentials := allow([]string{"kms:Decrypt"}, credentialsKey.KeyArn())
+
 	// ------------------------------------------------------------ functions
 	env := map[string]*string{
-		"TABLE_NAME":         table.TableName(),
-		"OUTBOUND_QUEUE_URL": outboundQueue.QueueUrl(),
-		"INBOUND_QUEUE_URL":  inboundQueue.QueueUrl(),
-		"GRAPH_API_BASE_URL": graphBaseURL,
-		"GRAPH_API_VERSION":  graphVersion,
+		"TABLE_NAME":             table.TableName(),
+		"OUTBOUND_QUEUE_URL":     outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":      inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL":     graphBaseURL,
+		"GRAPH_API_VERSION":      graphVersion,
+		"CREDENTIALS_KMS_KEY_ID": credentialsAlias.AliasName(),
 		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
 		// (template.yaml says why); never given a value in AWS.
+		"CREDENTIALS_LOCAL_KEY":     jsii.String(""),
 		"AWS_ENDPOINT_URL_DYNAMODB": jsii.String(""),
 		"AWS_ENDPOINT_URL_SQS":      jsii.String(""),
 	}
@@ -176,6 +205,10 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		"WHATSAPP_APP_SECRET": jsii.String(""), "WHATSAPP_VERIFY_TOKEN": jsii.String("")}
 	platformSecret := map[string]*string{"PLATFORM_SECRET_ARN": platformSecretArn,
 		"WHATSAPP_ACCESS_TOKEN": jsii.String("")}
+	// Onboarding (senders: the code exchange; reconciler: resumed onboardings) also reads the
+	// app's id and secret from the platform secret.
+	onboardingSecret := map[string]*string{"PLATFORM_SECRET_ARN": platformSecretArn,
+		"WHATSAPP_ACCESS_TOKEN": jsii.String(""), "WHATSAPP_APP_SECRET": jsii.String(""), "WHATSAPP_APP_ID": jsii.String("")}
 	readWebhookSecret := allow([]string{"secretsmanager:GetSecretValue"}, webhookSecretArn)
 	readPlatformSecret := allow([]string{"secretsmanager:GetSecretValue"}, platformSecretArn)
 	fns := map[string]awslambda.Function{}
@@ -188,7 +221,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			reserved: 100,
 			env:      webhookSecret,
 			statements: []awsiam.PolicyStatement{
-				allow(dynamoDataActions, tableArns...),
+				allow(without(dynamoDataActions, "dynamodb:BatchGetItem"), tableArns...),
 				allow([]string{"sqs:SendMessage"}, inboundQueue.QueueArn(), outboundQueue.QueueArn()),
 				readWebhookSecret,
 			},
@@ -204,6 +237,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 				allow(dynamoDataActions, tableArns...),
 				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 					"sqs:ChangeMessageVisibility", "sqs:SendMessage"}, outboundQueue.QueueArn()),
+				decryptCredentials,
 				readPlatformSecret,
 			},
 		},
@@ -211,10 +245,11 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			id:          "SendersFunction",
 			description: "Sender admin API (IAM-authorized).",
 			timeout:     20,
-			env:         platformSecret,
+			env:         onboardingSecret,
 			statements: []awsiam.PolicyStatement{
-				allow(dynamoDataActions, tableArns...),
+				allow(without(dynamoDataActions, "dynamodb:UpdateItem"), tableArns...),
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
+				allow([]string{"kms:GenerateDataKey", "kms:Decrypt"}, credentialsKey.KeyArn()),
 				readPlatformSecret,
 			},
 		},
@@ -222,11 +257,13 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			id:          "ReconcilerFunction",
 			description: "Reconciles each sender with Meta's view of its phone number.",
 			timeout:     300,
-			env:         platformSecret,
+			env:         onboardingSecret,
 			statements: []awsiam.PolicyStatement{
-				allow([]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, tableArns...),
+				allow([]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, tableArns...),
 				// Each run first re-enqueues the deferred outbound requests that are now due.
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
+				// Resumed onboardings open the exchanged token and seal the business's.
+				allow([]string{"kms:GenerateDataKey", "kms:Decrypt"}, credentialsKey.KeyArn()),
 				readPlatformSecret,
 			},
 		},
@@ -278,6 +315,9 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		{"/messages", awsapigatewayv2.HttpMethod_ANY},
 		{"/messages/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 		{"/templates", awsapigatewayv2.HttpMethod_GET},
+		{"/onboardings", awsapigatewayv2.HttpMethod_ANY},
+		{"/onboardings/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
+		{"/businesses/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 	} {
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.path),

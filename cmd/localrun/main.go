@@ -50,7 +50,7 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 	defer stop()
 
 	cfg, awsCfg, err := awsclient.Bootstrap(ctx, config.Need{
-		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true,
+		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true, AppID: true,
 	})
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 
 	var servers []*http.Server
 	if fakeAddr != "" {
-		fake := graphfake.New(graphfake.Options{Token: cfg.Secrets.AccessToken})
+		fake := graphfake.New(graphfake.Options{Token: cfg.Secrets.AccessToken, AppID: cfg.Secrets.AppID, AppSecret: cfg.Secrets.AppSecret})
 		srv, err := serve(fakeAddr, fake)
 		if err != nil {
 			return fmt.Errorf("graph fake: %w", err)
@@ -68,7 +68,7 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 		log.Info("graph api fake listening", "addr", "http://"+fakeAddr)
 	}
 
-	deps := app.FromAWS(cfg, awsCfg, log)
+	deps := app.FromAWS(cfg, awsCfg, log).WithGraph()
 	webhook, err := app.Webhook(deps)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
@@ -88,7 +88,7 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", webhook)
-	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates"} {
+	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates", "/onboardings", "/onboardings/", "/businesses/"} {
 		mux.Handle(p, admin)
 	}
 	srv, err := serve(addr, mux)
@@ -97,6 +97,13 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 	}
 	servers = append(servers, srv)
 	log.Info("backend listening", "addr", "http://"+addr, "webhook", "http://"+addr+"/webhook", "admin", "http://"+addr+"/senders")
+	if fakeAddr != "" {
+		// How to play a business finishing Embedded Signup against the fake (README, "Try it").
+		fmt.Fprintf(os.Stderr, "\nEmbedded Signup locally: get an exchangeable code from the fake, then onboard with it:\n"+
+			"  curl -s http://%s/_fake/signup -d '{\"businessId\":\"1001\",\"wabaId\":\"2001\",\"phoneNumberIds\":[\"3001\"],\"verifiedName\":\"Lucky Shrub\"}'\n"+
+			"  curl -s -H 'Content-Type: application/json' http://%s/onboardings -d '{\"code\":\"<code>\",\"businessId\":\"1001\",\"wabaId\":\"2001\",\"phoneNumberId\":\"3001\",\"type\":\"external\",\"assistants\":[\"asst-1\"]}'\n\n",
+			fakeAddr, addr)
+	}
 
 	pollDone := make(chan struct{})
 	go func() {

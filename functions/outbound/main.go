@@ -20,6 +20,7 @@ func main() {
 	if err != nil {
 		logging.Fatal(log, "cold start", err)
 	}
+	deps = deps.WithGraph()
 	handle, err := app.Outbound(deps)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)

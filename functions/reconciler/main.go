@@ -16,10 +16,11 @@ import (
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
-	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true}, log)
+	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true, AppSecret: true, AppID: true}, log)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)
 	}
+	deps = deps.WithGraph()
 	run, err := app.Reconciler(deps)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)

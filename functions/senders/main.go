@@ -15,10 +15,11 @@ import (
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
-	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true}, log)
+	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true, AppSecret: true, AppID: true}, log)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)
 	}
+	deps = deps.WithGraph()
 	h, err := app.Senders(deps)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)

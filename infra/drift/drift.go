@@ -13,7 +13,7 @@
 // # What is compared
 //
 //   - Parameters (type, default, allowed values/pattern, NoEcho) and Conditions.
-//   - Tables, queues, log groups and alarms: every property, plus DeletionPolicy and
+//   - Tables, queues, log groups, alarms and KMS keys: every property, plus DeletionPolicy and
 //     UpdateReplacePolicy (CloudFormation's default "Delete" when absent).
 //   - Functions: every property except Code (an S3 placeholder on one side, a CDK asset on the
 //     other) and Tags (SAM's lambda:createdBy).
@@ -90,6 +90,7 @@ type Model struct {
 	Queues       map[string]any
 	LogGroups    map[string]any
 	Alarms       map[string]any
+	Keys         map[string]any
 	Functions    map[string]any
 	Roles        map[string]Role
 	Routes       []Route
@@ -145,6 +146,7 @@ func Build(t *Template, opts Options) *Model {
 		Queues:     map[string]any{},
 		LogGroups:  map[string]any{},
 		Alarms:     map[string]any{},
+		Keys:       map[string]any{},
 		Functions:  map[string]any{},
 		Roles:      map[string]Role{},
 		Mappings:   map[string]any{},
@@ -195,6 +197,8 @@ func Build(t *Template, opts Options) *Model {
 			m.LogGroups[key] = withPolicies(r, b.render(r.Properties))
 		case "AWS::CloudWatch::Alarm":
 			m.Alarms[key] = withPolicies(r, b.render(r.Properties))
+		case "AWS::KMS::Key", "AWS::KMS::Alias":
+			m.Keys[key] = withPolicies(r, b.render(r.Properties))
 		case "AWS::Lambda::Function":
 			props := b.render(omit(r.Properties, "Code", "Tags")).(map[string]any)
 			m.Functions[key] = withPolicies(r, props)

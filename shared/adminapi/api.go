@@ -80,7 +80,9 @@ type Options struct {
 	Enqueuer Enqueuer
 	// PINs keeps two-step PINs; nil forgets them after register (see the package doc).
 	PINs PINKeeper
-	Log  *slog.Logger
+	// Onboarding serves /onboardings, /businesses/{id}/token and /senders/{id}/pin; nil answers 501.
+	Onboarding Onboarder
+	Log        *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
@@ -96,6 +98,7 @@ type API struct {
 	graph    Graph
 	enqueuer Enqueuer
 	pins     PINKeeper
+	onboard  Onboarder
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
@@ -103,7 +106,7 @@ type API struct {
 
 // New returns the admin API handler.
 func New(o Options) *API {
-	a := &API{store: o.Store, graph: o.Graph, enqueuer: o.Enqueuer, pins: o.PINs, log: o.Log, now: o.Now, maxBody: o.MaxBody}
+	a := &API{store: o.Store, graph: o.Graph, enqueuer: o.Enqueuer, pins: o.PINs, onboard: o.Onboarding, log: o.Log, now: o.Now, maxBody: o.MaxBody}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,7 +121,7 @@ func New(o Options) *API {
 
 // roots are the first path segments the API serves; anything before one (a stage name such
 // as /prod) is ignored, so the handler works whatever prefix or route key the event carries.
-var roots = map[string]bool{"senders": true, "templates": true, "messages": true}
+var roots = map[string]bool{"senders": true, "templates": true, "messages": true, "onboardings": true, "businesses": true}
 
 // route is a matched request: a name for logs (no ids, no phone numbers) and the path values.
 type route struct {
@@ -201,6 +204,9 @@ func (a *API) match(r *http.Request) route {
 			}
 		}
 		return route{name: m + " " + name, allowed: strings.Join(allowed, ", ")}
+	}
+	if rt, ok := a.matchOnboarding(p, pick); ok {
+		return rt
 	}
 	n := len(p)
 	switch {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloro/wa-senders/shared/app"
+	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/lambdahttp"
@@ -45,8 +46,10 @@ func TestSampleEvents(t *testing.T) {
 
 	ddb := testenv.DynamoDB(t)
 	_, fakeURL := graphfake.ServeNew(t, graphfake.Options{})
+	st := store.New(ddb, testenv.Table(t, ddb), nil)
 	h, err := app.Senders(app.Deps{
-		Store: store.New(ddb, testenv.Table(t, ddb), nil),
+		Store: st,
+		Vault: credentials.New(credentials.Options{Store: st, Keys: credentials.RandomLocalKey()}),
 		Graph: graph.New(graph.Options{BaseURL: fakeURL, Version: "v24.0", Token: graphfake.DefaultToken}),
 		Log:   logging.New(os.Stderr, "ERROR"),
 		Now:   time.Now,

@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/aloro/wa-senders/shared/awsclient"
 	"github.com/aloro/wa-senders/shared/config"
+	"github.com/aloro/wa-senders/shared/credentials"
+	"github.com/aloro/wa-senders/shared/credentials/kmskey"
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/onboarding"
 	"github.com/aloro/wa-senders/shared/store"
 )
 
@@ -23,19 +27,33 @@ type Deps struct {
 	Store  *store.Store
 	SQS    *sqs.Client
 	Graph  *graph.Client
-	Log    *slog.Logger
+	// Vault keeps business tokens and PINs; the Graph client resolves tokens through it. Nil
+	// in tests that need neither: every call then uses the platform token.
+	Vault *credentials.Vault
+	// Pool claims the platform's pre-verified numbers during onboarding (nil: no pool).
+	Pool onboarding.PoolClaimer
+	Log  *slog.Logger
 	// Now is the clock (time.Now in production; tests pass a fake).
 	Now func() time.Time
 }
 
-// FromAWS builds the production adapters from the configuration and the SDK configuration.
-// It is called once per cold start.
+// FromAWS builds the production adapters from the configuration and the SDK configuration,
+// all but the Graph API client (WithGraph adds it). It is called once per cold start.
 func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
+	st := store.New(awsclient.DynamoDB(awsCfg), cfg.TableName, nil)
+	var kmsAPI kmskey.API
+	if cfg.CredentialsKMSKeyID != "" && cfg.CredentialsLocalKey == "" {
+		kmsAPI = kms.NewFromConfig(awsCfg)
+	}
+	vault, err := NewVault(cfg, st, kmsAPI, nil)
+	if err != nil && log != nil {
+		log.Error("credentials vault: business tokens and PINs cannot be sealed or opened", "error", err.Error())
+	}
 	return Deps{
 		Config: cfg,
-		Store:  store.New(awsclient.DynamoDB(awsCfg), cfg.TableName, nil),
+		Store:  st,
 		SQS:    awsclient.SQS(awsCfg),
-		Graph:  NewGraph(cfg),
+		Vault:  vault,
 		Log:    log,
 		Now:    time.Now,
 	}
@@ -48,6 +66,28 @@ func NewGraph(cfg config.Config) *graph.Client {
 		Version: cfg.GraphVersion,
 		Token:   cfg.Secrets.AccessToken,
 	})
+}
+
+// WithGraph returns d with the Graph API client, whose calls on a business's WABA or number use
+// that business's token from d.Vault. Only the functions that call Graph add it: the webhook
+// then holds no path to the vault's KMS unwrap (its role has no KMS grant).
+func (d Deps) WithGraph() Deps {
+	d.Graph = NewGraphFor(d.Config, d.Vault)
+	return d
+}
+
+// NewGraphFor returns the Graph API client for cfg whose calls on a business's WABA or number
+// use that business's token from v (nil v: the platform token for every call).
+func NewGraphFor(cfg config.Config, v *credentials.Vault) *graph.Client {
+	o := graph.Options{
+		BaseURL: cfg.GraphBaseURL,
+		Version: cfg.GraphVersion,
+		Token:   cfg.Secrets.AccessToken,
+	}
+	if v != nil {
+		o.TokenFor = v.TokenFor
+	}
+	return graph.New(o)
 }
 
 // Bootstrap is the cold start shared by every Lambda main: configuration (secrets included),

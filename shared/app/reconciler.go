@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/onboarding"
 	"github.com/aloro/wa-senders/shared/reconcile"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -29,7 +30,20 @@ func Reconciler(d Deps) (func(context.Context) error, error) {
 		Now:     d.Now,
 		Requeue: requeue,
 	})
+	var onboardings *onboarding.Service
+	if d.Vault != nil {
+		if onboardings, err = Onboarding(d); err != nil {
+			return nil, fmt.Errorf("reconciler: %w", err)
+		}
+	}
 	return func(ctx context.Context) error {
+		if onboardings != nil {
+			// Onboardings left retrying (or abandoned by a dead process) resume on this schedule.
+			n, err := onboardings.ResumeDue(ctx, 50)
+			if d.Log != nil && (err != nil || n > 0) {
+				d.Log.Info("onboardings resumed", "count", n, "error", fmt.Sprint(err))
+			}
+		}
 		rep, err := r.Run(ctx)
 		if d.Log != nil {
 			d.Log.Info("reconcile run", "examined", rep.Examined, "skipped", rep.Skipped, "corrected", rep.Corrected,

@@ -12,6 +12,7 @@ import (
 	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/logging"
+	"github.com/aloro/wa-senders/shared/testenv"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
@@ -159,4 +160,61 @@ func scrubTimes(out string) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestNoSecretsInOnboardingOutput extends the promise to Embedded Signup: onboardings that
+// succeed and fail, a PIN set by an operator, a replaced token and a partner removal, at DEBUG
+// level, and no log line and no API answer carries an exchangeable code, a business token or a
+// two-step PIN (the fake issues them with distinctive prefixes, so a leak of any is caught).
+func TestNoSecretsInOnboardingOutput(t *testing.T) {
+	testenv.Integration(t)
+	o := newOnboardingE2E(t, 0, nil)
+	ctx := context.Background()
+	a := biz{"1301", "2301", "3301"}
+	code := o.fake.AddBusiness(a.business("Secret Shop"))
+	if st, ob := o.onboard(a, code); st != http.StatusAccepted || ob.Status != "done" {
+		t.Fatalf("onboarding: %d %s", st, ob.Status)
+	}
+	o.onboard(a, code) // the same code again
+	reused := o.fake.AddBusiness(biz{"1302", "2302", "3302"}.business("x"))
+	if _, err := o.platformGraph().ExchangeCode(ctx, e2eAppID, e2eAppSecret, reused); err != nil {
+		t.Fatal(err)
+	}
+	o.onboard(biz{"1302", "2302", "3302"}, reused) // fails: code_invalid
+	const operatorPIN = "771903"
+	mustStatus(t, o.e2e, http.StatusOK, http.MethodPost, "/senders/"+a.phone+"/pin", `{"pin":"`+operatorPIN+`"}`)
+	mustStatus(t, o.e2e, http.StatusOK, http.MethodPost, "/senders/"+a.phone+"/pin", `{}`)
+	generatedPIN := o.fake.PIN(a.phone)
+	newTok, err := o.platformGraph().ExchangeCode(ctx, e2eAppID, e2eAppSecret, o.fake.AddBusiness(a.business("Secret Shop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustStatus(t, o.e2e, http.StatusNoContent, http.MethodPut, "/businesses/"+a.id+"/token", `{"token":"`+newTok+`"}`)
+	o.replyThrough(ctx, a, "wamid.sec-onb-1", "sec-onb-1")
+
+	out := o.output()
+	if !strings.Contains(out, "onboarding done") {
+		t.Fatalf("onboarding log lines not captured: the test would prove nothing\n%s", out)
+	}
+	answers := o.responses.String()
+	for what, s := range map[string]string{"code": code, "reused code": reused, "operator PIN": operatorPIN,
+		"generated PIN": generatedPIN, "replacement token": newTok, "code prefix": "fake-code-",
+		"token prefix": "fake-biz-token-", "bearer header": "Bearer ", "app secret": e2eAppSecret} {
+		if s == "" {
+			t.Fatalf("%s is empty: the test would prove nothing", what)
+		}
+		if strings.Contains(out, s) {
+			t.Errorf("the functions' output contains the %s", what)
+		}
+		if strings.Contains(answers, s) {
+			t.Errorf("an API answer contains the %s", what)
+		}
+	}
+	// Stored sealed: no item of the table holds a token or PIN in plaintext.
+	dump := scanTable(t, o)
+	for what, s := range map[string]string{"token": newTok, "PIN": generatedPIN} {
+		if strings.Contains(dump, s) {
+			t.Errorf("the table holds the %s in plaintext", what)
+		}
+	}
 }

@@ -14,13 +14,23 @@ func Senders(d Deps) (http.Handler, error) {
 	if d.Store == nil || d.Graph == nil {
 		return nil, errors.New("senders: store and graph client are required")
 	}
-	return adminapi.New(adminapi.Options{
+	o := adminapi.Options{
 		Store:    d.Store,
 		Graph:    d.Graph,
 		Enqueuer: sendersEnqueuer(d),
 		Log:      d.Log,
 		Now:      d.Now,
-	}), nil
+	}
+	if d.Vault != nil {
+		// PINs generated at registration are kept; onboarding needs the vault too.
+		o.PINs = d.Vault
+		ob, err := Onboarding(d)
+		if err != nil {
+			return nil, err
+		}
+		o.Onboarding = ob
+	}
+	return adminapi.New(o), nil
 }
 
 // sendersEnqueuer is the outbound request enqueuer behind POST /messages: validated against

@@ -18,6 +18,15 @@ func Webhook(d Deps) (http.Handler, error) {
 	if d.Store == nil || d.SQS == nil {
 		return nil, errors.New("webhook: a store and an SQS client are required")
 	}
+	var partners webhook.Partners
+	if d.Vault != nil {
+		// Partner events disconnect senders and forget tokens: no key is needed to delete.
+		ob, err := Onboarding(Deps{Store: d.Store, Vault: d.Vault, Log: d.Log, Now: d.Now, Config: d.Config})
+		if err != nil {
+			return nil, err
+		}
+		partners = ob
+	}
 	return webhook.New(webhook.Config{
 		AppSecret:        d.Config.Secrets.AppSecret,
 		VerifyToken:      d.Config.Secrets.VerifyToken,
@@ -26,10 +35,11 @@ func Webhook(d Deps) (http.Handler, error) {
 		FreeEntryWindow:  d.Config.FreeEntryWindow,
 		StopKeywords:     d.Config.StopKeywords,
 	}, webhook.Deps{
-		Store:   d.Store,
-		Queue:   queue.New(d.SQS),
-		Log:     d.Log,
-		Metrics: os.Stdout,
-		Now:     d.Now,
+		Store:    d.Store,
+		Queue:    queue.New(d.SQS),
+		Log:      d.Log,
+		Metrics:  os.Stdout,
+		Now:      d.Now,
+		Partners: partners,
 	})
 }

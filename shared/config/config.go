@@ -6,12 +6,14 @@
 //
 //   - WEBHOOK_SECRET_ARN names the webhook's secret: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN;
 //   - PLATFORM_SECRET_ARN names the secret of the functions that call Graph:
-//     WHATSAPP_ACCESS_TOKEN and the platform's other credentials.
+//     WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_ID and the platform's other credentials, plus
+//     WHATSAPP_APP_SECRET for the senders function (the Embedded Signup code exchange).
 //
 // A function reads only the secrets holding what its Need asks for, and takes from each secret
 // only the keys that secret is meant to hold, so the webhook never holds a Graph token even if
-// one were put in its secret. To add a secret value: a field in Secrets, a flag in Need and one
-// line in secretKeys.
+// one were put in its secret. A value two secrets may hold (the app secret) comes from the one
+// the function is given. To add a secret value: a field in Secrets, a flag in Need and one line
+// in secretKeys.
 package config
 
 import (
@@ -40,6 +42,16 @@ const (
 	EnvFreeEntryWindow   = "FREE_ENTRY_WINDOW"
 	EnvThroughput        = "SENDER_THROUGHPUT_PER_SECOND"
 	EnvLogLevel          = "LOG_LEVEL"
+	// EnvAppID is the Meta app id (for the Embedded Signup code exchange), kept with the
+	// other platform secrets.
+	EnvAppID = "WHATSAPP_APP_ID"
+	// EnvCredentialsKMSKey is the KMS key that wraps business tokens and PINs (AWS).
+	EnvCredentialsKMSKey = "CREDENTIALS_KMS_KEY_ID"
+	// EnvCredentialsLocalKey is a base64 32-byte key that wraps them where no KMS exists
+	// (`make run`, tests); it wins over the KMS key. Deployed templates keep it empty.
+	EnvCredentialsLocalKey = "CREDENTIALS_LOCAL_KEY"
+	// EnvCredentialsCacheTTL bounds how long a warm instance uses a token it read (default 1m).
+	EnvCredentialsCacheTTL = "CREDENTIALS_CACHE_TTL"
 )
 
 // Defaults for the non-secret settings.
@@ -66,6 +78,11 @@ type Config struct {
 	ThroughputPerSecond int
 	LogLevel            string
 	Secrets             Secrets
+	// CredentialsKMSKeyID, CredentialsLocalKey and CredentialsCacheTTL configure the
+	// business-credentials vault (shared/credentials).
+	CredentialsKMSKeyID string
+	CredentialsLocalKey string
+	CredentialsCacheTTL time.Duration
 }
 
 // Secrets are never logged; String redacts them.
@@ -73,21 +90,27 @@ type Secrets struct {
 	AppSecret   string `json:"WHATSAPP_APP_SECRET"`
 	VerifyToken string `json:"WHATSAPP_VERIFY_TOKEN"`
 	AccessToken string `json:"WHATSAPP_ACCESS_TOKEN"`
+	AppID       string `json:"WHATSAPP_APP_ID"`
 }
 
 // secretKey is one secret value: the variable that carries it (also its key in the secret's
-// JSON), the variable naming the ARN of the secret that holds it, where it goes and who needs it.
+// JSON), the variables naming the ARNs of the secrets that may hold it, where it goes and who
+// needs it. A value held by more than one secret comes from the first of them the function is
+// given: each function is given only the secrets whose values it uses (the webhook reads the app
+// secret from the webhook secret; the senders function, which needs it for the Embedded Signup
+// code exchange, from the platform secret).
 type secretKey struct {
-	env    string
-	arnEnv string
-	field  func(*Secrets) *string
-	needed func(Need) bool
+	env     string
+	arnEnvs []string
+	field   func(*Secrets) *string
+	needed  func(Need) bool
 }
 
 var secretKeys = []secretKey{
-	{EnvAppSecret, EnvWebhookSecretARN, func(s *Secrets) *string { return &s.AppSecret }, func(n Need) bool { return n.AppSecret }},
-	{EnvVerifyToken, EnvWebhookSecretARN, func(s *Secrets) *string { return &s.VerifyToken }, func(n Need) bool { return n.VerifyToken }},
-	{EnvAccessToken, EnvPlatformSecretARN, func(s *Secrets) *string { return &s.AccessToken }, func(n Need) bool { return n.AccessToken }},
+	{EnvAppSecret, []string{EnvWebhookSecretARN, EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.AppSecret }, func(n Need) bool { return n.AppSecret }},
+	{EnvVerifyToken, []string{EnvWebhookSecretARN}, func(s *Secrets) *string { return &s.VerifyToken }, func(n Need) bool { return n.VerifyToken }},
+	{EnvAccessToken, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.AccessToken }, func(n Need) bool { return n.AccessToken }},
+	{EnvAppID, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.AppID }, func(n Need) bool { return n.AppID }},
 }
 
 // String keeps secrets out of any accidental %v.
@@ -113,6 +136,7 @@ type Need struct {
 	AppSecret     bool
 	VerifyToken   bool
 	AccessToken   bool
+	AppID         bool
 }
 
 // Load reads the environment (through getenv, os.Getenv when nil), fills each secret value need
@@ -129,16 +153,25 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		return def
 	}
 	c := Config{
-		TableName:        get(EnvTableName, DefaultTableName),
-		OutboundQueueURL: get(EnvOutboundQueueURL, ""),
-		InboundQueueURL:  get(EnvInboundQueueURL, ""),
-		GraphBaseURL:     strings.TrimRight(get(EnvGraphBaseURL, DefaultGraphBaseURL), "/"),
-		GraphVersion:     get(EnvGraphVersion, DefaultGraphVersion),
-		FreeEntryWindow:  DefaultFreeEntryWindow,
-		LogLevel:         get(EnvLogLevel, "INFO"),
+		TableName:           get(EnvTableName, DefaultTableName),
+		OutboundQueueURL:    get(EnvOutboundQueueURL, ""),
+		InboundQueueURL:     get(EnvInboundQueueURL, ""),
+		GraphBaseURL:        strings.TrimRight(get(EnvGraphBaseURL, DefaultGraphBaseURL), "/"),
+		GraphVersion:        get(EnvGraphVersion, DefaultGraphVersion),
+		FreeEntryWindow:     DefaultFreeEntryWindow,
+		LogLevel:            get(EnvLogLevel, "INFO"),
+		CredentialsKMSKeyID: get(EnvCredentialsKMSKey, ""),
+		CredentialsLocalKey: getenv(EnvCredentialsLocalKey),
 	}
 	for _, k := range secretKeys {
 		*k.field(&c.Secrets) = getenv(k.env)
+	}
+	if v := get(EnvCredentialsCacheTTL, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("%s: want a positive duration such as 1m, got %q", EnvCredentialsCacheTTL, v)
+		}
+		c.CredentialsCacheTTL = d
 	}
 	if kw := get(EnvStopKeywords, ""); kw != "" {
 		for _, k := range strings.Split(kw, ",") {
@@ -177,6 +210,7 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		{need.AppSecret, EnvAppSecret, c.Secrets.AppSecret},
 		{need.VerifyToken, EnvVerifyToken, c.Secrets.VerifyToken},
 		{need.AccessToken, EnvAccessToken, c.Secrets.AccessToken},
+		{need.AppID, EnvAppID, c.Secrets.AppID},
 	} {
 		if req.on && req.value == "" {
 			return Config{}, &MissingError{Name: req.name}
@@ -193,24 +227,30 @@ func fillSecrets(ctx context.Context, s *Secrets, get func(name, def string) str
 		if !k.needed(need) || *k.field(s) != "" {
 			continue
 		}
-		arn := get(k.arnEnv, "")
+		arnEnv, arn := "", ""
+		for _, e := range k.arnEnvs {
+			if arn = get(e, ""); arn != "" {
+				arnEnv = e
+				break
+			}
+		}
 		if arn == "" {
 			continue // reported as the missing value below
 		}
-		values, ok := read[k.arnEnv]
+		values, ok := read[arnEnv]
 		if !ok {
 			if src == nil {
-				return fmt.Errorf("%s is set but no secret source is wired", k.arnEnv)
+				return fmt.Errorf("%s is set but no secret source is wired", arnEnv)
 			}
 			raw, err := src.SecretString(ctx, arn)
 			if err != nil {
-				return fmt.Errorf("read secret %s: %w", k.arnEnv, err)
+				return fmt.Errorf("read secret %s: %w", arnEnv, err)
 			}
 			if err := json.Unmarshal([]byte(raw), &values); err != nil {
 				// The error text could echo secret bytes: say only where it failed.
-				return fmt.Errorf("secret named by %s is not a JSON object of strings", k.arnEnv)
+				return fmt.Errorf("secret named by %s is not a JSON object of strings", arnEnv)
 			}
-			read[k.arnEnv] = values
+			read[arnEnv] = values
 		}
 		*k.field(s) = values[k.env]
 	}

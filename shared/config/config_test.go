@@ -181,3 +181,77 @@ func TestSecretWithoutItsARNIsMissing(t *testing.T) {
 		t.Errorf("read %v for a value none of them holds", src.read)
 	}
 }
+
+// TestAppSecretFromTheSecretTheFunctionHas: the app secret comes from whichever secret the
+// function is given (the webhook's for the webhook, the platform's for senders, which needs it
+// for the Embedded Signup code exchange), and no function reads a secret it was not given.
+func TestAppSecretFromTheSecretTheFunctionHas(t *testing.T) {
+	t.Parallel()
+	const webhookARN, platformARN = "arn:webhook", "arn:platform"
+	secrets := map[string]string{
+		webhookARN:  `{"WHATSAPP_APP_SECRET":"app-webhook","WHATSAPP_VERIFY_TOKEN":"verify","WHATSAPP_APP_ID":"not-for-webhook"}`,
+		platformARN: `{"WHATSAPP_ACCESS_TOKEN":"token","WHATSAPP_APP_SECRET":"app-platform","WHATSAPP_APP_ID":"123","WHATSAPP_VERIFY_TOKEN":"not-for-senders"}`,
+	}
+	for _, tc := range []struct {
+		name     string
+		vars     map[string]string
+		need     Need
+		wantRead []string
+		want     Secrets
+		missing  string
+	}{
+		{"webhook", map[string]string{EnvWebhookSecretARN: webhookARN}, Need{AppSecret: true, VerifyToken: true},
+			[]string{webhookARN}, Secrets{AppSecret: "app-webhook", VerifyToken: "verify"}, ""},
+		{"senders", map[string]string{EnvPlatformSecretARN: platformARN}, Need{AccessToken: true, AppSecret: true, AppID: true},
+			[]string{platformARN}, Secrets{AppSecret: "app-platform", AccessToken: "token", AppID: "123"}, ""},
+		{"both given: the webhook's first", map[string]string{EnvWebhookSecretARN: webhookARN, EnvPlatformSecretARN: platformARN},
+			Need{AppSecret: true}, []string{webhookARN}, Secrets{AppSecret: "app-webhook"}, ""},
+		{"verify token never from the platform secret", map[string]string{EnvPlatformSecretARN: platformARN},
+			Need{VerifyToken: true}, nil, Secrets{}, EnvVerifyToken},
+		{"app id never from the webhook secret", map[string]string{EnvWebhookSecretARN: webhookARN},
+			Need{AppID: true}, nil, Secrets{}, EnvAppID},
+		{"env wins over both", map[string]string{EnvPlatformSecretARN: platformARN, EnvAppSecret: "from-env"},
+			Need{AppSecret: true}, nil, Secrets{AppSecret: "from-env"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &fakeSecrets{byARN: secrets}
+			c, err := Load(context.Background(), env(tc.vars), src, tc.need)
+			if strings.Join(src.read, ",") != strings.Join(tc.wantRead, ",") {
+				t.Errorf("read secrets %v, want %v", src.read, tc.wantRead)
+			}
+			if tc.missing != "" {
+				var me *MissingError
+				if !errors.As(err, &me) || me.Name != tc.missing {
+					t.Fatalf("err = %v, want missing %s", err, tc.missing)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Secrets != tc.want {
+				t.Errorf("secrets = {%q %q %q %q}, want {%q %q %q %q}", c.Secrets.AppSecret, c.Secrets.VerifyToken, c.Secrets.AccessToken,
+					c.Secrets.AppID, tc.want.AppSecret, tc.want.VerifyToken, tc.want.AccessToken, tc.want.AppID)
+			}
+		})
+	}
+}
+
+// TestCredentialsSettings: the vault's settings are read, and a bad cache TTL is an error.
+func TestCredentialsSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load(context.Background(), env(map[string]string{EnvCredentialsKMSKey: "alias/k", EnvCredentialsLocalKey: "bG9jYWw=",
+		EnvCredentialsCacheTTL: "30s"}), nil, Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CredentialsKMSKeyID != "alias/k" || c.CredentialsLocalKey != "bG9jYWw=" || c.CredentialsCacheTTL != 30*time.Second {
+		t.Fatalf("got %q %q %v", c.CredentialsKMSKeyID, c.CredentialsLocalKey, c.CredentialsCacheTTL)
+	}
+	for _, bad := range []string{"0s", "-1m", "soon"} {
+		if _, err := Load(context.Background(), env(map[string]string{EnvCredentialsCacheTTL: bad}), nil, Need{}); err == nil {
+			t.Errorf("%s=%q accepted", EnvCredentialsCacheTTL, bad)
+		}
+	}
+}

@@ -41,6 +41,10 @@ type Options struct {
 	// TokenSource returns the access token per request (e.g. cached from Secrets Manager). Its
 	// errors are returned wrapped, unclassified (ClassUnknown) unless they wrap a graph error.
 	TokenSource func(ctx context.Context) (string, error)
+	// TokenFor returns the business token for a call on nodeID (a phone number or WABA id), or
+	// "" when the node has none of its own and the client's token applies. A token put in the
+	// context with WithToken wins over both.
+	TokenFor func(ctx context.Context, nodeID string) (string, error)
 	// HTTPClient defaults to a client with no timeout of its own (Timeout governs) that keeps up
 	// to 64 idle connections to Meta, so parallel sends reuse TLS sessions.
 	HTTPClient *http.Client
@@ -50,11 +54,12 @@ type Options struct {
 
 // Client calls the Graph API. It is safe for concurrent use.
 type Client struct {
-	base    string
-	version string
-	token   func(ctx context.Context) (string, error)
-	hc      *http.Client
-	timeout time.Duration
+	base     string
+	version  string
+	token    func(ctx context.Context) (string, error)
+	tokenFor func(ctx context.Context, nodeID string) (string, error)
+	hc       *http.Client
+	timeout  time.Duration
 }
 
 // New builds a Client. Configuration mistakes (no version, no token) surface on the first call
@@ -66,6 +71,7 @@ func New(o Options) *Client {
 		hc:      o.HTTPClient,
 		timeout: o.Timeout,
 	}
+	c.tokenFor = o.TokenFor
 	if c.base == "" {
 		c.base = DefaultBaseURL
 	}
@@ -116,7 +122,7 @@ func (c *Client) do(ctx context.Context, method, id, edge string, query url.Valu
 	if id == "" || strings.ContainsAny(id, "/?#") {
 		return fmt.Errorf("%s: node id %q: %w", op, id, ErrInvalidRequest)
 	}
-	token, err := c.token(ctx)
+	token, err := c.resolveToken(ctx, id)
 	if err != nil {
 		return fmt.Errorf("%s: access token: %w", op, err)
 	}
@@ -146,7 +152,9 @@ func (c *Client) do(ctx context.Context, method, id, edge string, query url.Valu
 	if err != nil {
 		return fmt.Errorf("%s: build request: %w: %w", op, ErrInvalidRequest, err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	if !isAppAuth(ctx) {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

@@ -22,11 +22,14 @@ import (
 //	POST   /_fake/reset                   → {"ok":true}
 //	GET|PUT /_fake/latency                ←→ {"latency":"50ms"} (PUT also takes milliseconds)
 //	GET|PUT /_fake/phone_numbers/{id}     ←→ PhoneNumberState
+//	POST   /_fake/signup                  ← Business → {"code":"…"} (a business finishing Embedded Signup)
 func (f *Fake) control(w http.ResponseWriter, r *http.Request) {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/_fake"), "/")
 	route, id, _ := strings.Cut(rest, "/")
 	m := r.Method
 	switch {
+	case route == "signup" && m == http.MethodPost:
+		f.serveSignup(w, r)
 	case route == "healthz" && m == http.MethodGet:
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	case route == "requests" && m == http.MethodGet:

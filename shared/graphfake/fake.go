@@ -11,6 +11,7 @@ package graphfake
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -60,6 +61,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (register rate limit, record times). Defaults to time.Now.
 	Now func() time.Time
+	// AppID and AppSecret are the app credentials the code exchange and debug_token accept.
+	// Default to DefaultAppID and DefaultAppSecret.
+	AppID, AppSecret string
 }
 
 // Request is one recorded request to a Graph route.
@@ -84,6 +88,9 @@ type Request struct {
 	Scripted   bool   `json:"scripted,omitempty"`
 	Dropped    bool   `json:"dropped,omitempty"`
 	ClientGone bool   `json:"client_gone,omitempty"`
+	// TokenOwner is whose token authenticated the call: PlatformOwner, a business id, or
+	// empty (no valid token). The token itself is never recorded.
+	TokenOwner string `json:"token_owner,omitempty"`
 }
 
 // JSON decodes Body into a map (nil when there is no JSON body).
@@ -110,6 +117,10 @@ type Send struct {
 	ReplyTo               string          `json:"reply_to,omitempty"`
 	BizOpaqueCallbackData string          `json:"biz_opaque_callback_data,omitempty"`
 	Body                  json.RawMessage `json:"body"`
+	// TokenOwner is whose token made the send (PlatformOwner or a business id) and
+	// TokenFingerprint which token exactly (TokenFingerprint), never the token itself.
+	TokenOwner       string `json:"token_owner"`
+	TokenFingerprint string `json:"token_fingerprint"`
 }
 
 // Stats are running totals since New or Reset, unaffected by MaxRecords.
@@ -137,6 +148,8 @@ type Fake struct {
 	now         func() time.Time
 	wamidPrefix string
 	idSeq       atomic.Int64 // wamids and fbtrace_ids; atomic so error paths can run under mu
+	appID       string
+	appSecret   string
 
 	mu       sync.Mutex
 	latency  time.Duration
@@ -148,6 +161,7 @@ type Fake struct {
 	reqSeq   int64
 	sendSeq  int64
 	changed  chan struct{} // closed and replaced on every new send
+	su       *signup       // Embedded Signup state (onboarding.go)
 }
 
 // New builds a Fake.
@@ -161,6 +175,8 @@ func New(o Options) *Fake {
 		log:         o.Logger,
 		now:         o.Now,
 		changed:     make(chan struct{}),
+		appID:       cmp.Or(o.AppID, DefaultAppID),
+		appSecret:   cmp.Or(o.AppSecret, DefaultAppSecret),
 	}
 	if f.token == "" {
 		f.token = DefaultToken
@@ -204,6 +220,7 @@ type call struct {
 	authValid                              bool
 	tooLarge                               bool
 	recipient, toDigits                    string
+	token, tokenOwner                      string
 }
 
 // result is the answer decided for a call.
@@ -231,7 +248,11 @@ func (f *Fake) graph(w http.ResponseWriter, r *http.Request) {
 	} else {
 		c.parseBody(raw, r.Header.Get("Content-Type"))
 	}
-	c.authValid = f.authOK(r)
+	c.token = bearer(r)
+	f.mu.Lock()
+	c.tokenOwner = f.tokenOwnerLocked(c.token)
+	f.mu.Unlock()
+	c.authValid = f.authOK(r) || c.tokenOwner != ""
 
 	f.mu.Lock()
 	sc := f.takeScript(c)
@@ -420,7 +441,7 @@ func (f *Fake) finish(c *call, res result, start time.Time) {
 		Seq: f.reqSeq, Time: now, Method: c.method, Path: c.path, Version: c.version,
 		PhoneNumberID: c.id, Edge: c.edge, Query: redactQuery(c.query), Body: c.raw,
 		AuthValid: c.authValid, Status: res.status, ErrorCode: res.errorCode, WAMID: res.wamid,
-		Scripted: res.scripted, Dropped: res.dropped, ClientGone: res.gone,
+		Scripted: res.scripted, Dropped: res.dropped, ClientGone: res.gone, TokenOwner: c.tokenOwner,
 	})
 	f.requests = trim(f.requests, f.maxRecords)
 	st := &f.stats
@@ -446,6 +467,7 @@ func (f *Fake) finish(c *call, res result, start time.Time) {
 		f.sendSeq++
 		s := *res.send
 		s.Seq, s.Time = f.sendSeq, now
+		s.TokenOwner, s.TokenFingerprint = c.tokenOwner, TokenFingerprint(c.token)
 		f.sends = trim(append(f.sends, s), f.maxRecords)
 		st.Sends++
 		st.ByPhone[s.PhoneNumberID]++
@@ -461,16 +483,21 @@ func (f *Fake) finish(c *call, res result, start time.Time) {
 	}
 }
 
-// redactQuery removes an access_token from a recorded query string.
+// secretParams are query parameters never recorded: tokens, the app secret, exchangeable codes.
+var secretParams = []string{"access_token", "client_secret", "input_token", "code"}
+
+// redactQuery removes the secret parameters from a recorded query string.
 func redactQuery(q string) string {
-	if !strings.Contains(q, "access_token") {
+	if !slices.ContainsFunc(secretParams, func(p string) bool { return strings.Contains(q, p) }) {
 		return q
 	}
 	vals, err := url.ParseQuery(q)
 	if err != nil {
 		return ""
 	}
-	vals.Del("access_token")
+	for _, p := range secretParams {
+		vals.Del(p)
+	}
 	return vals.Encode()
 }
 
@@ -671,6 +698,7 @@ func (f *Fake) Reset() {
 
 func (f *Fake) resetLocked() {
 	f.scripts = nil
+	f.su = nil
 	f.phones = map[string]*numberRecord{}
 	f.requests = nil
 	f.sends = nil

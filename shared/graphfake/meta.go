@@ -21,8 +21,17 @@ var mediaTypes = map[string]bool{"image": true, "video": true, "audio": true, "d
 
 // defaultAnswer is Meta's behaviour for a call no script answered.
 func (f *Fake) defaultAnswer(c *call) result {
+	if res, ok := f.appCall(c); ok {
+		return res
+	}
 	if !c.authValid {
 		return f.errorResult(errCode(190, ""))
+	}
+	if res, refused := f.scopeRefusal(c); refused {
+		return res
+	}
+	if res, ok := f.wabaCall(c); ok {
+		return res
 	}
 	if c.tooLarge {
 		return f.errorResult(errParam("Request body is too large."))

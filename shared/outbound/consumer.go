@@ -473,13 +473,13 @@ func region(ref customer.Ref) string {
 // send applies the holds (token, payment), the messaging-limit budget and pacing, then sends.
 func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 	now := c.o.Clock.Now()
-	p, err := c.pause(ctx, PauseScopeToken)
+	p, err := c.pause(ctx, PauseScopeTokenOf(j.snd))
 	if err != nil {
 		return c.storeFailed(j.d, "read pause", err)
 	}
 	if p.Until.After(now) {
 		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonTokenInvalid, next: p.Until,
-			detail: "every send is paused: Meta refused the access token (190); replace it in the secret"})
+			detail: "the business's sends are paused: Meta refused its access token (190); replace it (PUT /businesses/{id}/token or the secret)"})
 	}
 	if dec.Chargeable {
 		p, err := c.pause(ctx, PauseScopePayment(j.snd.WABAID))
@@ -773,12 +773,12 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 
 	case graph.ClassTokenInvalid:
 		until := now.Add(TokenPause)
-		if err := c.setPause(ctx, Pause{Scope: PauseScopeToken, Until: until, Reason: "access token refused (190)"}); err != nil {
+		if err := c.setPause(ctx, Pause{Scope: PauseScopeTokenOf(snd), Until: until, Reason: "access token refused (190)"}); err != nil {
 			return c.storeFailed(j.d, "pause sends", err)
 		}
-		c.log.Error("outbound: ALERT access token refused by Meta: every send paused", "until", until)
+		c.log.Error("outbound: ALERT access token refused by Meta: the business's sends paused", "portfolio", snd.PortfolioKey(), "until", until)
 		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonTokenInvalid, next: until,
-			code: code, title: title, detail: "Meta refused the access token (190); every send is paused until it is replaced"})
+			code: code, title: title, detail: "Meta refused the business's access token (190); its sends are paused until it is replaced"})
 
 	case graph.ClassTemplatePaused, graph.ClassTemplateDisabled, graph.ClassTemplateMissing:
 		status := map[graph.Class]string{graph.ClassTemplatePaused: "PAUSED", graph.ClassTemplateDisabled: "DISABLED",

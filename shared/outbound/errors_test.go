@@ -126,8 +126,16 @@ func TestSendErrorTable(t *testing.T) {
 				if !rec.NextAttemptAt.Equal(h.clock.Now().Add(outbound.TokenPause)) {
 					t.Errorf("next attempt %v", rec.NextAttemptAt)
 				}
-				// Every other send is paused too, without a call to Meta, and not failed.
-				other := h.newSender(nil)
+				// Another business's sender is not paused: its token was not refused.
+				elsewhere := h.newSender(func(s *sender.Sender) { s.BusinessID = "biz-elsewhere" })
+				toE := h.recipient()
+				h.openWindow(elsewhere, customer.Ref{Phone: toE})
+				if _, failed := h.send(textReq("elsewhere-190", elsewhere, toE)); failed || h.record("elsewhere-190").Status != outbound.StatusSent {
+					t.Errorf("another business's send during the pause: %+v", h.record("elsewhere-190"))
+				}
+				// Every other send of the same business (same portfolio) is paused too, without a
+				// call to Meta, and not failed.
+				other := h.newSender(func(s *sender.Sender) { s.BusinessID, s.WABAID = snd.BusinessID, snd.WABAID })
 				to := h.recipient()
 				h.openWindow(other, customer.Ref{Phone: to})
 				if _, failed := h.send(textReq("after-190", other, to)); failed {

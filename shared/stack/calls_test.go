@@ -21,7 +21,8 @@ import (
 // The AWS calls each function's code can make, derived from the code itself: every Lambda main
 // under functions/ is type-checked with the packages of this module it imports, and a call
 // graph is walked from its main (static calls, function and method values, and interface
-// methods resolved to every type of this module that implements the interface). Each reachable
+// methods resolved to every type of this module that implements the interface and that the
+// walked code creates: a composite literal, a conversion or new). Each reachable
 // AWS SDK operation (a method whose input is a service's <Op>Input, whether called on the SDK
 // client or on an interface of ours with the SDK's signature) becomes the IAM action that
 // authorizes it. A DynamoDB transaction is authorized per item, so its Put, Update, Delete and
@@ -112,7 +113,8 @@ func codeActions(t *testing.T) map[string][]string {
 		return gc.Import(path)
 	})
 	g := &callGraph{edges: map[*types.Func]map[*types.Func]bool{}, actions: map[*types.Func][]string{},
-		pkgVars: map[*types.Package]map[*types.Func]bool{}}
+		pkgVars: map[*types.Package]map[*types.Func]bool{}, makes: map[*types.Func]map[*types.TypeName]bool{},
+		pkgMakes: map[*types.Package]map[*types.TypeName]bool{}}
 	var mains []string
 	// go list -deps lists dependencies before their importers.
 	for _, p := range pkgs {
@@ -161,6 +163,12 @@ type callGraph struct {
 	// pkgVars holds what package-level variable initializers refer to, by package: reached
 	// with the first function of the package.
 	pkgVars map[*types.Package]map[*types.Func]bool
+	// makes holds the types of this module each function creates (composite literals,
+	// conversions, new), and pkgMakes those of package-level initializers: an interface method
+	// resolves only to types created by reachable code (rapid type analysis), so that a
+	// function's http.Handler does not reach every other function's handler.
+	makes    map[*types.Func]map[*types.TypeName]bool
+	pkgMakes map[*types.Package]map[*types.TypeName]bool
 }
 
 // add records, for every function declared in files, the functions it refers to and the AWS
@@ -168,6 +176,28 @@ type callGraph struct {
 func (g *callGraph) add(pkg *types.Package, files []*ast.File, info *types.Info) {
 	vars := map[*types.Func]bool{}
 	g.pkgVars[pkg] = vars
+	pkgMakes := map[*types.TypeName]bool{}
+	g.pkgMakes[pkg] = pkgMakes
+	// made records a type of this module that expression e creates.
+	made := func(into map[*types.TypeName]bool, e ast.Expr) {
+		var typ types.Type
+		switch e := e.(type) {
+		case *ast.CompositeLit:
+			typ = info.Types[e].Type
+		case *ast.CallExpr:
+			if tv, ok := info.Types[e.Fun]; ok && tv.IsType() {
+				typ = tv.Type // a conversion
+			} else if id, ok := e.Fun.(*ast.Ident); ok && id.Name == "new" && len(e.Args) == 1 {
+				typ = info.Types[e.Args[0]].Type
+			}
+		}
+		if named, ok := deref(typ).(*types.Named); ok {
+			obj := named.Origin().Obj()
+			if obj.Pkg() != nil && strings.HasPrefix(obj.Pkg().Path(), modulePath+"/") {
+				into[obj] = true
+			}
+		}
+	}
 	for _, f := range files {
 		for _, d := range f.Decls {
 			if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.VAR {
@@ -176,6 +206,9 @@ func (g *callGraph) add(pkg *types.Package, files []*ast.File, info *types.Info)
 						if callee, ok := info.Uses[id].(*types.Func); ok {
 							vars[callee.Origin()] = true
 						}
+					}
+					if e, ok := n.(ast.Expr); ok {
+						made(pkgMakes, e)
 					}
 					return true
 				})
@@ -190,7 +223,12 @@ func (g *callGraph) add(pkg *types.Package, files []*ast.File, info *types.Info)
 				continue
 			}
 			out := map[*types.Func]bool{}
+			makes := map[*types.TypeName]bool{}
+			g.makes[fn] = makes
 			ast.Inspect(fd.Body, func(n ast.Node) bool {
+				if e, ok := n.(ast.Expr); ok {
+					made(makes, e)
+				}
 				switch n := n.(type) {
 				case *ast.Ident:
 					if callee, ok := info.Uses[n].(*types.Func); ok {
@@ -246,45 +284,63 @@ func deref(t types.Type) types.Type {
 	return t
 }
 
-// reach walks the graph from root and returns the sorted actions reached.
+// reach walks the graph from root and returns the sorted actions reached. Interface methods
+// resolve to the types the reached code creates; the walk repeats until that set stops growing.
 func (g *callGraph) reach(root *types.Func) []string {
-	seen := map[*types.Func]bool{}
-	seenPkg := map[*types.Package]bool{}
-	acts := map[string]bool{}
-	var visit func(fn *types.Func)
-	visit = func(fn *types.Func) {
-		if seen[fn] {
-			return
-		}
-		seen[fn] = true
-		if p := fn.Pkg(); p != nil && !seenPkg[p] {
-			seenPkg[p] = true
-			for callee := range g.pkgVars[p] {
-				visit(callee)
+	created := map[*types.TypeName]bool{}
+	for {
+		seen := map[*types.Func]bool{}
+		seenPkg := map[*types.Package]bool{}
+		acts := map[string]bool{}
+		grew := false
+		add := func(m map[*types.TypeName]bool) {
+			for tn := range m {
+				if !created[tn] {
+					created[tn] = true
+					grew = true
+				}
 			}
 		}
-		for _, a := range g.actions[fn] {
-			acts[a] = true
+		var visit func(fn *types.Func)
+		visit = func(fn *types.Func) {
+			if seen[fn] {
+				return
+			}
+			seen[fn] = true
+			if p := fn.Pkg(); p != nil && !seenPkg[p] {
+				seenPkg[p] = true
+				add(g.pkgMakes[p])
+				for callee := range g.pkgVars[p] {
+					visit(callee)
+				}
+			}
+			add(g.makes[fn])
+			for _, a := range g.actions[fn] {
+				acts[a] = true
+			}
+			for callee := range g.edges[fn] {
+				visit(callee)
+			}
+			for _, impl := range g.implementations(fn, created) {
+				visit(impl)
+			}
 		}
-		for callee := range g.edges[fn] {
-			visit(callee)
+		visit(root)
+		if grew {
+			continue
 		}
-		for _, impl := range g.implementations(fn) {
-			visit(impl)
+		var out []string
+		for a := range acts {
+			out = append(out, a)
 		}
+		sort.Strings(out)
+		return out
 	}
-	visit(root)
-	var out []string
-	for a := range acts {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // implementations resolves an interface method to the methods of the same name on every type
-// of this module that implements the interface.
-func (g *callGraph) implementations(fn *types.Func) []*types.Func {
+// of this module in created that implements the interface.
+func (g *callGraph) implementations(fn *types.Func, created map[*types.TypeName]bool) []*types.Func {
 	sig, ok := fn.Type().(*types.Signature)
 	if !ok || sig.Recv() == nil {
 		return nil
@@ -298,7 +354,7 @@ func (g *callGraph) implementations(fn *types.Func) []*types.Func {
 		scope := p.Scope()
 		for _, name := range scope.Names() {
 			tn, ok := scope.Lookup(name).(*types.TypeName)
-			if !ok || types.IsInterface(tn.Type()) {
+			if !ok || !created[tn] || types.IsInterface(tn.Type()) {
 				continue
 			}
 			for _, T := range []types.Type{tn.Type(), types.NewPointer(tn.Type())} {
@@ -469,6 +525,14 @@ func TestCodeActionsFollowEachComposition(t *testing.T) {
 		{"reconciler", "secretsmanager:GetSecretValue", true},
 		// No code polls the queue itself: the event source mapping does.
 		{"outbound", "sqs:ReceiveMessage", false},
+		// Interface calls resolve only to types the function's code creates: the webhook's
+		// http.Handler is not the admin API's (whose window lookup batch-reads and whose PINs
+		// are sealed), and the webhook builds no Graph client (whose tokens are unwrapped).
+		{"webhook", "dynamodb:BatchGetItem", false},
+		{"webhook", "kms:GenerateDataKey", false},
+		{"webhook", "kms:Decrypt", false},
+		{"senders", "kms:GenerateDataKey", true},
+		{"outbound", "kms:Decrypt", true},
 	} {
 		if got := has(tc.fn, tc.action); got != tc.want {
 			t.Errorf("%s reaches %s: %v, want %v (derived: %v)", tc.fn, tc.action, got, tc.want, code[tc.fn])

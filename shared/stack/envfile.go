@@ -17,6 +17,11 @@ const (
 	LocalAppSecret   = "local-app-secret"
 	LocalVerifyToken = "local-verify-token"
 	LocalAccessToken = "local-access-token"
+	// LocalAppID is the app id of the Embedded Signup code exchange (the Graph API fake's).
+	LocalAppID = "local-app-id"
+	// LocalCredentialsKey (base64, 32 bytes) wraps the sealed business tokens and PINs of the
+	// local stack, where no KMS exists. A development key: never used by a deployed stack.
+	LocalCredentialsKey = "bG9jYWwtY3JlZGVudGlhbHMta2V5LTMyLWJ5dGVzISE="
 )
 
 // SDK environment variables the local functions need besides the template's.
@@ -52,14 +57,16 @@ type Local struct {
 // parsed with: pass the local ones in Options.Parameters.
 func (t *Template) LocalEnvFile(l Local) (EnvFile, error) {
 	extra := map[string]string{
-		config.EnvAppSecret:   LocalAppSecret,
-		config.EnvVerifyToken: LocalVerifyToken,
-		config.EnvAccessToken: LocalAccessToken,
-		EnvEndpointDynamoDB:   l.DynamoDBEndpoint,
-		EnvEndpointSQS:        l.SQSEndpoint,
-		EnvRegion:             LocalRegion,
-		EnvAccessKeyID:        LocalAccessKeyID,
-		EnvSecretAccessKey:    LocalSecretAccessKey,
+		config.EnvAppSecret:           LocalAppSecret,
+		config.EnvVerifyToken:         LocalVerifyToken,
+		config.EnvAccessToken:         LocalAccessToken,
+		config.EnvAppID:               LocalAppID,
+		config.EnvCredentialsLocalKey: LocalCredentialsKey,
+		EnvEndpointDynamoDB:           l.DynamoDBEndpoint,
+		EnvEndpointSQS:                l.SQSEndpoint,
+		EnvRegion:                     LocalRegion,
+		EnvAccessKeyID:                LocalAccessKeyID,
+		EnvSecretAccessKey:            LocalSecretAccessKey,
 	}
 	f := EnvFile{}
 	for _, fn := range t.Functions {

@@ -43,12 +43,18 @@ func TestRoleActionsMatchSecurityDoc(t *testing.T) {
 			"sqs:SendMessage -> ${InboundQueue.Arn} ${OutboundQueue.Arn}"),
 		"OutboundFunctionRole": append(common("OutboundLogGroup", "PlatformSecretArn"),
 			ddb("outbound"),
+			// Opens business tokens (never seals one).
+			"kms:Decrypt -> ${CredentialsKey.Arn}",
 			"sqs:ChangeMessageVisibility sqs:DeleteMessage sqs:GetQueueAttributes sqs:ReceiveMessage sqs:SendMessage -> ${OutboundQueue.Arn}"),
 		"SendersFunctionRole": append(common("SendersLogGroup", "PlatformSecretArn"),
 			ddb("senders"),
+			// Seals and opens business tokens and PINs.
+			"kms:Decrypt kms:GenerateDataKey -> ${CredentialsKey.Arn}",
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
 		"ReconcilerFunctionRole": append(common("ReconcilerLogGroup", "PlatformSecretArn"),
 			ddb("reconciler"),
+			// Resumed onboardings seal the business's token.
+			"kms:Decrypt kms:GenerateDataKey -> ${CredentialsKey.Arn}",
 			// The reconciler's run starts by re-enqueueing deferred requests that are due.
 			"sqs:SendMessage -> ${OutboundQueue.Arn}"),
 	}

@@ -72,14 +72,16 @@ func TestRepoTemplate(t *testing.T) {
 		"GRAPH_API_BASE_URL": "https://graph.facebook.com",
 		"GRAPH_API_VERSION":  "v26.0",
 		// Declared empty so that sam local can set them (template.yaml says why).
+		"CREDENTIALS_LOCAL_KEY":     "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		"CREDENTIALS_KMS_KEY_ID": "alias/wa-senders-local-credentials",
 	}
 	// Each function's own secret (no parameter value given: empty), and its values declared empty.
 	secretEnv := map[string]map[string]string{
 		"WebhookFunction":    {"WEBHOOK_SECRET_ARN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": ""},
 		"OutboundFunction":   {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
-		"SendersFunction":    {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
-		"ReconcilerFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
+		"SendersFunction":    {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": ""},
+		"ReconcilerFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": ""},
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -142,8 +144,9 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		"GRAPH_API_VERSION":  "v26.0",
 		"WEBHOOK_SECRET_ARN": "",
 		// Declared empty so that sam local can set them (template.yaml says why).
-		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "",
+		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "CREDENTIALS_LOCAL_KEY": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		"CREDENTIALS_KMS_KEY_ID": "alias/t-abc-credentials",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)

@@ -2,8 +2,12 @@ package webhook
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"time"
+
+	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
 // Account is what account-level webhooks told us about one WABA, kept in one item
@@ -280,4 +284,31 @@ func (a *Account) setName(e164 string, n NameState) bool {
 	}
 	a.Names[e164] = next
 	return true
+}
+
+// Partners applies account_update partner events: PARTNER_ADDED matched to its onboarding,
+// PARTNER_REMOVED / PARTNER_APP_UNINSTALLED / ACCOUNT_OFFBOARDED disconnecting the WABA's senders
+// and forgetting the business's token, ACCOUNT_RECONNECTED recorded (implemented by
+// *onboarding.Service). Other events are ignored by it.
+type Partners interface {
+	PartnerEvent(ctx context.Context, waba, event, ownerBusinessID string, at time.Time) error
+}
+
+// partnerEvent hands a partner event to Partners; the event is recorded on the account item
+// as before either way.
+func (r *run) partnerEvent(ctx context.Context, waba string, u *whatsapp.AccountUpdate, at time.Time) error {
+	if r.h.partners == nil {
+		return nil
+	}
+	owner := ""
+	if u.WABAInfo != nil {
+		owner = string(u.WABAInfo.OwnerBusinessID)
+		if id := string(u.WABAInfo.WABAID); id != "" {
+			waba = id
+		}
+	}
+	if err := r.h.partners.PartnerEvent(ctx, waba, u.Event, owner, at); err != nil {
+		return fmt.Errorf("partner event: %w", err)
+	}
+	return nil
 }

@@ -546,6 +546,16 @@ func TestEveryField(t *testing.T) {
 			t.Fatalf("events: %+v", a.Events)
 		}
 	}}
+	// The other partner events are recorded on the account item (their effects on senders and
+	// tokens belong to the Partners port, tested in shared/app).
+	for _, ev := range []string{"partner_added", "partner_app_uninstalled", "account_offboarded", "account_reconnected"} {
+		event := strings.ToUpper(ev)
+		cases["account_update_"+ev] = tc{check: func(t *testing.T, e *env) {
+			if a := e.account(); len(a.Events) != 1 || a.Events[0].Event != event {
+				t.Fatalf("events: %+v", a.Events)
+			}
+		}}
+	}
 	cases["account_review_update"] = tc{check: func(t *testing.T, e *env) {
 		if a := e.account(); a.Review == nil || a.Review.Decision != "APPROVED" || !a.Review.EventAt.Equal(unix(1764006100)) {
 			t.Fatalf("review: %+v", a.Review)

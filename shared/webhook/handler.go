@@ -73,6 +73,8 @@ type Deps struct {
 	Metrics io.Writer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Partners applies account_update partner events (onboarding); nil records them only.
+	Partners Partners
 }
 
 // ConfigError names a missing or invalid setting of New.
@@ -93,6 +95,7 @@ type Handler struct {
 	senders  *ttlCache[senderInfo]
 	aliases  *ttlCache[int64]
 	phones   *ttlCache[string]
+	partners Partners
 }
 
 // New checks the configuration and returns the handler. An empty app secret or verify token is
@@ -145,7 +148,8 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		senders:  newTTLCache[senderInfo](time.Minute, 10000),
 		aliases:  newTTLCache[int64](10*time.Minute, 50000),
 		// A wa_id's E.164 form never changes: the entries only expire to bound memory.
-		phones: newTTLCache[string](1<<62, 50000),
+		phones:   newTTLCache[string](1<<62, 50000),
+		partners: d.Partners,
 	}, nil
 }
 

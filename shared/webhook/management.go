@@ -186,6 +186,9 @@ func (r *run) capabilityUpdate(ctx context.Context, waba string, u *whatsapp.Bus
 // accountUpdate applies account_update: bans and reinstatements to every sender of the WABA,
 // restrictions copied to them, and everything else recorded on the account item.
 func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.AccountUpdate, at time.Time) error {
+	if err := r.partnerEvent(ctx, waba, u, at); err != nil {
+		return err
+	}
 	switch u.Event {
 	case whatsapp.AccountEventDisabledUpdate:
 		state := ""

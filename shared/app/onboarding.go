@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/config"
+	"github.com/aloro/wa-senders/shared/credentials"
+	"github.com/aloro/wa-senders/shared/credentials/kmskey"
+	"github.com/aloro/wa-senders/shared/onboarding"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+)
+
+// NewVault builds the credentials vault for cfg: its data keys wrapped by the local key where one
+// is configured (`make run`, tests; a guard rule keeps it empty in deployed templates), else by
+// the KMS key named in the configuration (kmsAPI its client), else by nothing (a vault that can
+// only forget: a function without KMS permissions). now may be nil.
+func NewVault(cfg config.Config, st *store.Store, kmsAPI kmskey.API, now func() time.Time) (*credentials.Vault, error) {
+	o := credentials.Options{Store: st, CacheTTL: cfg.CredentialsCacheTTL, Now: now}
+	var err error
+	switch {
+	case cfg.CredentialsLocalKey != "":
+		raw, derr := base64.StdEncoding.DecodeString(cfg.CredentialsLocalKey)
+		if derr != nil {
+			err = fmt.Errorf("%s is not base64", config.EnvCredentialsLocalKey)
+			break
+		}
+		o.Keys, err = credentials.NewLocalKey(raw)
+	case cfg.CredentialsKMSKeyID != "" && kmsAPI != nil:
+		o.Keys = kmskey.New(kmsAPI, cfg.CredentialsKMSKeyID)
+	}
+	return credentials.New(o), err
+}
+
+// Onboarding builds the Embedded Signup service (admin API, webhook partner events).
+func Onboarding(d Deps) (*onboarding.Service, error) {
+	if d.Store == nil || d.Vault == nil {
+		return nil, errors.New("onboarding: store and credentials vault are required")
+	}
+	var g onboarding.Graph
+	if d.Graph != nil {
+		g = d.Graph
+	}
+	return onboarding.New(onboarding.Options{
+		Store:     d.Store,
+		Senders:   OnboardingSenders{d.Store},
+		Secrets:   d.Vault,
+		Graph:     g,
+		Pool:      d.Pool,
+		AppID:     d.Config.Secrets.AppID,
+		AppSecret: d.Config.Secrets.AppSecret,
+		Log:       d.Log,
+		Now:       d.Now,
+	})
+}
+
+// OnboardingSenders adapts *store.Store to onboarding.Senders (the shared error vocabulary).
+type OnboardingSenders struct{ S *store.Store }
+
+var _ onboarding.Senders = OnboardingSenders{}
+
+// GetSender returns persist.ErrNotFound for an unknown sender.
+func (a OnboardingSenders) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
+	s, err := a.S.GetSender(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, persist.ErrNotFound
+	}
+	return s, err
+}
+
+// CreateSender returns persist.ErrConflict when the phone number or id is taken.
+func (a OnboardingSenders) CreateSender(ctx context.Context, s *sender.Sender) error {
+	err := a.S.CreateSender(ctx, s)
+	if errors.Is(err, store.ErrPhoneTaken) || errors.Is(err, store.ErrSenderExists) {
+		return persist.ErrConflict
+	}
+	return err
+}
+
+// UpdateSender maps persist.ErrNoChange and the store's not-found.
+func (a OnboardingSenders) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
+	s, err := a.S.UpdateSender(ctx, id, func(cur *sender.Sender) error {
+		err := fn(cur)
+		if errors.Is(err, persist.ErrNoChange) {
+			return store.ErrNoChange
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, persist.ErrNotFound
+	}
+	return s, err
+}
+
+// ListSendersByWABA lists the WABA's senders.
+func (a OnboardingSenders) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error) {
+	return a.S.ListSendersByWABA(ctx, waba)
+}
