@@ -148,6 +148,7 @@ type Fake struct {
 	reqSeq   int64
 	sendSeq  int64
 	changed  chan struct{} // closed and replaced on every new send
+	pv       preverified   // pre-verified numbers (preverified.go)
 }
 
 // New builds a Fake.
@@ -670,6 +671,7 @@ func (f *Fake) Reset() {
 }
 
 func (f *Fake) resetLocked() {
+	f.pv.reset()
 	f.scripts = nil
 	f.phones = map[string]*numberRecord{}
 	f.requests = nil
