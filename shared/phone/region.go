@@ -24,3 +24,13 @@ func Region(e164 string) (string, error) {
 func IsRegion(s string) bool {
 	return len(s) == 2 && phonenumbers.GetCountryCodeForRegion(s) != 0
 }
+
+// Split returns the country calling code ("40") and the national significant number
+// ("721234567") of an E.164 number.
+func Split(e164 string) (cc, national string, err error) {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return "", "", &Error{Input: e164, Reason: "unparseable", Hint: e164Hint}
+	}
+	return fmt.Sprint(n.GetCountryCode()), phonenumbers.GetNationalSignificantNumber(n), nil
+}
