@@ -25,7 +25,6 @@ type Webhook struct {
 	token   string
 	base    string
 	log     *slog.Logger
-	metrics io.Writer
 }
 
 // NewWebhook returns the carrier webhook. An empty auth token or base URL is an error: the
