@@ -21,10 +21,10 @@ const maxWebhookBody = 64 << 10
 // signature 403, a number that is not ours (a call is rejected), a replay or anything ignored
 // 200 with an empty <Response/>, a passing failure 500. Only ids are logged.
 type Webhook struct {
-	pool    *Pool
-	token   string
-	base    string
-	log     *slog.Logger
+	pool  *Pool
+	token string
+	base  string
+	log   *slog.Logger
 }
 
 // NewWebhook returns the carrier webhook. An empty auth token or base URL is an error: the
