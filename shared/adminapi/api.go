@@ -85,6 +85,8 @@ type Options struct {
 	Now func() time.Time
 	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
 	MaxBody int64
+	// Pool serves /numbers (platform numbers); nil answers 501 there.
+	Pool NumberPool
 }
 
 // DefaultMaxBody bounds request bodies: the largest legitimate one is a message request.
@@ -99,11 +101,13 @@ type API struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	pool     NumberPool
 }
 
 // New returns the admin API handler.
 func New(o Options) *API {
 	a := &API{store: o.Store, graph: o.Graph, enqueuer: o.Enqueuer, pins: o.PINs, log: o.Log, now: o.Now, maxBody: o.MaxBody}
+	a.pool = o.Pool
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -201,6 +205,9 @@ func (a *API) match(r *http.Request) route {
 			}
 		}
 		return route{name: m + " " + name, allowed: strings.Join(allowed, ", ")}
+	}
+	if rt, ok := a.matchNumbers(m, p); ok {
+		return rt
 	}
 	n := len(p)
 	switch {
