@@ -29,7 +29,14 @@ func Reconciler(d Deps) (func(context.Context) error, error) {
 		Now:     d.Now,
 		Requeue: requeue,
 	})
+	poolRun := poolReconcile(d)
 	return func(ctx context.Context) error {
+		if poolRun != nil {
+			// The pool's failures are its own: they never stop the senders' pass.
+			if err := poolRun(ctx); err != nil && d.Log != nil {
+				d.Log.Warn("number pool reconcile failed", "error", err.Error())
+			}
+		}
 		rep, err := r.Run(ctx)
 		if d.Log != nil {
 			d.Log.Info("reconcile run", "examined", rep.Examined, "skipped", rep.Skipped, "corrected", rep.Corrected,

@@ -14,13 +14,18 @@ func Senders(d Deps) (http.Handler, error) {
 	if d.Store == nil || d.Graph == nil {
 		return nil, errors.New("senders: store and graph client are required")
 	}
-	return adminapi.New(adminapi.Options{
+	o := adminapi.Options{
 		Store:    d.Store,
 		Graph:    d.Graph,
 		Enqueuer: sendersEnqueuer(d),
 		Log:      d.Log,
 		Now:      d.Now,
-	}), nil
+	}
+	pool := NumberPool(d)
+	if pool != nil {
+		o.Pool = pool
+	}
+	return withCarrierWebhook(d, pool, adminapi.New(o))
 }
 
 // sendersEnqueuer is the outbound request enqueuer behind POST /messages: validated against

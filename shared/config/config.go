@@ -57,6 +57,8 @@ type Config struct {
 	ThroughputPerSecond int
 	LogLevel            string
 	Secrets             Secrets
+	// Numbers configures platform numbers (numbers.go).
+	Numbers Numbers
 }
 
 // Secrets are never logged; String redacts them.
@@ -64,6 +66,9 @@ type Secrets struct {
 	AppSecret   string `json:"WHATSAPP_APP_SECRET"`
 	VerifyToken string `json:"WHATSAPP_VERIFY_TOKEN"`
 	AccessToken string `json:"WHATSAPP_ACCESS_TOKEN"`
+	// The carrier's credentials, read when platform numbers are on.
+	CarrierAccountSID string `json:"TWILIO_ACCOUNT_SID"`
+	CarrierAuthToken  string `json:"TWILIO_AUTH_TOKEN"`
 }
 
 // String keeps secrets out of any accidental %v.
@@ -89,6 +94,8 @@ type Need struct {
 	AppSecret     bool
 	VerifyToken   bool
 	AccessToken   bool
+	// Carrier needs the carrier's credentials when platform numbers are on.
+	Carrier bool
 }
 
 // Load reads the environment (through getenv, os.Getenv when nil), fills secrets from src when
@@ -117,6 +124,13 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 			AccessToken: getenv(EnvAccessToken),
 		},
 	}
+	c.Secrets.CarrierAccountSID, c.Secrets.CarrierAuthToken = getenv(EnvCarrierAccountSID), getenv(EnvCarrierAuthToken)
+	numbers, err := loadNumbers(get)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Numbers = numbers
+	needCarrier := need.Carrier && c.Numbers.Enabled()
 	if kw := get(EnvStopKeywords, ""); kw != "" {
 		for _, k := range strings.Split(kw, ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -142,7 +156,8 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 
 	needSecret := need.AppSecret && c.Secrets.AppSecret == "" ||
 		need.VerifyToken && c.Secrets.VerifyToken == "" ||
-		need.AccessToken && c.Secrets.AccessToken == ""
+		need.AccessToken && c.Secrets.AccessToken == "" ||
+		needCarrier && (c.Secrets.CarrierAccountSID == "" || c.Secrets.CarrierAuthToken == "")
 	if arn := get(EnvSecretARN, ""); arn != "" && needSecret {
 		if src == nil {
 			return Config{}, errors.New("WHATSAPP_SECRET_ARN is set but no secret source is wired")
@@ -166,6 +181,12 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		if c.Secrets.AccessToken == "" {
 			c.Secrets.AccessToken = fromSM.AccessToken
 		}
+		if c.Secrets.CarrierAccountSID == "" {
+			c.Secrets.CarrierAccountSID = fromSM.CarrierAccountSID
+		}
+		if c.Secrets.CarrierAuthToken == "" {
+			c.Secrets.CarrierAuthToken = fromSM.CarrierAuthToken
+		}
 	}
 
 	for _, req := range []struct {
@@ -178,6 +199,8 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		{need.AppSecret, EnvAppSecret, c.Secrets.AppSecret},
 		{need.VerifyToken, EnvVerifyToken, c.Secrets.VerifyToken},
 		{need.AccessToken, EnvAccessToken, c.Secrets.AccessToken},
+		{needCarrier, EnvCarrierAccountSID, c.Secrets.CarrierAccountSID},
+		{needCarrier, EnvCarrierAuthToken, c.Secrets.CarrierAuthToken},
 	} {
 		if req.on && req.value == "" {
 			return Config{}, &MissingError{Name: req.name}
