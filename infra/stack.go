@@ -76,6 +76,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		Default:       jsii.Number(30),
 		AllowedValues: jsii.Strings("7", "14", "30", "60", "90", "180", "365"),
 	}).ValueAsNumber()
+	numberParams := newNumberParams(stack)
 	alarmTopic := awscdk.NewCfnParameter(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
 		Default:     jsii.String(""),
@@ -144,12 +145,16 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 
 	// ------------------------------------------------------------ functions
 	env := map[string]*string{
-		"TABLE_NAME":          table.TableName(),
-		"OUTBOUND_QUEUE_URL":  outboundQueue.QueueUrl(),
-		"INBOUND_QUEUE_URL":   inboundQueue.QueueUrl(),
-		"GRAPH_API_BASE_URL":  graphBaseURL,
-		"GRAPH_API_VERSION":   graphVersion,
-		"WHATSAPP_SECRET_ARN": secretArn,
+		"TABLE_NAME":               table.TableName(),
+		"OUTBOUND_QUEUE_URL":       outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":        inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL":       graphBaseURL,
+		"GRAPH_API_VERSION":        graphVersion,
+		"WHATSAPP_SECRET_ARN":      secretArn,
+		"NUMBER_POOL_MODE":         numberParams.mode,
+		"BUSINESS_PORTFOLIO_ID":    numberParams.portfolio,
+		"CARRIER_WEBHOOK_BASE_URL": numberParams.webhookBase,
+		"NUMBER_HOLD":              numberParams.hold,
 		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
 		// (template.yaml says why); never given a value in AWS.
 		"WHATSAPP_APP_SECRET":       jsii.String(""),
@@ -229,6 +234,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		{"/messages", awsapigatewayv2.HttpMethod_ANY},
 		{"/messages/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 		{"/templates", awsapigatewayv2.HttpMethod_GET},
+		{"/numbers", awsapigatewayv2.HttpMethod_ANY},
+		{"/numbers/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 	} {
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.path),
@@ -237,6 +244,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			Authorizer:  iamAuth,
 		})
 	}
+
+	addCarrierRoutes(api, admin)
 
 	fns["OutboundFunction"].AddEventSourceMapping(jsii.String("Outbound"), &awslambda.EventSourceMappingOptions{
 		EventSourceArn:          outboundQueue.QueueArn(),

@@ -114,7 +114,7 @@ func TestModelCoversTheStack(t *testing.T) {
 		{"roles", len(sam.Roles), 4},
 		{"log groups", len(sam.LogGroups), 4},
 		{"alarms", len(sam.Alarms), 10},
-		{"routes", len(sam.Routes), 7},
+		{"routes", len(sam.Routes), 12}, // 7 + /numbers, /numbers/{proxy+} and the three carrier webhooks
 		{"queue mappings", len(sam.Mappings), 1},
 		{"schedules", len(sam.Schedules), 1},
 	} {

@@ -64,6 +64,9 @@ func loadNumbers(get func(name, def string) string) (Numbers, error) {
 		Hold:           DefaultNumberHold,
 		CodeTimeout:    DefaultNumberCodeTimeout,
 	}
+	if n.Mode == "off" {
+		n.Mode = PoolOff // the template's spelling of "no platform numbers"
+	}
 	switch n.Mode {
 	case PoolOff, PoolPreVerified, PoolWABA:
 	default:

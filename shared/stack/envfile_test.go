@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aloro/wa-senders/shared/carrierfake"
 	"github.com/aloro/wa-senders/shared/config"
 )
 
@@ -41,6 +42,14 @@ func TestLocalEnvFileIsComplete(t *testing.T) {
 		EnvRegion:                  "us-east-1",
 		EnvAccessKeyID:             "local",
 		EnvSecretAccessKey:         "local",
+		// Platform numbers: the template's defaults (off) and the carrier fake's local values.
+		config.EnvNumberPoolMode:        "off",
+		config.EnvBusinessPortfolioID:   "",
+		config.EnvCarrierWebhookBaseURL: "",
+		config.EnvNumberHold:            "720h",
+		config.EnvCarrierAccountSID:     carrierfake.DefaultAccountSID,
+		config.EnvCarrierAuthToken:      carrierfake.DefaultAuthToken,
+		config.EnvCarrierBaseURL:        LocalCarrierBaseURL,
 	}
 	for _, id := range []string{"WebhookFunction", "OutboundFunction", "SendersFunction", "ReconcilerFunction", EnvFileParameters} {
 		if diff := cmp.Diff(want, f[id]); diff != "" {

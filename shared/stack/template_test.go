@@ -74,6 +74,8 @@ func TestRepoTemplate(t *testing.T) {
 		// Declared empty so that sam local can set them (template.yaml says why).
 		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		// Platform numbers, at the template's defaults.
+		"NUMBER_POOL_MODE": "off", "BUSINESS_PORTFOLIO_ID": "", "CARRIER_WEBHOOK_BASE_URL": "", "NUMBER_HOLD": "720h",
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -136,6 +138,8 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		// Declared empty so that sam local can set them (template.yaml says why).
 		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "WHATSAPP_ACCESS_TOKEN": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
+		// Platform numbers, at the template's defaults.
+		"NUMBER_POOL_MODE": "off", "BUSINESS_PORTFOLIO_ID": "", "CARRIER_WEBHOOK_BASE_URL": "", "NUMBER_HOLD": "720h",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
