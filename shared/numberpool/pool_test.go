@@ -543,3 +543,42 @@ func TestWABAModeAttachVerifiesAndClaims(t *testing.T) {
 	}
 	e.assertNothingLeaked(t)
 }
+
+// TestConcurrentBuysBuyOnce: callers racing with one request id buy the number once.
+func TestConcurrentBuysBuyOnce(t *testing.T) {
+	t.Parallel()
+	concurrentBuys(t, newEnv(t))
+}
+
+func concurrentBuys(t *testing.T, e *env) {
+	t.Helper()
+	ctx := context.Background()
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := e.pool.Buy(ctx, "req-race", num1)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, numberpool.ErrInProgress):
+			t.Errorf("racing buy: %v", err)
+		}
+	}
+	if ok == 0 {
+		t.Fatal("no caller bought")
+	}
+	if got := e.carrier.Requests("buy"); got != 1 {
+		t.Fatalf("%d buy requests at the carrier, want 1", got)
+	}
+	if n, err := e.pool.Buy(ctx, "req-race", num1); err != nil || n.CarrierSID == "" {
+		t.Fatalf("after the race: %+v %v", n, err)
+	}
+	e.assertNothingLeaked(t)
+}
