@@ -46,8 +46,8 @@ type Owned struct {
 
 // Hooks are where the carrier posts what arrives at a bought number.
 type Hooks struct {
-	SMSURL   string
-	VoiceURL string
+	SMSURL   string `json:"smsUrl"`
+	VoiceURL string `json:"voiceUrl"`
 }
 
 // Carrier is what the number pool needs from a carrier.

@@ -10,6 +10,14 @@ import (
 	"github.com/aloro/wa-senders/shared/phone"
 )
 
+// PoolClaimer is the onboarding flow's optional port (Embedded Signup's FINISH with a number
+// from our pool); *Pool implements it.
+type PoolClaimer interface {
+	Claim(ctx context.Context, e164, businessID, phoneNumberID string) (claimed bool, err error)
+}
+
+var _ PoolClaimer = (*Pool)(nil)
+
 // Claim marks a verified pool number as claimed by the business that picked it in Embedded
 // Signup, with the new phone number id Meta gave it. claimed is false (and nothing changes)
 // when the number is not in the pool. Claiming again with the same business and id is a no-op.
