@@ -582,3 +582,102 @@ func concurrentBuys(t *testing.T, e *env) {
 	}
 	e.assertNothingLeaked(t)
 }
+
+func TestReleaseFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	setup := func(t *testing.T) *env {
+		e := newEnv(t)
+		e.deliverCodes()
+		if _, err := e.pool.Buy(ctx, "r", num1); err != nil {
+			t.Fatal(err)
+		}
+		e.waitState(t, num1, numberpool.StateVerified)
+		if ok, err := e.pool.Claim(ctx, num1, "biz-1", "106540352200001"); err != nil || !ok {
+			t.Fatalf("claim: %v %v", ok, err)
+		}
+		if ok, err := e.pool.Return(ctx, num1); err != nil || !ok {
+			t.Fatalf("return: %v %v", ok, err)
+		}
+		e.clock.Add(numberpool.DefaultHold + time.Hour)
+		return e
+	}
+	t.Run("carrier fails: kept, released on the next run", func(t *testing.T) {
+		e := setup(t)
+		e.carrier.AddFault(carrierfake.Fault{Op: "release", Status: 500, Code: 20500})
+		if rep, err := e.pool.Reconcile(ctx); err == nil || rep.Released != 0 || rep.Errors != 1 {
+			t.Fatalf("reconcile: %+v %v", rep, err)
+		}
+		if n, _ := e.store.GetNumber(ctx, num1); n.State != numberpool.StateUnverified {
+			t.Fatalf("state %s", n.State)
+		}
+		e.assertNothingLeaked(t)
+		if rep, err := e.pool.Reconcile(ctx); err != nil || rep.Released != 1 {
+			t.Fatalf("second run: %+v %v", rep, err)
+		}
+		e.assertNothingLeaked(t)
+	})
+	t.Run("released, answer lost: the next run notes it", func(t *testing.T) {
+		e := setup(t)
+		e.carrier.AddFault(carrierfake.Fault{Op: "release", LoseAnswer: true})
+		if _, err := e.pool.Reconcile(ctx); err == nil {
+			t.Fatal("a lost answer reported success")
+		}
+		if rep, err := e.pool.Reconcile(ctx); err != nil || rep.Released != 1 {
+			t.Fatalf("second run: %+v %v", rep, err)
+		}
+		e.assertNothingLeaked(t)
+	})
+	t.Run("store fails after releasing: the next run notes it", func(t *testing.T) {
+		e := setup(t)
+		e.mem.FailNext["number"] = errors.New("dynamodb down")
+		if _, err := e.pool.Reconcile(ctx); err == nil {
+			t.Fatal("no error")
+		}
+		if rep, err := e.pool.Reconcile(ctx); err != nil || rep.Released != 1 {
+			t.Fatalf("second run: %+v %v", rep, err)
+		}
+		e.assertNothingLeaked(t)
+	})
+}
+
+func TestRequestCodeAnswerLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliverCodes()
+	if err := e.graph.Script(graphfake.Script{Path: graphfake.PathRequestCode, LoseAnswer: true}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.pool.Buy(context.Background(), "r", num1)
+	if err != nil || n.State != numberpool.StateVerifying {
+		t.Fatalf("buy: %+v %v (a lost answer keeps waiting for the code)", n, err)
+	}
+	e.waitState(t, num1, numberpool.StateVerified)
+}
+
+func TestWebhookTransport(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+	}{
+		{http.MethodGet, "/carrier/sms", "", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/carrier/fax", "", http.StatusNotFound},
+		{http.MethodPost, "/carrier/sms", strings.Repeat("a", 70<<10), http.StatusRequestEntityTooLarge},
+		{http.MethodPost, "/carrier/sms", "%zz", http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(c.method, e.hookURL+c.path, strings.NewReader(c.body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.status || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/xml") {
+			t.Errorf("%s %s: %d %s, want %d TwiML", c.method, c.path, res.StatusCode, res.Header.Get("Content-Type"), c.status)
+		}
+	}
+	if _, err := numberpool.NewWebhook(e.pool, "", nil); !errors.Is(err, carrier.ErrNoSecret) {
+		t.Fatalf("empty token: %v", err)
+	}
+}
