@@ -17,8 +17,12 @@ import (
 
 // newPoolEnv is the admin API with platform numbers: the pool on DynamoDB Local, the carrier
 // fake, the Graph fake sending codes through it, and the carrier webhook where the carrier posts.
-func newPoolEnv(t *testing.T) (*env, *carrierfake.Fake) {
+func newPoolEnv(t *testing.T, mode ...numberpool.Mode) (*env, *carrierfake.Fake) {
 	t.Helper()
+	m := numberpool.ModePreVerified
+	if len(mode) > 0 {
+		m = mode[0]
+	}
 	cf := carrierfake.New(carrierfake.Options{})
 	carrierSrv := httptest.NewServer(cf)
 	t.Cleanup(carrierSrv.Close)
@@ -32,6 +36,7 @@ func newPoolEnv(t *testing.T) (*env, *carrierfake.Fake) {
 			Carrier:        twilio.New(twilio.Options{BaseURL: carrierSrv.URL, AccountSID: cf.AccountSID(), AuthToken: cf.AuthToken()}),
 			Graph:          o.Graph.(*graph.Client),
 			BusinessID:     "555000111",
+			Mode:           m,
 			WebhookBaseURL: hookSrv.URL,
 			Now:            o.Now,
 		})
@@ -176,4 +181,30 @@ func TestNumbersBadInput(t *testing.T) {
 func TestNumbersWithoutPool(t *testing.T) {
 	e := newEnv(t)
 	e.mustErr(http.StatusNotImplemented, "not_configured", http.MethodGet, "/numbers", nil)
+}
+
+// TestWABAModeClaim: without Solution Partner status the bought number waits unverified; the
+// claim adds it to the business's WABA and verifies it (202), and the claim called again once
+// it is verified creates the sender and registers it.
+func TestWABAModeClaim(t *testing.T) {
+	e, _ := newPoolEnv(t, numberpool.ModeWABA)
+	const num = "+40721000005"
+	if r := e.must(http.StatusCreated, http.MethodPost, "/numbers", map[string]any{"requestId": "w-1", "phoneNumber": num}); r.str("state") != "unverified" {
+		t.Fatalf("bought: %s", r.raw)
+	}
+	claim := map[string]any{"businessId": "777000111", "wabaId": "102290129340398", "displayName": "Lucky Shrub", "assistants": []string{"asst-1"}}
+	r := e.do(http.MethodPost, "/numbers/"+num+"/claim", claim)
+	if r.status == http.StatusAccepted {
+		n := e.waitNumber("/numbers/"+num, "claimed")
+		if n.str("phoneNumberId") == "" {
+			t.Fatalf("claimed without a phone number id: %s", n.raw)
+		}
+		r = e.must(http.StatusOK, http.MethodPost, "/numbers/"+num+"/claim", claim)
+	}
+	if r.status != http.StatusOK || r.str("status") != "online" || r.str("type") != "platform" {
+		t.Fatalf("claim: %d %s", r.status, r.raw)
+	}
+	if add := e.graphRequests("phone_numbers"); len(add) != 1 {
+		t.Fatalf("POST /{waba}/phone_numbers calls: %d", len(add))
+	}
 }
