@@ -444,30 +444,73 @@ func (f *Fake) post(ctx context.Context, target string, p url.Values) (int, stri
 	return resp.StatusCode, string(raw), nil
 }
 
-// SendCode is how Meta's verification message reaches a number bought from the fake: an SMS
-// with the code, or a call whose transcription reads it out digit by digit, twice.
-func (f *Fake) SendCode(ctx context.Context, e164, method, code string) error {
-	if !f.Owns(e164) {
-		return fmt.Errorf("carrierfake: %s is not ours", e164)
-	}
-	const metaSender = "+16505550100"
-	var err error
+// metaSender is the number Meta's verification messages come from in the fake.
+const metaSender = "+16505550100"
+
+// CodeMessage is what Meta's verification says: an SMS text, or for VOICE what a transcription
+// of the call reads (the digits as words, said twice). voice reports which.
+func CodeMessage(method, code string) (text string, voice bool) {
 	if strings.EqualFold(method, "VOICE") {
-		words := make([]string, 0, len(code))
 		names := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+		words := make([]string, 0, len(code))
 		for _, c := range code {
 			if c >= '0' && c <= '9' {
 				words = append(words, names[c-'0'])
 			}
 		}
 		said := strings.Join(words, " ")
-		_, err = f.DeliverCall(ctx, e164, metaSender, "Your WhatsApp verification code is "+said+". Once again, your code is "+said+".")
+		return "Your WhatsApp verification code is " + said + ". Once again, your code is " + said + ".", true
+	}
+	shown := code
+	if len(code) == 6 {
+		shown = code[:3] + "-" + code[3:]
+	}
+	return "<#> Your WhatsApp Business code " + shown + ". Don't share this code with others.", false
+}
+
+// SendCode is how Meta's verification message reaches a number bought from the fake: an SMS
+// with the code, or a call whose transcription reads it out.
+func (f *Fake) SendCode(ctx context.Context, e164, method, code string) error {
+	if !f.Owns(e164) {
+		return fmt.Errorf("carrierfake: %s is not ours", e164)
+	}
+	text, voice := CodeMessage(method, code)
+	var err error
+	if voice {
+		_, err = f.DeliverCall(ctx, e164, metaSender, text)
 	} else {
-		shown := code
-		if len(code) == 6 {
-			shown = code[:3] + "-" + code[3:]
-		}
-		_, err = f.DeliverSMS(ctx, e164, metaSender, "<#> Your WhatsApp Business code "+shown+". Don't share this code with others.")
+		_, err = f.DeliverSMS(ctx, e164, metaSender, text)
 	}
 	return err
+}
+
+// RemoteCodeSender sends codes through a carrier fake running elsewhere (its /_fake/sms and
+// /_fake/call), for a Graph fake in another process (cmd/graphfake -carrier-fake).
+func RemoteCodeSender(baseURL string, hc *http.Client) func(ctx context.Context, e164, method, code string) error {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	base := strings.TrimRight(baseURL, "/")
+	return func(ctx context.Context, e164, method, code string) error {
+		text, voice := CodeMessage(method, code)
+		route, field := "/_fake/sms", "body"
+		if voice {
+			route, field = "/_fake/call", "text"
+		}
+		raw, _ := json.Marshal(map[string]string{"to": e164, "from": metaSender, field: text})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+route, strings.NewReader(string(raw)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("carrierfake %s: HTTP %d", route, res.StatusCode)
+		}
+		return nil
+	}
 }
