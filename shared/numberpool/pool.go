@@ -136,7 +136,7 @@ func (p *Pool) Available(ctx context.Context, country, kind string, limit int) (
 		if n.State != StateReleased {
 			ours[n.E164] = true
 		}
-		if n.State != StateVerified || n.Country != country {
+		if n.State != StateVerified || n.Country != country || !n.VerifiedUntil.After(p.now()) {
 			continue
 		}
 		out = append(out, Offer{Source: "pool", VerifiedUntil: n.VerifiedUntil, Available: carrier.Available{

@@ -681,3 +681,33 @@ func TestWebhookTransport(t *testing.T) {
 		t.Fatalf("empty token: %v", err)
 	}
 }
+
+// TestCallsToClaimedNumbersAreNotRecorded: only Meta's verification call is recorded and
+// transcribed; a call to a number a business holds is rejected.
+func TestCallsToClaimedNumbersAreNotRecorded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.deliverCodes()
+	ctx := context.Background()
+	if _, err := e.pool.Buy(ctx, "r", num1); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState(t, num1, numberpool.StateVerified)
+	if ok, err := e.pool.Claim(ctx, num1, "biz-1", "106540352200001"); err != nil || !ok {
+		t.Fatalf("claim: %v %v", ok, err)
+	}
+	p := url.Values{"CallSid": {"CA77"}, "To": {num1}, "From": {"+40700000000"}}
+	req, _ := http.NewRequest(http.MethodPost, e.hookURL+"/carrier/voice", strings.NewReader(p.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(carrier.SignatureHeader, carrier.Sign(e.carrier.AuthToken(), e.hookURL+"/carrier/voice", p))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 512)
+	n, _ := res.Body.Read(buf)
+	if res.StatusCode != 200 || !strings.Contains(string(buf[:n]), "<Reject/>") {
+		t.Fatalf("call to a claimed number: %d %s", res.StatusCode, buf[:n])
+	}
+}

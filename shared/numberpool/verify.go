@@ -200,7 +200,12 @@ func (p *Pool) HandleInbound(ctx context.Context, in carrier.Inbound) (Outcome, 
 		return OutcomeNotOurs, nil
 	}
 	if in.Kind == carrier.InboundCall {
-		return OutcomeAnswered, nil
+		// Only Meta's verification call is recorded and transcribed; any other call to a pool
+		// number (a claimed one is a business's) is not.
+		if n.State == StateVerifying {
+			return OutcomeAnswered, nil
+		}
+		return OutcomeIgnored, nil
 	}
 	if n.saw(in.ID) {
 		return OutcomeReplay, nil

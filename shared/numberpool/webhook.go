@@ -110,7 +110,7 @@ func (h *Webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Meta's call reads the code aloud (twice): record it and have it transcribed.
 		cb := html.EscapeString(h.base + "/carrier/voice/transcription")
 		twiml(w, http.StatusOK, `<?xml version="1.0" encoding="UTF-8"?><Response><Record maxLength="60" timeout="5" playBeep="false" transcribe="true" transcribeCallback="`+cb+`"/></Response>`)
-	case OutcomeNotOurs:
+	case OutcomeNotOurs, OutcomeIgnored:
 		if kind == carrier.InboundCall {
 			twiml(w, http.StatusOK, `<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>`)
 			return
