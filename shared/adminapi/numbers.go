@@ -85,12 +85,14 @@ func (a *API) matchNumbers(m string, p []string) (route, bool) {
 
 // NumberView is a pool number as the API shows it (no carrier event ids).
 type NumberView struct {
-	PhoneNumber   string    `json:"phoneNumber"`
-	Country       string    `json:"country"`
-	State         string    `json:"state"`
-	Reason        string    `json:"reason,omitempty"`
-	Method        string    `json:"verificationMethod,omitempty"`
-	Attempt       int       `json:"attempt"`
+	PhoneNumber string `json:"phoneNumber"`
+	Country     string `json:"country"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	Method      string `json:"verificationMethod,omitempty"`
+	Attempt     int    `json:"attempt"`
+	// PreVerifiedID is Meta's id of the pre-verified number (or of the WABA's phone number).
+	PreVerifiedID string    `json:"preVerifiedId,omitempty"`
 	VerifiedUntil time.Time `json:"verifiedUntil,omitzero"`
 	ClaimedBy     string    `json:"claimedBy,omitempty"`
 	PhoneNumberID string    `json:"phoneNumberId,omitempty"`
@@ -104,7 +106,7 @@ type NumberView struct {
 
 func numberView(n *numberpool.Number) NumberView {
 	return NumberView{PhoneNumber: n.E164, Country: n.Country, State: string(n.State), Reason: n.Reason, Method: n.Method,
-		Attempt: n.Attempt, VerifiedUntil: n.VerifiedUntil, ClaimedBy: n.ClaimedBy, PhoneNumberID: n.PhoneNumberID,
+		Attempt: n.Attempt, PreVerifiedID: n.MetaID, VerifiedUntil: n.VerifiedUntil, ClaimedBy: n.ClaimedBy, PhoneNumberID: n.PhoneNumberID,
 		ClaimedAt: n.ClaimedAt, ReturnedAt: n.ReturnedAt, ReleasedAt: n.ReleasedAt, RequestID: n.RequestID,
 		CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt}
 }

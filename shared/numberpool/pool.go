@@ -155,6 +155,23 @@ func (p *Pool) Available(ctx context.Context, country, kind string, limit int) (
 	return out, nil
 }
 
+// OfferedIDs are the pre-verified ids of the numbers a business can pick now (verified, not
+// expired, unclaimed): what the Embedded Signup launch lists as the pre-verified numbers it
+// offers.
+func (p *Pool) OfferedIDs(ctx context.Context) ([]string, error) {
+	nums, err := p.o.Store.ListNumbers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list pool: %w", err)
+	}
+	ids := []string{}
+	for _, n := range nums {
+		if n.State == StateVerified && n.MetaID != "" && n.VerifiedUntil.After(p.now()) {
+			ids = append(ids, n.MetaID)
+		}
+	}
+	return ids, nil
+}
+
 // List returns the whole pool.
 func (p *Pool) List(ctx context.Context) ([]Number, error) { return p.o.Store.ListNumbers(ctx) }
 

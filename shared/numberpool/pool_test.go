@@ -37,6 +37,9 @@ func TestBuyAndVerifyBySMS(t *testing.T) {
 	if p := e.carrier.Purchases(); len(p) != 1 || p[0].Hooks != e.pool.Hooks() {
 		t.Fatalf("purchases: %+v", p)
 	}
+	if ids, err := e.pool.OfferedIDs(ctx); err != nil || len(ids) != 1 || ids[0] != v.MetaID {
+		t.Fatalf("offered ids: %v %v", ids, err)
+	}
 	e.assertNothingLeaked(t)
 }
 
