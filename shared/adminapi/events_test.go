@@ -12,10 +12,13 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloro/wa-senders/shared/app"
+	"github.com/aloro/wa-senders/shared/carrierfake"
+	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/lambdahttp"
 	"github.com/aloro/wa-senders/shared/logging"
+	"github.com/aloro/wa-senders/shared/stack"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
@@ -46,6 +49,13 @@ func TestSampleEvents(t *testing.T) {
 	ddb := testenv.DynamoDB(t)
 	_, fakeURL := graphfake.ServeNew(t, graphfake.Options{})
 	h, err := app.Senders(app.Deps{
+		// Platform numbers on with the local values `make up` writes (the carrier events are
+		// signed for them).
+		Config: config.Config{
+			Secrets: config.Secrets{CarrierAccountSID: carrierfake.DefaultAccountSID, CarrierAuthToken: carrierfake.DefaultAuthToken},
+			Numbers: config.Numbers{Mode: config.PoolPreVerified, BusinessID: stack.LocalBusinessPortfolioID,
+				CarrierBaseURL: stack.LocalCarrierBaseURL, WebhookBaseURL: stack.LocalCarrierWebhookBaseURL},
+		},
 		Store: store.New(ddb, testenv.Table(t, ddb), nil),
 		Graph: graph.New(graph.Options{BaseURL: fakeURL, Version: "v24.0", Token: graphfake.DefaultToken}),
 		Log:   logging.New(os.Stderr, "ERROR"),
