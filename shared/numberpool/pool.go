@@ -189,11 +189,11 @@ func (p *Pool) Buy(ctx context.Context, requestID, e164 string) (*Number, error)
 		return nil, err
 	}
 	now := p.now()
-	created := false
+	created, fresh := false, false
 	in, err := p.o.Store.UpdateIntent(ctx, requestID, func(cur *Intent) (*Intent, error) {
 		switch {
 		case cur == nil:
-			created = true
+			created, fresh = true, true
 			return &Intent{RequestID: requestID, E164: e164, State: IntentPending, LeaseUntil: now.Add(leaseFor), CreatedAt: now, UpdatedAt: now}, nil
 		case cur.E164 != e164:
 			return nil, ErrRequestReused
@@ -226,7 +226,7 @@ func (p *Pool) Buy(ctx context.Context, requestID, e164 string) (*Number, error)
 			return nil, err
 		}
 	}
-	return p.complete(ctx, in)
+	return p.complete(ctx, in, fresh)
 }
 
 // takenByOther reports whether e164 is a live pool number of another request.
@@ -242,11 +242,11 @@ func (p *Pool) takenByOther(ctx context.Context, e164, requestID string) (bool, 
 }
 
 // complete takes an open intent to done: buy (or find what an earlier attempt bought), record
-// the number, start verification.
-func (p *Pool) complete(ctx context.Context, in *Intent) (*Number, error) {
+// the number, start verification. fresh says no earlier attempt can have bought it.
+func (p *Pool) complete(ctx context.Context, in *Intent, fresh bool) (*Number, error) {
 	sid := in.CarrierSID
 	if in.State == IntentPending {
-		owned, err := p.purchase(ctx, in)
+		owned, err := p.purchase(ctx, in, fresh)
 		if err != nil {
 			return nil, err
 		}
@@ -302,13 +302,15 @@ func (p *Pool) complete(ctx context.Context, in *Intent) (*Number, error) {
 }
 
 // purchase asks the carrier, settling an ambiguous answer by looking the number up.
-func (p *Pool) purchase(ctx context.Context, in *Intent) (carrier.Owned, error) {
-	// A taken-over intent may have bought already.
-	if owned, err := p.o.Carrier.Find(ctx, in.E164); err == nil {
-		return owned, nil
-	} else if !errors.Is(err, carrier.ErrNotOwned) {
-		p.releaseLease(ctx, in.RequestID)
-		return carrier.Owned{}, fmt.Errorf("carrier lookup: %w", err)
+func (p *Pool) purchase(ctx context.Context, in *Intent, fresh bool) (carrier.Owned, error) {
+	// A taken-over intent may have bought already: look before buying.
+	if !fresh {
+		if owned, err := p.o.Carrier.Find(ctx, in.E164); err == nil {
+			return owned, nil
+		} else if !errors.Is(err, carrier.ErrNotOwned) {
+			p.releaseLease(ctx, in.RequestID)
+			return carrier.Owned{}, fmt.Errorf("carrier lookup: %w", err)
+		}
 	}
 	owned, err := p.o.Carrier.Buy(ctx, in.E164, p.Hooks(), "wa-senders pool")
 	if err == nil {

@@ -102,7 +102,7 @@ func (p *Pool) settle(ctx context.Context, in Intent, now time.Time) (settled, f
 			return false, false, fmt.Errorf("settle %s: %w", in.RequestID, ferr)
 		}
 	}
-	if _, err := p.complete(ctx, &in); err != nil {
+	if _, err := p.complete(ctx, &in, false); err != nil {
 		return false, false, fmt.Errorf("settle %s: %w", in.RequestID, err)
 	}
 	return true, false, nil
