@@ -122,7 +122,12 @@ func TestPlatformNumberToOnline(t *testing.T) {
 		"displayName": "Other"}
 	e.mustErr(http.StatusConflict, "claimed", http.MethodPost, "/numbers/"+num+"/claim", other)
 
-	e.must(http.StatusOK, http.MethodDelete, "/senders/106540352299001", nil)
+	if del := e.must(http.StatusOK, http.MethodDelete, "/senders/106540352299001", nil); del.body["deregistered"] != true {
+		t.Fatalf("delete: %s", del.raw)
+	}
+	if dr := e.graphRequests("deregister"); len(dr) != 1 || dr[0].PhoneNumberID != "106540352299001" {
+		t.Fatalf("deregister calls: %+v", dr)
+	}
 	n = e.must(http.StatusOK, http.MethodGet, "/numbers/"+num, nil)
 	if n.str("state") != "unverified" || n.str("returnedAt") == "" || n.str("claimedBy") != "" {
 		t.Fatalf("after delete: %s", n.raw)
