@@ -191,6 +191,8 @@ func (p *Pool) Buy(ctx context.Context, requestID, e164 string) (*Number, error)
 	now := p.now()
 	created, fresh := false, false
 	in, err := p.o.Store.UpdateIntent(ctx, requestID, func(cur *Intent) (*Intent, error) {
+		// The store calls this again when another writer won: decide afresh each time.
+		created, fresh = false, false
 		switch {
 		case cur == nil:
 			created, fresh = true, true
