@@ -78,8 +78,9 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	platformSecretArn := awscdk.NewCfnParameter(stack, jsii.String("PlatformSecretArn"), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
 		Description: jsii.String("ARN of the Secrets Manager secret the Graph-calling functions read: a JSON object with " +
-			"WHATSAPP_ACCESS_TOKEN and WHATSAPP_APP_ID, and WHATSAPP_APP_SECRET for the Embedded Signup code exchange " +
-			"(the senders and reconciler functions). Read once per cold start.\n"),
+			"WHATSAPP_ACCESS_TOKEN and WHATSAPP_APP_ID, WHATSAPP_APP_SECRET for the Embedded Signup code exchange " +
+			"(the senders and reconciler functions) and, with platform numbers on, TWILIO_ACCOUNT_SID and " +
+			"TWILIO_AUTH_TOKEN. Read once per cold start.\n"),
 		AllowedPattern: secretArnPattern,
 	}).ValueAsString()
 	// The names contain "Secret", but the values are ARNs, not secrets: no NoEcho needed.
@@ -103,6 +104,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		Default:       jsii.String("30"),
 		AllowedValues: jsii.Strings("7", "14", "30", "60", "90", "180", "365"),
 	}).ValueAsNumber()
+	numberParams := newNumberParams(stack)
 	alarmTopic := awscdk.NewCfnParameter(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
 		Default:     jsii.String(""),
@@ -187,12 +189,16 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 
 	// ------------------------------------------------------------ functions
 	env := map[string]*string{
-		"TABLE_NAME":             table.TableName(),
-		"OUTBOUND_QUEUE_URL":     outboundQueue.QueueUrl(),
-		"INBOUND_QUEUE_URL":      inboundQueue.QueueUrl(),
-		"GRAPH_API_BASE_URL":     graphBaseURL,
-		"GRAPH_API_VERSION":      graphVersion,
-		"CREDENTIALS_KMS_KEY_ID": credentialsAlias.AliasName(),
+		"TABLE_NAME":               table.TableName(),
+		"OUTBOUND_QUEUE_URL":       outboundQueue.QueueUrl(),
+		"INBOUND_QUEUE_URL":        inboundQueue.QueueUrl(),
+		"GRAPH_API_BASE_URL":       graphBaseURL,
+		"GRAPH_API_VERSION":        graphVersion,
+		"CREDENTIALS_KMS_KEY_ID":   credentialsAlias.AliasName(),
+		"NUMBER_POOL_MODE":         numberParams.mode,
+		"BUSINESS_PORTFOLIO_ID":    numberParams.portfolio,
+		"CARRIER_WEBHOOK_BASE_URL": numberParams.webhookBase,
+		"NUMBER_HOLD":              numberParams.hold,
 		// Empty on purpose: declared so `sam local invoke --env-vars` can set them locally
 		// (template.yaml says why); never given a value in AWS.
 		"CREDENTIALS_LOCAL_KEY":     jsii.String(""),
@@ -206,9 +212,10 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 	platformSecret := map[string]*string{"PLATFORM_SECRET_ARN": platformSecretArn,
 		"WHATSAPP_ACCESS_TOKEN": jsii.String("")}
 	// Onboarding (senders: the code exchange; reconciler: resumed onboardings) also reads the
-	// app's id and secret from the platform secret.
+	// app's id and secret, and platform numbers the carrier's credentials, from the platform secret.
 	onboardingSecret := map[string]*string{"PLATFORM_SECRET_ARN": platformSecretArn,
-		"WHATSAPP_ACCESS_TOKEN": jsii.String(""), "WHATSAPP_APP_SECRET": jsii.String(""), "WHATSAPP_APP_ID": jsii.String("")}
+		"WHATSAPP_ACCESS_TOKEN": jsii.String(""), "WHATSAPP_APP_SECRET": jsii.String(""), "WHATSAPP_APP_ID": jsii.String(""),
+		"TWILIO_ACCOUNT_SID": jsii.String(""), "TWILIO_AUTH_TOKEN": jsii.String("")}
 	readWebhookSecret := allow([]string{"secretsmanager:GetSecretValue"}, webhookSecretArn)
 	readPlatformSecret := allow([]string{"secretsmanager:GetSecretValue"}, platformSecretArn)
 	fns := map[string]awslambda.Function{}
@@ -293,6 +300,11 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			"ThrottlingRateLimit":    1000,
 			"DetailedMetricsEnabled": true,
 		},
+		// The carrier's webhooks are public too, but carry only our numbers' verification
+		// SMS and calls: a narrow bucket bounds what unsigned posts cost (template.yaml says why).
+		"POST /carrier/sms":                 carrierThrottle(),
+		"POST /carrier/voice":               carrierThrottle(),
+		"POST /carrier/voice/transcription": carrierThrottle(),
 	})
 	stage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
 		DestinationArn: accessLogs.LogGroupArn(),
@@ -318,6 +330,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 		{"/onboardings", awsapigatewayv2.HttpMethod_ANY},
 		{"/onboardings/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 		{"/businesses/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
+		{"/numbers", awsapigatewayv2.HttpMethod_ANY},
+		{"/numbers/{proxy+}", awsapigatewayv2.HttpMethod_ANY},
 	} {
 		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.path),
@@ -326,6 +340,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			Authorizer:  iamAuth,
 		})
 	}
+
+	addCarrierRoutes(api, admin)
 
 	fns["OutboundFunction"].AddEventSourceMapping(jsii.String("Outbound"), &awslambda.EventSourceMappingOptions{
 		EventSourceArn:          outboundQueue.QueueArn(),

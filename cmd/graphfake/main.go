@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/carrierfake"
 	"github.com/aloro/wa-senders/shared/graphfake"
 )
 
@@ -38,6 +39,7 @@ func run(args []string) error {
 	verifyCode := fs.String("verify-code", graphfake.DefaultVerifyCode, "the code verify_code accepts")
 	strict := fs.Bool("strict", false, "unknown phone_number_ids get Meta's 'does not exist' error instead of a default healthy number")
 	quiet := fs.Bool("quiet", false, "do not log one line per Graph request")
+	carrierFake := fs.String("carrier-fake", "", "base URL of a carrier fake: request_code on a pre-verified number sends its code there (/_fake/sms, /_fake/call)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,6 +50,9 @@ func run(args []string) error {
 		opts.Logger = log
 	}
 	fake := graphfake.New(opts)
+	if *carrierFake != "" {
+		fake.SetCodeSender(carrierfake.RemoteCodeSender(*carrierFake, nil))
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

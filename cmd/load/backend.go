@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,10 @@ func startLocalrun(ctx context.Context, st *localStack, repo, binDir, addr, fake
 	// checks webhook effects, so it runs rarely.
 	if known["reconcile-every"] {
 		args = append(args, "-reconcile-every", "1h")
+	}
+	// The carrier fake gets the port after the Graph fake's, never `make run`'s 8091.
+	if known["carrier-fake"] {
+		args = append(args, "-carrier-fake", nextPort(fakeAddr))
 	}
 	env := devenv.CleanEnv(config.EnvLogLevel + "=" + logLevel)
 	logPath := filepath.Join(binDir, "localrun.log")
@@ -207,4 +212,18 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// nextPort is addr with its port plus one ("127.0.0.1:18190" → "127.0.0.1:18191"); addr as is
+// when it has no numeric port.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }

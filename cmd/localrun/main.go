@@ -1,9 +1,11 @@
 // Command localrun is `make run`: the whole backend on the local stack, on embedded defaults.
 //
 // It serves the webhook (/webhook) and the admin API (/senders…, /messages…, /templates) on
-// http://127.0.0.1:8080, polls the outbound queue the way Lambda's SQS event source does
+// http://127.0.0.1:8080 (with /numbers and the carrier webhook /carrier/…), polls the outbound queue the way Lambda's SQS event source does
 // (batches, partial batch failures), runs the reconciler on a timer, and serves the Graph API
-// fake on 127.0.0.1:8090, recording what is sent. Ctrl-C stops everything it started; the
+// fake on 127.0.0.1:8090, recording what is sent, and the carrier fake on 127.0.0.1:8091 (platform
+// numbers bought there verify themselves: the Graph fake sends each code through it to our
+// carrier webhook). Ctrl-C stops everything it started; the
 // DynamoDB and SQS emulators are `make up` / `make down`'s business.
 package main
 
@@ -33,16 +35,18 @@ func main() {
 	fakeAddr := flag.String("graph-fake", "127.0.0.1:8090", "address of the Graph API fake (empty: use GRAPH_API_BASE_URL as is)")
 	envFile := flag.String("env", ".local/env.json", "environment file written by `make up` (sam local --env-vars format)")
 	reconcileEvery := flag.Duration("reconcile-every", time.Minute, "reconciler period")
+	carrierAddr := flag.String("carrier-fake", envOr("CARRIER_FAKE_ADDR", "127.0.0.1:8091"), "address of the carrier fake (empty: platform numbers as configured)")
 	flag.Parse()
+	platformNumbersEnv(*addr, *carrierAddr)
 
 	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
-	if err := run(*addr, *fakeAddr, *envFile, *reconcileEvery, log); err != nil {
+	if err := run(*addr, *fakeAddr, *carrierAddr, *envFile, *reconcileEvery, log); err != nil {
 		log.Error("localrun stopped", "error", err.Error())
 		os.Exit(1)
 	}
 }
 
-func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog.Logger) error {
+func run(addr, fakeAddr, carrierAddr, envFile string, reconcileEvery time.Duration, log *slog.Logger) error {
 	if err := loadEnvFile(envFile); err != nil {
 		return fmt.Errorf("%w (run `make up` first)", err)
 	}
@@ -50,15 +54,16 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 	defer stop()
 
 	cfg, awsCfg, err := awsclient.Bootstrap(ctx, config.Need{
-		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true, AppID: true,
+		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true, AppID: true, Carrier: true,
 	})
 	if err != nil {
 		return err
 	}
 
 	var servers []*http.Server
+	var fake *graphfake.Fake
 	if fakeAddr != "" {
-		fake := graphfake.New(graphfake.Options{Token: cfg.Secrets.AccessToken, AppID: cfg.Secrets.AppID, AppSecret: cfg.Secrets.AppSecret})
+		fake = graphfake.New(graphfake.Options{Token: cfg.Secrets.AccessToken, AppID: cfg.Secrets.AppID, AppSecret: cfg.Secrets.AppSecret})
 		srv, err := serve(fakeAddr, fake)
 		if err != nil {
 			return fmt.Errorf("graph fake: %w", err)
@@ -66,6 +71,12 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 		servers = append(servers, srv)
 		cfg.GraphBaseURL = "http://" + fakeAddr
 		log.Info("graph api fake listening", "addr", "http://"+fakeAddr)
+	}
+
+	if srv, err := startCarrierFake(carrierAddr, cfg, fake, log); err != nil {
+		return err
+	} else if srv != nil {
+		servers = append(servers, srv)
 	}
 
 	deps := app.FromAWS(cfg, awsCfg, log).WithGraph()
@@ -88,7 +99,8 @@ func run(addr, fakeAddr, envFile string, reconcileEvery time.Duration, log *slog
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", webhook)
-	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates", "/onboardings", "/onboardings/", "/businesses/"} {
+	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates", "/onboardings", "/onboardings/", "/businesses/",
+		"/numbers", "/numbers/", "/carrier/"} {
 		mux.Handle(p, admin)
 	}
 	srv, err := serve(addr, mux)
@@ -178,4 +190,11 @@ func loadEnvFile(path string) error {
 		}
 	}
 	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }

@@ -154,6 +154,10 @@ func loadTemplate(l layout, s settings) (*stack.Template, error) {
 		"GraphApiBaseUrl":   "http://" + net.JoinHostPort(graphHost, graphPort),
 		"WebhookSecretArn":  "",
 		"PlatformSecretArn": "",
+		// Platform numbers on, as `make run` serves them (the carrier fake, the backend's address).
+		"NumberPoolMode":        "preverified",
+		"BusinessPortfolioId":   stack.LocalBusinessPortfolioID,
+		"CarrierWebhookBaseUrl": stack.LocalCarrierWebhookBaseURL,
 	}
 	overrides := map[string]string{}
 	for _, p := range probe.Parameters {

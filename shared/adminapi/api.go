@@ -87,6 +87,8 @@ type Options struct {
 	Now func() time.Time
 	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
 	MaxBody int64
+	// Pool serves /numbers (platform numbers); nil answers 501 there.
+	Pool NumberPool
 }
 
 // DefaultMaxBody bounds request bodies: the largest legitimate one is a message request.
@@ -102,11 +104,13 @@ type API struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+	pool     NumberPool
 }
 
 // New returns the admin API handler.
 func New(o Options) *API {
 	a := &API{store: o.Store, graph: o.Graph, enqueuer: o.Enqueuer, pins: o.PINs, onboard: o.Onboarding, log: o.Log, now: o.Now, maxBody: o.MaxBody}
+	a.pool = o.Pool
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -206,6 +210,9 @@ func (a *API) match(r *http.Request) route {
 		return route{name: m + " " + name, allowed: strings.Join(allowed, ", ")}
 	}
 	if rt, ok := a.matchOnboarding(p, pick); ok {
+		return rt
+	}
+	if rt, ok := a.matchNumbers(m, p); ok {
 		return rt
 	}
 	n := len(p)

@@ -12,11 +12,14 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aloro/wa-senders/shared/app"
+	"github.com/aloro/wa-senders/shared/carrierfake"
+	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/lambdahttp"
 	"github.com/aloro/wa-senders/shared/logging"
+	"github.com/aloro/wa-senders/shared/stack"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
@@ -48,6 +51,13 @@ func TestSampleEvents(t *testing.T) {
 	_, fakeURL := graphfake.ServeNew(t, graphfake.Options{})
 	st := store.New(ddb, testenv.Table(t, ddb), nil)
 	h, err := app.Senders(app.Deps{
+		// Platform numbers on with the local values `make up` writes (the carrier events are
+		// signed for them).
+		Config: config.Config{
+			Secrets: config.Secrets{CarrierAccountSID: carrierfake.DefaultAccountSID, CarrierAuthToken: carrierfake.DefaultAuthToken},
+			Numbers: config.Numbers{Mode: config.PoolPreVerified, BusinessID: stack.LocalBusinessPortfolioID,
+				CarrierBaseURL: stack.LocalCarrierBaseURL, WebhookBaseURL: stack.LocalCarrierWebhookBaseURL},
+		},
 		Store: st,
 		Vault: credentials.New(credentials.Options{Store: st, Keys: credentials.RandomLocalKey()}),
 		Graph: graph.New(graph.Options{BaseURL: fakeURL, Version: "v24.0", Token: graphfake.DefaultToken}),

@@ -375,6 +375,9 @@ func (a *API) deleteSender(w http.ResponseWriter, r *http.Request, p []string) e
 			deregistered = true
 		}
 	}
+	if err := a.returnToPool(ctx, snd); err != nil {
+		return err
+	}
 	if err := a.store.ArchiveSender(ctx, snd, a.now().UTC()); err != nil {
 		return senderErr(err)
 	}

@@ -30,13 +30,25 @@ func Reconciler(d Deps) (func(context.Context) error, error) {
 		Now:     d.Now,
 		Requeue: requeue,
 	})
+	pool := NumberPool(d)
+	if pool != nil && d.Pool == nil {
+		// Resumed onboardings claim our numbers as the admin API's do.
+		d.Pool = pool
+	}
 	var onboardings *onboarding.Service
 	if d.Vault != nil {
 		if onboardings, err = Onboarding(d); err != nil {
 			return nil, fmt.Errorf("reconciler: %w", err)
 		}
 	}
+	poolRun := poolReconcile(d, pool)
 	return func(ctx context.Context) error {
+		if poolRun != nil {
+			// The pool's failures are its own: they never stop the senders' pass.
+			if err := poolRun(ctx); err != nil && d.Log != nil {
+				d.Log.Warn("number pool reconcile failed", "error", err.Error())
+			}
+		}
 		if onboardings != nil {
 			// Onboardings left retrying (or abandoned by a dead process) resume on this schedule.
 			n, err := onboardings.ResumeDue(ctx, 50)

@@ -21,6 +21,14 @@ func Senders(d Deps) (http.Handler, error) {
 		Log:      d.Log,
 		Now:      d.Now,
 	}
+	pool := NumberPool(d)
+	if pool != nil {
+		o.Pool = pool
+		if d.Pool == nil {
+			// Embedded Signup with one of our numbers claims it (onboarding's PoolClaimer).
+			d.Pool = pool
+		}
+	}
 	if d.Vault != nil {
 		// PINs generated at registration are kept; onboarding needs the vault too.
 		o.PINs = d.Vault
@@ -30,7 +38,7 @@ func Senders(d Deps) (http.Handler, error) {
 		}
 		o.Onboarding = ob
 	}
-	return adminapi.New(o), nil
+	return withCarrierWebhook(d, pool, adminapi.New(o))
 }
 
 // sendersEnqueuer is the outbound request enqueuer behind POST /messages: validated against

@@ -6,7 +6,8 @@
 //
 //   - WEBHOOK_SECRET_ARN names the webhook's secret: WHATSAPP_APP_SECRET, WHATSAPP_VERIFY_TOKEN;
 //   - PLATFORM_SECRET_ARN names the secret of the functions that call Graph:
-//     WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_ID and the platform's other credentials, plus
+//     WHATSAPP_ACCESS_TOKEN, WHATSAPP_APP_ID, the carrier's TWILIO_ACCOUNT_SID and
+//     TWILIO_AUTH_TOKEN (platform numbers) and the platform's other credentials, plus
 //     WHATSAPP_APP_SECRET for the senders function (the Embedded Signup code exchange).
 //
 // A function reads only the secrets holding what its Need asks for, and takes from each secret
@@ -83,6 +84,8 @@ type Config struct {
 	CredentialsKMSKeyID string
 	CredentialsLocalKey string
 	CredentialsCacheTTL time.Duration
+	// Numbers configures platform numbers (numbers.go).
+	Numbers Numbers
 }
 
 // Secrets are never logged; String redacts them.
@@ -91,6 +94,9 @@ type Secrets struct {
 	VerifyToken string `json:"WHATSAPP_VERIFY_TOKEN"`
 	AccessToken string `json:"WHATSAPP_ACCESS_TOKEN"`
 	AppID       string `json:"WHATSAPP_APP_ID"`
+	// The carrier's credentials, read when platform numbers are on.
+	CarrierAccountSID string `json:"TWILIO_ACCOUNT_SID"`
+	CarrierAuthToken  string `json:"TWILIO_AUTH_TOKEN"`
 }
 
 // secretKey is one secret value: the variable that carries it (also its key in the secret's
@@ -111,6 +117,8 @@ var secretKeys = []secretKey{
 	{EnvVerifyToken, []string{EnvWebhookSecretARN}, func(s *Secrets) *string { return &s.VerifyToken }, func(n Need) bool { return n.VerifyToken }},
 	{EnvAccessToken, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.AccessToken }, func(n Need) bool { return n.AccessToken }},
 	{EnvAppID, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.AppID }, func(n Need) bool { return n.AppID }},
+	{EnvCarrierAccountSID, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.CarrierAccountSID }, func(n Need) bool { return n.Carrier }},
+	{EnvCarrierAuthToken, []string{EnvPlatformSecretARN}, func(s *Secrets) *string { return &s.CarrierAuthToken }, func(n Need) bool { return n.Carrier }},
 }
 
 // String keeps secrets out of any accidental %v.
@@ -137,6 +145,8 @@ type Need struct {
 	VerifyToken   bool
 	AccessToken   bool
 	AppID         bool
+	// Carrier needs the carrier's credentials when platform numbers are on.
+	Carrier bool
 }
 
 // Load reads the environment (through getenv, os.Getenv when nil), fills each secret value need
@@ -173,6 +183,13 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		}
 		c.CredentialsCacheTTL = d
 	}
+	numbers, err := loadNumbers(get)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Numbers = numbers
+	// The carrier's credentials are needed only while platform numbers are on.
+	need.Carrier = need.Carrier && c.Numbers.Enabled()
 	if kw := get(EnvStopKeywords, ""); kw != "" {
 		for _, k := range strings.Split(kw, ",") {
 			if k = strings.TrimSpace(k); k != "" {
@@ -211,6 +228,8 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		{need.VerifyToken, EnvVerifyToken, c.Secrets.VerifyToken},
 		{need.AccessToken, EnvAccessToken, c.Secrets.AccessToken},
 		{need.AppID, EnvAppID, c.Secrets.AppID},
+		{need.Carrier, EnvCarrierAccountSID, c.Secrets.CarrierAccountSID},
+		{need.Carrier, EnvCarrierAuthToken, c.Secrets.CarrierAuthToken},
 	} {
 		if req.on && req.value == "" {
 			return Config{}, &MissingError{Name: req.name}

@@ -162,6 +162,7 @@ type Fake struct {
 	sendSeq  int64
 	changed  chan struct{} // closed and replaced on every new send
 	su       *signup       // Embedded Signup state (onboarding.go)
+	pv       preverified   // pre-verified numbers (preverified.go)
 }
 
 // New builds a Fake.
@@ -697,6 +698,7 @@ func (f *Fake) Reset() {
 }
 
 func (f *Fake) resetLocked() {
+	f.pv.reset()
 	f.scripts = nil
 	f.su = nil
 	f.phones = map[string]*numberRecord{}

@@ -39,6 +39,9 @@ func (f *Fake) defaultAnswer(c *call) result {
 	if c.id == "" || c.extra {
 		return f.errorResult(errNoObject(c.method, c.route))
 	}
+	if res, ok := f.preverifiedAnswer(c); ok {
+		return res
+	}
 	switch {
 	case c.method == http.MethodGet && c.edge == "":
 		return f.getNode(c)

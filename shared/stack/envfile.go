@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/aloro/wa-senders/shared/carrierfake"
 	"github.com/aloro/wa-senders/shared/config"
 )
 
@@ -22,6 +23,15 @@ const (
 	// LocalCredentialsKey (base64, 32 bytes) wraps the sealed business tokens and PINs of the
 	// local stack, where no KMS exists. A development key: never used by a deployed stack.
 	LocalCredentialsKey = "bG9jYWwtY3JlZGVudGlhbHMta2V5LTMyLWJ5dGVzISE="
+)
+
+// Local platform-number settings: the carrier fake cmd/localrun serves, the backend's default
+// address (where the carrier posts; sample carrier events are signed for it with the carrier
+// fake's auth token) and a local business portfolio id.
+const (
+	LocalCarrierBaseURL        = "http://127.0.0.1:8091"
+	LocalCarrierWebhookBaseURL = "http://127.0.0.1:8080"
+	LocalBusinessPortfolioID   = "555000111"
 )
 
 // SDK environment variables the local functions need besides the template's.
@@ -67,6 +77,10 @@ func (t *Template) LocalEnvFile(l Local) (EnvFile, error) {
 		EnvRegion:                     LocalRegion,
 		EnvAccessKeyID:                LocalAccessKeyID,
 		EnvSecretAccessKey:            LocalSecretAccessKey,
+		// The carrier fake's credentials and address (cmd/localrun serves it there).
+		config.EnvCarrierAccountSID: carrierfake.DefaultAccountSID,
+		config.EnvCarrierAuthToken:  carrierfake.DefaultAuthToken,
+		config.EnvCarrierBaseURL:    LocalCarrierBaseURL,
 	}
 	f := EnvFile{}
 	for _, fn := range t.Functions {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/aloro/wa-senders/shared/carrierfake"
 	"github.com/aloro/wa-senders/shared/config"
 )
 
@@ -44,6 +45,14 @@ func TestLocalEnvFileIsComplete(t *testing.T) {
 		EnvRegion:                     "us-east-1",
 		EnvAccessKeyID:                "local",
 		EnvSecretAccessKey:            "local",
+		// Platform numbers: the template's defaults (off) and the carrier fake's local values.
+		config.EnvNumberPoolMode:        "off",
+		config.EnvBusinessPortfolioID:   "",
+		config.EnvCarrierWebhookBaseURL: "",
+		config.EnvNumberHold:            "720h",
+		config.EnvCarrierAccountSID:     carrierfake.DefaultAccountSID,
+		config.EnvCarrierAuthToken:      carrierfake.DefaultAuthToken,
+		config.EnvCarrierBaseURL:        LocalCarrierBaseURL,
 	}
 	// Each function also names its own secret's ARN (empty locally: the values above are used).
 	secretARN := map[string]string{"WebhookFunction": config.EnvWebhookSecretARN, "OutboundFunction": config.EnvPlatformSecretARN,

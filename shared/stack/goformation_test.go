@@ -22,26 +22,30 @@ import (
 // tplContractEnv is the configuration contract: the environment every function gets
 // (shared/config reads these names), plus its own secret's (tplSecretEnv).
 var tplContractEnv = []string{
-	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "CREDENTIALS_KMS_KEY_ID", "CREDENTIALS_LOCAL_KEY",
-	"GRAPH_API_BASE_URL", "GRAPH_API_VERSION", "INBOUND_QUEUE_URL",
+	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "BUSINESS_PORTFOLIO_ID", "CARRIER_WEBHOOK_BASE_URL",
+	"CREDENTIALS_KMS_KEY_ID", "CREDENTIALS_LOCAL_KEY",
+	"GRAPH_API_BASE_URL", "GRAPH_API_VERSION", "INBOUND_QUEUE_URL", "NUMBER_HOLD", "NUMBER_POOL_MODE",
 	"OUTBOUND_QUEUE_URL", "TABLE_NAME",
 }
 
 // tplSecretEnv is each function's secret: the variable naming its ARN and the values it holds
 // (declared empty). The webhook never gets the Graph token's; the functions that onboard
-// businesses (senders, reconciler) also hold the app's id and secret.
+// businesses and run platform numbers (senders, reconciler) also hold the app's id and secret
+// and the carrier's credentials.
 var tplSecretEnv = map[string][]string{
-	"WebhookFunction":    {"WEBHOOK_SECRET_ARN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"},
-	"OutboundFunction":   {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN"},
-	"SendersFunction":    {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_ID", "WHATSAPP_APP_SECRET"},
-	"ReconcilerFunction": {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_ID", "WHATSAPP_APP_SECRET"},
+	"WebhookFunction":  {"WEBHOOK_SECRET_ARN", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"},
+	"OutboundFunction": {"PLATFORM_SECRET_ARN", "WHATSAPP_ACCESS_TOKEN"},
+	"SendersFunction": {"PLATFORM_SECRET_ARN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "WHATSAPP_ACCESS_TOKEN",
+		"WHATSAPP_APP_ID", "WHATSAPP_APP_SECRET"},
+	"ReconcilerFunction": {"PLATFORM_SECRET_ARN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "WHATSAPP_ACCESS_TOKEN",
+		"WHATSAPP_APP_ID", "WHATSAPP_APP_SECRET"},
 }
 
 // tplDeclaredEmpty are declared only so that `sam local invoke --env-vars` can set them; in the
 // template they must stay empty (secrets come from Secrets Manager, endpoints from the SDK).
 var tplDeclaredEmpty = []string{
 	"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_ACCESS_TOKEN",
-	"WHATSAPP_APP_ID", "CREDENTIALS_LOCAL_KEY",
+	"WHATSAPP_APP_ID", "CREDENTIALS_LOCAL_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
 	"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS",
 }
 

@@ -75,13 +75,17 @@ func TestRepoTemplate(t *testing.T) {
 		"CREDENTIALS_LOCAL_KEY":     "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
 		"CREDENTIALS_KMS_KEY_ID": "alias/wa-senders-local-credentials",
+		// Platform numbers, at the template's defaults.
+		"NUMBER_POOL_MODE": "off", "BUSINESS_PORTFOLIO_ID": "", "CARRIER_WEBHOOK_BASE_URL": "", "NUMBER_HOLD": "720h",
 	}
 	// Each function's own secret (no parameter value given: empty), and its values declared empty.
 	secretEnv := map[string]map[string]string{
-		"WebhookFunction":    {"WEBHOOK_SECRET_ARN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": ""},
-		"OutboundFunction":   {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
-		"SendersFunction":    {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": ""},
-		"ReconcilerFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": ""},
+		"WebhookFunction":  {"WEBHOOK_SECRET_ARN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": ""},
+		"OutboundFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": ""},
+		"SendersFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": "",
+			"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""},
+		"ReconcilerFunction": {"PLATFORM_SECRET_ARN": "", "WHATSAPP_ACCESS_TOKEN": "", "WHATSAPP_APP_SECRET": "", "WHATSAPP_APP_ID": "",
+			"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""},
 	}
 	for _, f := range tmpl.Functions {
 		if got, want := f.Folder, wantFolders[f.LogicalID]; got != want {
@@ -147,6 +151,8 @@ func TestRepoTemplateStackNameAndParameters(t *testing.T) {
 		"WHATSAPP_APP_SECRET": "", "WHATSAPP_VERIFY_TOKEN": "", "CREDENTIALS_LOCAL_KEY": "",
 		"AWS_ENDPOINT_URL_DYNAMODB": "", "AWS_ENDPOINT_URL_SQS": "",
 		"CREDENTIALS_KMS_KEY_ID": "alias/t-abc-credentials",
+		// Platform numbers, at the template's defaults.
+		"NUMBER_POOL_MODE": "off", "BUSINESS_PORTFOLIO_ID": "", "CARRIER_WEBHOOK_BASE_URL": "", "NUMBER_HOLD": "720h",
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
