@@ -212,6 +212,15 @@ func TestDriftIsDetected(t *testing.T) {
 			vars := prop(r, "WebhookFunction", "Environment").(map[string]any)["Variables"].(map[string]any)
 			vars["PLATFORM_SECRET_ARN"] = map[string]any{"Ref": "PlatformSecretArn"}
 		}},
+		{"stage carrier route throttling", func(r map[string]any) {
+			delete(prop(r, "HttpApiApiGatewayDefaultStage", "RouteSettings").(map[string]any), "POST /carrier/sms")
+		}},
+		{"credentials key rotation", func(r map[string]any) { props(r, "CredentialsKey")["EnableKeyRotation"] = false }},
+		{"credentials key retention", func(r map[string]any) { delete(r["CredentialsKey"].(map[string]any), "DeletionPolicy") }},
+		{"carrier secret given to the webhook", func(r map[string]any) {
+			vars := prop(r, "WebhookFunction", "Environment").(map[string]any)["Variables"].(map[string]any)
+			vars["TWILIO_AUTH_TOKEN"] = ""
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var tmpl map[string]any
