@@ -26,6 +26,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
@@ -35,7 +36,7 @@ import (
 type Store interface {
 	CreateSender(ctx context.Context, snd *sender.Sender) error
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error)
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	ListSenders(ctx context.Context, f store.SenderFilter, limit int, cursor string) ([]*sender.Sender, string, error)
 	ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error
 	GetPortfolio(ctx context.Context, key string) (sender.Portfolio, error)
@@ -48,6 +49,17 @@ type Store interface {
 }
 
 var _ Store = (*store.Store)(nil)
+
+// inPlace adapts a sender mutation (which may return persist.ErrNoChange or a refusal) to the
+// store's update shape.
+func inPlace(fn func(*sender.Sender) error) persist.Update[sender.Sender] {
+	return func(cur *sender.Sender) (*sender.Sender, error) {
+		if err := fn(cur); err != nil {
+			return nil, err
+		}
+		return cur, nil
+	}
+}
 
 // Graph is the part of the Graph API the registration flow calls (implemented by *graph.Client).
 type Graph interface {

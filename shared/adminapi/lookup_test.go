@@ -79,9 +79,8 @@ func TestTemplatesAndMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.store.UpdateTemplate(ctx, "2001", "order_update", "en-US", func(cur *template.Template, _ bool) error {
-		cur.Status, cur.Category = "APPROVED", "UTILITY"
-		return nil
+	if _, err := e.store.UpdateTemplate(ctx, "2001", "order_update", "en-US", func(cur *template.Template) (*template.Template, error) {
+		return &template.Template{Status: "APPROVED", Category: "UTILITY"}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

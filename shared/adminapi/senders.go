@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aloro/wa-senders/shared/persist"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func (a *API) view(ctx context.Context, s *sender.Sender, portfolios map[string]
 	if !ok {
 		var err error
 		p, err = a.store.GetPortfolio(ctx, key)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errors.Is(err, persist.ErrNotFound) {
 			return SenderView{}, fmt.Errorf("get portfolio: %w", err)
 		}
 		if portfolios != nil {
@@ -262,7 +263,7 @@ func (a *API) getSender(w http.ResponseWriter, r *http.Request, p []string) erro
 
 // senderErr names the sender in a not-found answer.
 func senderErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return &apiError{http.StatusNotFound, "sender_not_found", "no sender with this id"}
 	}
 	return err
@@ -309,7 +310,7 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 		}
 	}
 	now := a.now().UTC()
-	snd, err := a.store.UpdateSender(r.Context(), p[0], func(s *sender.Sender) error {
+	snd, err := a.store.UpdateSender(r.Context(), p[0], inPlace(func(s *sender.Sender) error {
 		changed := false
 		if ev != "" {
 			if err := s.Fire(ev, sender.SourceOperator, "set "+*in.Status+" by an operator", now); err != nil {
@@ -324,11 +325,11 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 			s.Assistants, changed = assistants, true
 		}
 		if !changed {
-			return store.ErrNoChange
+			return persist.ErrNoChange
 		}
 		s.UpdatedAt = now
 		return nil
-	})
+	}))
 	if err != nil {
 		return senderErr(err)
 	}

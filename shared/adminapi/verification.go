@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/aloro/wa-senders/shared/persist"
 	"math/big"
 	"net/http"
 	"regexp"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/sender"
-	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
 )
 
@@ -78,7 +78,7 @@ func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []stri
 		return err
 	}
 	now := a.now().UTC()
-	snd, err = a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	snd, err = a.store.UpdateSender(ctx, snd.ID, inPlace(func(s *sender.Sender) error {
 		reason := "verification code requested by " + strings.ToLower(method)
 		if s.Status == sender.StatusFailed {
 			reason = "retry setup: " + reason
@@ -89,7 +89,7 @@ func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []stri
 		s.VerificationMethod = strings.ToLower(method)
 		s.UpdatedAt = now
 		return nil
-	})
+	}))
 	if err != nil {
 		return senderErr(err)
 	}
@@ -166,11 +166,11 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 	}
 	if verr != nil {
 		var failed bool
-		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		upd, err := a.store.UpdateSender(ctx, snd.ID, inPlace(func(s *sender.Sender) error {
 			f, err := s.CodeRejected(now)
 			failed = f
 			return err
-		})
+		}))
 		if err != nil {
 			return nil, senderErr(err)
 		}
@@ -182,13 +182,13 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 		return nil, &apiError{http.StatusBadRequest, "wrong_code",
 			fmt.Sprintf("the verification code is wrong; %d attempts left", upd.CodeAttemptsLeft())}
 	}
-	upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	upd, err := a.store.UpdateSender(ctx, snd.ID, inPlace(func(s *sender.Sender) error {
 		if err := s.Fire(sender.EventCodeVerified, sender.SourceOperator, "verification code accepted", now); err != nil {
 			return err
 		}
 		s.FailedCodeAttempts = 0
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, senderErr(err)
 	}
@@ -200,9 +200,9 @@ func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*se
 	rerr := a.graph.Register(ctx, snd.ID, pin)
 	now := a.now().UTC()
 	if rerr == nil {
-		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		upd, err := a.store.UpdateSender(ctx, snd.ID, inPlace(func(s *sender.Sender) error {
 			return s.Fire(sender.EventRegistered, sender.SourceOperator, "registered with Meta", now)
-		})
+		}))
 		if err != nil {
 			return nil, senderErr(err)
 		}
@@ -223,9 +223,9 @@ func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*se
 	if c := graph.Code(rerr); c != 0 {
 		reason += fmt.Sprintf(" (code %d)", c)
 	}
-	if _, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	if _, err := a.store.UpdateSender(ctx, snd.ID, inPlace(func(s *sender.Sender) error {
 		return s.Fire(sender.EventSetupFailed, sender.SourceOperator, reason, now)
-	}); err != nil && !sender.IsRefused(err) && !errors.Is(err, store.ErrNotFound) {
+	})); err != nil && !sender.IsRefused(err) && !errors.Is(err, persist.ErrNotFound) {
 		return nil, err
 	}
 	a.log.Warn("registration failed", "sender", snd.ID, "class", string(class), "graphCode", graph.Code(rerr))

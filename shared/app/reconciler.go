@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/reconcile"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -71,28 +72,16 @@ func (a ReconcileStore) ListSenders(ctx context.Context, limit int, cursor strin
 	return list, next, err
 }
 
-// UpdateSender maps "no change" and "gone" to the store's conventions.
-func (a ReconcileStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) (bool, error)) error {
-	_, err := a.S.UpdateSender(ctx, id, func(s *sender.Sender) error {
-		changed, err := fn(s)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return store.ErrNoChange
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return reconcile.ErrGone
-	}
+// UpdateSender is the store's, without the result the reconciler does not use.
+func (a ReconcileStore) UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) error {
+	_, err := a.S.UpdateSender(ctx, id, fn)
 	return err
 }
 
 // PortfolioTier returns the recorded tier, "" when none.
 func (a ReconcileStore) PortfolioTier(ctx context.Context, key string) (string, error) {
 	p, err := a.S.GetPortfolio(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 )
 
@@ -31,9 +32,9 @@ const (
 type Store interface {
 	// ListSenders returns one page of senders and the cursor of the next ("" at the end).
 	ListSenders(ctx context.Context, limit int, cursor string) ([]*sender.Sender, string, error)
-	// UpdateSender applies fn with optimistic locking; fn reports whether it changed anything
-	// (false: nothing is written). A sender deleted meanwhile gives ErrGone.
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) (bool, error)) error
+	// UpdateSender applies fn with optimistic locking (persist.ErrNoChange: nothing is
+	// written). A sender deleted meanwhile gives persist.ErrNotFound.
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) error
 	// PortfolioTier returns the portfolio's recorded tier ("" when never told).
 	PortfolioTier(ctx context.Context, key string) (string, error)
 	// SetPortfolioTier records the portfolio's tier as observed at.
@@ -42,9 +43,6 @@ type Store interface {
 	Cursor(ctx context.Context) (string, error)
 	SaveCursor(ctx context.Context, cursor string) error
 }
-
-// ErrGone is returned by Store.UpdateSender for a sender that no longer exists.
-var ErrGone = errors.New("sender no longer exists")
 
 // Graph is the part of the Graph API the reconciler reads (implemented by *graph.Client).
 type Graph interface {
@@ -268,11 +266,13 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 
 	now := r.o.Now().UTC()
 	var changes []Change
-	err = r.o.Store.UpdateSender(ctx, s.ID, func(cur *sender.Sender) (bool, error) {
-		changes = Apply(cur, obs, now)
-		return len(changes) > 0, nil
+	err = r.o.Store.UpdateSender(ctx, s.ID, func(cur *sender.Sender) (*sender.Sender, error) {
+		if changes = Apply(cur, obs, now); len(changes) == 0 {
+			return nil, persist.ErrNoChange
+		}
+		return cur, nil
 	})
-	if errors.Is(err, ErrGone) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return nil
 	}
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/outbound"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // The messaging-limit budget: unique recipients reached outside the service window in a moving
@@ -68,7 +70,7 @@ func (s *Store) ClaimBudget(ctx context.Context, portfolio, customerKey string, 
 		now := s.now()
 		if _, err := s.getItem(ctx, rk, true); err == nil {
 			return outbound.BudgetClaim{Already: true}, nil
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, persist.ErrNotFound) {
 			return outbound.BudgetClaim{}, fmt.Errorf("claim budget: read recipient: %w", err)
 		}
 
@@ -139,7 +141,7 @@ func (s *Store) ClaimBudget(ctx context.Context, portfolio, customerKey string, 
 			return outbound.BudgetClaim{}, err
 		}
 	}
-	return outbound.BudgetClaim{}, fmt.Errorf("claim budget for %s: %w", portfolio, ErrConflict)
+	return outbound.BudgetClaim{}, fmt.Errorf("claim budget for %s: %w", portfolio, persist.ErrConflict)
 }
 
 // BudgetUsed returns how many recipients count against the portfolio's limit now.

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/customer"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // Window attributes (see windows.go for how they are kept).
@@ -28,7 +30,7 @@ func (s *Store) CloseWindow(ctx context.Context, phoneNumberID string, c custome
 
 // GetWindow returns the latest window of (phoneNumberID, customer) across every key the
 // customer is known by (its BSUID and phone, resolved through the alias of waba), or
-// ErrNotFound. The caller checks Window.OpenAt: an expired window is still returned so the
+// persist.ErrNotFound. The caller checks Window.OpenAt: an expired window is still returned so the
 // troubleshooting view can show when it closed.
 func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error) {
 	c, err := s.ResolveCustomer(ctx, waba, c)
@@ -57,7 +59,7 @@ func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c cus
 		}
 	}
 	if !found {
-		return customer.Window{}, ErrNotFound
+		return customer.Window{}, persist.ErrNotFound
 	}
 	return best, nil
 }
@@ -69,7 +71,7 @@ func (s *Store) ResolveCustomer(ctx context.Context, waba string, c customer.Ref
 		return c, nil
 	}
 	item, err := s.getItem(ctx, aliasKey(waba, c.Key()), false)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return c, nil
 	}
 	if err != nil {
@@ -93,7 +95,7 @@ func (s *Store) GetOptOut(ctx context.Context, waba string, c customer.Ref) (cus
 	for _, ck := range c.Keys() {
 		var o customer.OptOut
 		if _, err := s.getDoc(ctx, optOutKey(waba, ck), &o); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return customer.OptOut{}, fmt.Errorf("get opt-out: %w", err)
@@ -115,7 +117,7 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	for _, ck := range c.Keys() {
 		var d customer.Deliverability
 		if _, err := s.getDoc(ctx, delivKey(waba, ck), &d); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return out, fmt.Errorf("get deliverability: %w", err)
@@ -147,7 +149,7 @@ func (s *Store) MarkDeliverability(ctx context.Context, waba string, c customer.
 			cur.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
 		}
 		if !changed {
-			return docOptions{}, ErrNoChange
+			return docOptions{}, persist.ErrNoChange
 		}
 		if m.Reason != "" {
 			cur.Reason = m.Reason
@@ -158,7 +160,7 @@ func (s *Store) MarkDeliverability(ctx context.Context, waba string, c customer.
 		}
 		return docOptions{ttl: ttl}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("mark deliverability: %w", err)
 	}
 	return nil

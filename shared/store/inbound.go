@@ -37,12 +37,6 @@ const (
 	maxTransactItems = 100
 )
 
-func claimKey(id string) key { return key{"INBOUND#" + id, "#INBOUND"} }
-
-func parkedKey(day, id string, part int) key {
-	return key{"PARKED#" + day, id + "#" + strconv.Itoa(part)}
-}
-
 // Claim takes the dedupe record of id for owner for lease: one conditional write. It returns
 // webhook.AlreadyDone when id was marked done, webhook.Held when another owner's lease is
 // still running, webhook.Claimed otherwise (new, or an expired lease taken over).
@@ -151,7 +145,7 @@ func (s *Store) Release(ctx context.Context, id, owner string) error {
 	return nil
 }
 
-// ClaimStatus returns the state of id's dedupe record ("claimed", "done") or ErrNotFound.
+// ClaimStatus returns the state of id's dedupe record ("claimed", "done") or persist.ErrNotFound.
 func (s *Store) ClaimStatus(ctx context.Context, id string) (string, error) {
 	item, err := s.getItem(ctx, claimKey(id), true)
 	if err != nil {
@@ -213,7 +207,7 @@ func orDash(s string) string {
 
 // ParkedOn returns the payloads parked on day (UTC), reassembled, oldest key first.
 func (s *Store) ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, error) {
-	pk := "PARKED#" + day.UTC().Format("2006-01-02")
+	pk := parkedPK(day.UTC().Format("2006-01-02"))
 	type acc struct {
 		p     webhook.Parked
 		parts map[int64][]byte

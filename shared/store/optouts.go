@@ -14,6 +14,8 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/webhook"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // PutAliasAt records that BSUID c.UserID and phone c.Phone are the same customer of waba, both
@@ -99,19 +101,15 @@ func (d *optOutDoc) merge(marketing *bool, mAt time.Time, keyword *bool, kAt tim
 func (s *Store) mergeOptOut(ctx context.Context, waba, ck string, fn func(*optOutDoc) bool) error {
 	_, err := updateDoc(ctx, s, optOutKey(waba, ck), func(cur *optOutDoc, _ bool) (docOptions, error) {
 		if !fn(cur) {
-			return docOptions{}, ErrNoChange
+			return docOptions{}, persist.ErrNoChange
 		}
 		return docOptions{}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("update opt-out: %w", err)
 	}
 	return nil
 }
-
-// optLinkKey records that opt-outs of customer key from also apply to key to (the customer
-// changed number or BSUID).
-func optLinkKey(waba, from, to string) key { return key{"OPTLINK#" + waba + "#" + from, to} }
 
 // maxLinkDepth bounds how far renames are followed (a customer renamed more often than this
 // within a WABA is not plausible; the bound only protects against cycles of bad data).
@@ -141,7 +139,7 @@ func (s *Store) propagate(ctx context.Context, waba string, start []string, fn f
 			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 				TableName:                 aws.String(s.table),
 				KeyConditionExpression:    aws.String("pk = :p"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str("OPTLINK#" + waba + "#" + k)},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(optLinkPK(waba, k))},
 				ConsistentRead:            aws.Bool(true),
 			})
 			if err != nil {
@@ -197,7 +195,7 @@ func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.R
 		}
 		var src optOutDoc
 		if _, err := s.getDoc(ctx, optOutKey(waba, fk), &src); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return fmt.Errorf("read opt-out: %w", err)

@@ -20,6 +20,8 @@ import (
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/webhook"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // The outbound pipeline's items (key layout in keys.go):
@@ -115,7 +117,7 @@ func pauseKey(scope string) key { return key{"PAUSE#" + scope, "#PAUSE"} }
 // GetPause returns the send hold of scope; a zero Pause (Until zero) when none is in force.
 func (s *Store) GetPause(ctx context.Context, scope string) (outbound.Pause, error) {
 	item, err := s.getItem(ctx, pauseKey(scope), true)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return outbound.Pause{Scope: scope}, nil
 	}
 	if err != nil {
@@ -153,16 +155,16 @@ func (s *Store) Outbound() OutboundStore { return OutboundStore{s} }
 
 // portErr makes a not-found error match outbound.ErrNotFound too.
 func portErr(err error) error {
-	if errors.Is(err, ErrNotFound) && !errors.Is(err, outbound.ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) && !errors.Is(err, outbound.ErrNotFound) {
 		return fmt.Errorf("%w: %w", outbound.ErrNotFound, err)
 	}
 	return err
 }
 
-// noChange maps the pipeline's ErrNoChange to the store's.
+// noChange maps the pipeline's persist.ErrNoChange to the store's.
 func noChange(err error) error {
 	if errors.Is(err, outbound.ErrNoChange) {
-		return ErrNoChange
+		return persist.ErrNoChange
 	}
 	return err
 }
@@ -193,7 +195,7 @@ func (o OutboundStore) GetSenderByPhone(ctx context.Context, e164 string) (*send
 
 // UpdateSender is Store.UpdateSender for the port.
 func (o OutboundStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
-	s, err := o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) error { return noChange(fn(cur)) })
+	s, err := o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) (*sender.Sender, error) { return cur, noChange(fn(cur)) })
 	return s, portErr(err)
 }
 
@@ -222,6 +224,12 @@ func (o OutboundStore) GetTemplate(ctx context.Context, waba, name, language str
 
 // UpdateTemplate is Store.UpdateTemplate for the port.
 func (o OutboundStore) UpdateTemplate(ctx context.Context, waba, name, language string, fn func(*template.Template, bool) error) (template.Template, error) {
-	t, err := o.Store.UpdateTemplate(ctx, waba, name, language, func(cur *template.Template, found bool) error { return noChange(fn(cur, found)) })
+	t, err := o.Store.UpdateTemplate(ctx, waba, name, language, func(cur *template.Template) (*template.Template, error) {
+		found := cur != nil
+		if !found {
+			cur = &template.Template{}
+		}
+		return cur, noChange(fn(cur, found))
+	})
 	return t, portErr(err)
 }

@@ -10,9 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aloro/wa-senders/shared/outbound"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
-// GetRecord returns the outbound record of request id, or ErrNotFound.
+// GetRecord returns the outbound record of request id, or persist.ErrNotFound.
 func (s *Store) GetRecord(ctx context.Context, id string) (*outbound.Record, error) {
 	var r outbound.Record
 	if _, err := s.getDoc(ctx, recordKey(id), &r); err != nil {
@@ -22,7 +24,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*outbound.Record, err
 }
 
 // UpdateRecord applies fn to the record of request id (found=false when it does not exist
-// yet: fn then fills a new one). fn returns ErrNoChange to skip the write.
+// yet: fn then fills a new one). fn returns persist.ErrNoChange to skip the write.
 func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(cur *outbound.Record, found bool) error) (*outbound.Record, error) {
 	r, err := updateDoc(ctx, s, recordKey(id), func(cur *outbound.Record, found bool) (docOptions, error) {
 		if err := fn(cur, found); err != nil {
@@ -48,11 +50,11 @@ func (s *Store) PutWAMID(ctx context.Context, wamid, requestID string) error {
 	return nil
 }
 
-// RequestIDForWAMID returns the request id a wamid belongs to, or ErrNotFound.
+// RequestIDForWAMID returns the request id a wamid belongs to, or persist.ErrNotFound.
 func (s *Store) RequestIDForWAMID(ctx context.Context, wamid string) (string, error) {
 	item, err := s.getItem(ctx, wamidKey(wamid), true)
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, persist.ErrNotFound) {
 			return "", err
 		}
 		return "", fmt.Errorf("get wamid lookup: %w", err)

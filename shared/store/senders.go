@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/sender"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // ErrSenderExists is returned when a sender with that phone_number_id already exists.
@@ -24,9 +26,9 @@ var ErrPhoneTaken = errors.New("phone number already registered to a sender")
 func senderIndexAttrs(s *sender.Sender) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		attrGSI1PK: str(wabaGSI(s.WABAID)),
-		attrGSI1SK: str("SENDER#" + s.ID),
+		attrGSI1SK: str(senderGSI1SK(s.ID)),
 		attrGSI2PK: str(gsiSendersPK),
-		attrGSI2SK: str(string(s.Status) + "#" + s.ID),
+		attrGSI2SK: str(senderGSI2SK(string(s.Status), s.ID)),
 	}
 }
 
@@ -56,7 +58,7 @@ func (s *Store) CreateSender(ctx context.Context, snd *sender.Sender) error {
 	return fmt.Errorf("create sender: %w", err)
 }
 
-// GetSender returns the sender with phone_number_id id, or ErrNotFound.
+// GetSender returns the sender with phone_number_id id, or persist.ErrNotFound.
 func (s *Store) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
 	var snd sender.Sender
 	v, err := s.getDoc(ctx, senderKey(id), &snd)
@@ -67,7 +69,7 @@ func (s *Store) GetSender(ctx context.Context, id string) (*sender.Sender, error
 	return &snd, nil
 }
 
-// GetSenderByPhone returns the sender owning an E.164 number, or ErrNotFound.
+// GetSenderByPhone returns the sender owning an E.164 number, or persist.ErrNotFound.
 func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error) {
 	item, err := s.getItem(ctx, phoneKey(e164), true)
 	if err != nil {
@@ -76,24 +78,13 @@ func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Send
 	return s.GetSender(ctx, getS(item, "senderId"))
 }
 
-// UpdateSender applies fn to the current sender with optimistic locking and returns the result.
-// fn may return ErrNoChange to skip the write.
-func (s *Store) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
-	var out *sender.Sender
-	res, err := updateDoc(ctx, s, senderKey(id), func(cur *sender.Sender, found bool) (docOptions, error) {
-		if !found {
-			return docOptions{}, ErrNotFound
-		}
-		if err := fn(cur); err != nil {
-			return docOptions{}, err
-		}
-		return docOptions{extra: senderIndexAttrs(cur)}, nil
+// UpdateSender applies fn to the current sender with optimistic locking and returns the result
+// (the current sender when fn returns persist.ErrNoChange); persist.ErrNotFound when there is no
+// such sender.
+func (s *Store) UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error) {
+	return update(ctx, s, senderKey(id), false, fn, func(cur *sender.Sender) docOptions {
+		return docOptions{extra: senderIndexAttrs(cur)}
 	})
-	if err != nil {
-		return nil, err
-	}
-	out = res
-	return out, nil
 }
 
 // ListSendersByWABA returns every sender of a WABA (account_update fans out to them).
@@ -104,7 +95,7 @@ func (s *Store) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.S
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
 			KeyConditionExpression:    aws.String("gsi1pk = :p AND begins_with(gsi1sk, :s)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(wabaGSI(waba)), ":s": str("SENDER#")},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(wabaGSI(waba)), ":s": str(senderGSI1SK(""))},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {
@@ -144,7 +135,7 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 	}
 	if f.Status != "" {
 		in.KeyConditionExpression = aws.String("gsi2pk = :p AND begins_with(gsi2sk, :s)")
-		in.ExpressionAttributeValues[":s"] = str(string(f.Status) + "#")
+		in.ExpressionAttributeValues[":s"] = str(senderGSI2SK(string(f.Status), ""))
 	}
 	if cursor != "" {
 		start, err := decodeCursor(cursor)
@@ -186,7 +177,7 @@ func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.T
 	if err != nil {
 		return fmt.Errorf("encode sender: %w", err)
 	}
-	archive := key{"ARCHIVE#" + snd.ID, at.UTC().Format(time.RFC3339Nano)}.av()
+	archive := archiveKey(snd.ID, at).av()
 	archive[attrDoc] = str(string(raw))
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: archive}},
@@ -197,7 +188,7 @@ func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.T
 	}})
 	if err != nil {
 		if r := transactReasons(err); len(r) == 3 && r[1] == "ConditionalCheckFailed" {
-			return ErrConflict
+			return persist.ErrConflict
 		}
 		return fmt.Errorf("archive sender: %w", err)
 	}
@@ -245,7 +236,7 @@ func decodeCursor(c string) (map[string]types.AttributeValue, error) {
 	return k, nil
 }
 
-// GetPortfolio returns the business portfolio's limit state, or ErrNotFound.
+// GetPortfolio returns the business portfolio's limit state, or persist.ErrNotFound.
 func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, error) {
 	var p sender.Portfolio
 	_, err := s.getDoc(ctx, portfolioKey(k), &p)
@@ -258,13 +249,13 @@ func (s *Store) SetPortfolioTier(ctx context.Context, k, tier string, eventAt ti
 	applied := false
 	_, err := updateDoc(ctx, s, portfolioKey(k), func(cur *sender.Portfolio, found bool) (docOptions, error) {
 		if found && !eventAt.After(cur.EventAt) {
-			return docOptions{}, ErrNoChange
+			return docOptions{}, persist.ErrNoChange
 		}
 		*cur = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}
 		applied = true
 		return docOptions{}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return false, fmt.Errorf("set portfolio tier: %w", err)
 	}
 	return applied, nil

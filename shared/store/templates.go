@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,31 +10,31 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/template"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
-// GetTemplate returns the template record of (waba, name, language), or ErrNotFound.
+// GetTemplate returns the template record of (waba, name, language), or persist.ErrNotFound.
 func (s *Store) GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error) {
 	var t template.Template
 	_, err := s.getDoc(ctx, templateKey(waba, name, template.NormalizeLanguage(language)), &t)
 	return t, err
 }
 
-// UpdateTemplate applies fn to the template record of (waba, name, language); fn returns
-// ErrNoChange to skip the write (for example an older event than the one applied).
-func (s *Store) UpdateTemplate(ctx context.Context, waba, name, language string, fn func(cur *template.Template, found bool) error) (template.Template, error) {
+// UpdateTemplate applies fn to the template record of (waba, name, language) (cur is nil when
+// there is none yet); fn returns persist.ErrNoChange to skip the write (for example an older
+// event than the one applied). The zero template comes back when nothing exists or was written.
+func (s *Store) UpdateTemplate(ctx context.Context, waba, name, language string, fn persist.Update[template.Template]) (template.Template, error) {
 	lang := template.NormalizeLanguage(language)
-	t, err := updateDoc(ctx, s, templateKey(waba, name, lang), func(cur *template.Template, found bool) (docOptions, error) {
-		if err := fn(cur, found); err != nil {
-			return docOptions{}, err
-		}
+	t, err := update(ctx, s, templateKey(waba, name, lang), true, fn, func(cur *template.Template) docOptions {
 		cur.WABAID, cur.Name, cur.Language = waba, name, lang
-		return docOptions{}, nil
+		return docOptions{}
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return template.Template{}, nil
-		}
 		return template.Template{}, fmt.Errorf("update template: %w", err)
+	}
+	if t == nil {
+		return template.Template{}, nil
 	}
 	return *t, nil
 }
@@ -48,7 +47,7 @@ func (s *Store) ListTemplates(ctx context.Context, waba string) ([]template.Temp
 		res, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName:                 aws.String(s.table),
 			KeyConditionExpression:    aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str("TEMPLATE#" + waba)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(templatePK(waba))},
 			ExclusiveStartKey:         start,
 		})
 		if err != nil {

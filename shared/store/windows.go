@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/customer"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // The webhook's window writes. A window item holds three registers, each only ever moved
@@ -237,5 +239,5 @@ func (s *Store) mutateWindow(ctx context.Context, k key, fn func(*windowState) b
 			return err
 		}
 	}
-	return fmt.Errorf("window %s: %w", k.pk, ErrConflict)
+	return fmt.Errorf("window %s: %w", k.pk, persist.ErrConflict)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
@@ -272,7 +273,7 @@ func (r *run) fetchSender(ctx context.Context, pnid string) (senderInfo, error) 
 	switch {
 	case err == nil:
 		info = senderInfo{known: true, phone: snd.PhoneNumber}
-	case r.h.st.NotFound(err):
+	case errors.Is(err, persist.ErrNotFound):
 	default:
 		return senderInfo{}, fmt.Errorf("get sender: %w", err)
 	}

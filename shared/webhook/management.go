@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/whatsapp"
@@ -60,14 +62,14 @@ func applyTier(s *sender.Sender, tier string, at time.Time) bool {
 
 // updateSender applies fn to one sender and stamps UpdatedAt when it changed anything.
 func (r *run) updateSender(ctx context.Context, id string, fn func(*sender.Sender) bool) error {
-	_, _, err := r.h.st.UpdateSenderIf(ctx, id, func(s *sender.Sender) bool {
+	_, err := r.h.st.UpdateSender(ctx, id, existing(func(s *sender.Sender) bool {
 		if !fn(s) {
 			return false
 		}
 		s.UpdatedAt = r.now
 		return true
-	})
-	if err != nil {
+	}))
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("update sender %s: %w", id, err)
 	}
 	return nil
@@ -84,7 +86,7 @@ func (r *run) senderByPhone(ctx context.Context, waba, display string) (*sender.
 	switch {
 	case err == nil:
 		return snd, e164, nil
-	case !r.h.st.NotFound(err):
+	case !errors.Is(err, persist.ErrNotFound):
 		return nil, e164, fmt.Errorf("get sender by phone: %w", err)
 	}
 	// The phone index may be behind a re-registration: the WABA's senders are authoritative.
@@ -232,14 +234,14 @@ func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.Accoun
 // the account's current state. Re-applying the current state is harmless, which makes a retry
 // after a partial fan-out complete it.
 func (r *run) ban(ctx context.Context, waba, state string, at time.Time) error {
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !a.setBan(state, at) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record ban state: %w", err)
 	}
@@ -391,7 +393,7 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 // restrictions merges an ACCOUNT_RESTRICTION into the account (per type, newest event wins; an
 // empty list lifts every earlier restriction) and copies the result to every sender.
 func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Restriction, at time.Time) error {
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		changed := false
 		if len(list) == 0 {
@@ -409,7 +411,7 @@ func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Res
 			a.UpdatedAt = r.now
 		}
 		return changed
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record restrictions: %w", err)
 	}
@@ -447,7 +449,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 		reason = u.OtherInfo.Title
 	}
 	status := strings.ToUpper(u.Event)
-	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, func(t *TemplateState, found bool) bool {
+	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, ifChanged(func(t *TemplateState, found bool) bool {
 		if found && (t.Status == status && t.EventAt.Equal(at) || !newer(at, status, t.EventAt, t.Status)) {
 			return false
 		}
@@ -459,7 +461,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 			t.ID = u.TemplateID.String()
 		}
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update template status: %w", err)
 	}
@@ -469,7 +471,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 // templateQuality applies message_template_quality_update, ordered by its own event time.
 func (r *run) templateQuality(ctx context.Context, waba string, u *whatsapp.MessageTemplateQualityUpdate, at time.Time) error {
 	q := strings.ToUpper(u.NewQualityScore)
-	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, func(t *TemplateState, found bool) bool {
+	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, ifChanged(func(t *TemplateState, found bool) bool {
 		if found && (t.Quality == q && t.QualityAt.Equal(at) || !newer(at, q, t.QualityAt, t.Quality)) {
 			return false
 		}
@@ -478,7 +480,7 @@ func (r *run) templateQuality(ctx context.Context, waba string, u *whatsapp.Mess
 			t.ID = u.TemplateID.String()
 		}
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update template quality: %w", err)
 	}
@@ -499,14 +501,14 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 	}
 	ns := NameState{Decision: strings.ToUpper(u.Decision), RequestedName: u.RequestedVerifiedName,
 		RejectionReason: u.RejectionReason.String(), EventAt: at}
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !a.setName(e164, ns) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record name decision: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/whatsapp"
@@ -14,10 +15,9 @@ import (
 // The ports below are what the webhook needs from storage and queues. *store.Store implements
 // Store and *queue.Queue implements Queue; the webhook imports neither (nor the AWS SDK).
 
-// Store is every storage port of the webhook.
+// Store is every storage port of the webhook. Getters answer persist.ErrNotFound (wrapped or
+// not) for a missing item.
 type Store interface {
-	// NotFound reports whether err means "no such item" for the getters below.
-	NotFound(err error) bool
 	Claims
 	Parking
 	Senders
@@ -88,9 +88,9 @@ type Senders interface {
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
 	GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error)
 	ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error)
-	// UpdateSenderIf applies fn (which reports whether it changed anything) with optimistic
-	// locking; found is false when the sender does not exist.
-	UpdateSenderIf(ctx context.Context, id string, fn func(*sender.Sender) bool) (snd *sender.Sender, found bool, err error)
+	// UpdateSender applies fn with optimistic locking; persist.ErrNotFound when the sender
+	// does not exist.
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
 }
 
@@ -138,8 +138,9 @@ type OrphanStatus struct {
 // Records are the outbound records statuses apply to.
 type Records interface {
 	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
-	// UpdateRecordIf applies fn to the record of request id; found is false when it does not exist.
-	UpdateRecordIf(ctx context.Context, id string, fn func(*outbound.Record) bool) (rec *outbound.Record, found bool, err error)
+	// UpdateKnownRecord applies fn to the record of request id; persist.ErrNotFound when it
+	// does not exist (none is created).
+	UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
 	PutOrphanStatus(ctx context.Context, o OrphanStatus) error
 	// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes
 	// them; it returns the record (nil when it does not exist).
@@ -156,15 +157,16 @@ type TemplateState struct {
 
 // Templates are the template records.
 type Templates interface {
-	UpdateTemplateState(ctx context.Context, waba, name, language string, fn func(t *TemplateState, found bool) bool) (TemplateState, error)
+	// UpdateTemplateState applies fn (cur nil when there is no record yet).
+	UpdateTemplateState(ctx context.Context, waba, name, language string, fn persist.Update[TemplateState]) (TemplateState, error)
 }
 
 // Accounts are the per-WABA records of account-level webhooks.
 type Accounts interface {
 	GetAccount(ctx context.Context, waba string) (*Account, error)
-	// UpdateAccount applies fn (which reports whether it changed anything); a missing account
-	// starts empty.
-	UpdateAccount(ctx context.Context, waba string, fn func(*Account) bool) (*Account, error)
+	// UpdateAccount applies fn (cur nil when there is no account yet); an absent account left
+	// unchanged comes back empty.
+	UpdateAccount(ctx context.Context, waba string, fn persist.Update[Account]) (*Account, error)
 }
 
 // Queue sends to SQS. SendBatch returns nil or an error that may implement

@@ -235,14 +235,14 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 }
 
 func (r *run) updateAccount(ctx context.Context, waba string, fn func(*Account) bool) error {
-	_, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	_, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !fn(a) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update account %s: %w", waba, err)
 	}

@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
@@ -112,25 +114,27 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.
 		return ApplyStatus(rec, st, r.now)
 	}
 	if id := st.BizOpaqueCallbackData; id != "" {
-		rec, found, err := r.h.st.UpdateRecordIf(ctx, id, apply)
-		if err != nil {
+		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+		switch {
+		case errors.Is(err, persist.ErrNotFound):
+		case err != nil:
 			return nil, fmt.Errorf("apply status to record: %w", err)
-		}
-		if found && (rec.WAMID == "" || rec.WAMID == st.ID) {
+		case rec.WAMID == "" || rec.WAMID == st.ID:
 			return rec, nil
 		}
 	}
 	id, err := r.h.st.RequestIDForWAMID(ctx, st.ID)
 	switch {
 	case err == nil:
-		rec, found, err := r.h.st.UpdateRecordIf(ctx, id, apply)
-		if err != nil {
+		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+		switch {
+		case errors.Is(err, persist.ErrNotFound):
+		case err != nil:
 			return nil, fmt.Errorf("apply status to record: %w", err)
-		}
-		if found {
+		default:
 			return rec, nil
 		}
-	case !r.h.st.NotFound(err):
+	case !errors.Is(err, persist.ErrNotFound):
 		return nil, fmt.Errorf("look up wamid: %w", err)
 	}
 	// No record yet (the outbound side may not have stored the wamid, or the message was
@@ -148,7 +152,7 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.
 			return nil, fmt.Errorf("apply orphan statuses: %w", err)
 		}
 		return rec, nil
-	case r.h.st.NotFound(err):
+	case errors.Is(err, persist.ErrNotFound):
 		r.h.log.Info("status for an unknown message kept for later correlation", "status", truncate(st.Status, 32), "waba", waba)
 		return nil, nil
 	default:
@@ -173,17 +177,20 @@ func (r *run) fallback(ctx context.Context, rec *outbound.Record) error {
 		return nil
 	}
 	if rec.FallbackID == "" {
-		updated, found, err := r.h.st.UpdateRecordIf(ctx, rec.ID, func(x *outbound.Record) bool {
+		updated, err := r.h.st.UpdateKnownRecord(ctx, rec.ID, existing(func(x *outbound.Record) bool {
 			if x.FallbackID != "" {
 				return false
 			}
 			x.FallbackID, x.UpdatedAt = req.ID, r.now
 			return true
-		})
+		}))
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("record fallback id: %w", err)
 		}
-		if !found || updated.FallbackID != req.ID {
+		if updated.FallbackID != req.ID {
 			return nil
 		}
 	}
