@@ -184,6 +184,9 @@ func TestConsumerDecisions(t *testing.T) {
 		{name: "paused template, window closed", status: outbound.StatusRejected, reason: outbound.ReasonWindowClosedTemplateRequired,
 			req: func(e env) outbound.Request {
 				_, _ = e.h.st.UpdateTemplate(e.h.ctx, e.snd.WABAID, "order_update", "en-US", func(t *template.Template) (*template.Template, error) {
+					if t == nil {
+						t = &template.Template{}
+					}
 					t.Status = "PAUSED"
 					return t, nil
 				})
