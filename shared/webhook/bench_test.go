@@ -216,9 +216,13 @@ var errNope = fmt.Errorf("nop store: %w", persist.ErrNotFound)
 func (nopStore) Claim(context.Context, string, string, time.Duration) (webhook.ClaimState, error) {
 	return webhook.Claimed, nil
 }
-func (nopStore) MarkDone(context.Context, []string) error      { return nil }
-func (nopStore) Release(context.Context, string, string) error { return nil }
-func (nopStore) Park(context.Context, webhook.Parked) error    { return nil }
+func (nopStore) RecordInbound(context.Context, webhook.InboundMessage) (bool, error) {
+	return false, nil
+}
+func (nopStore) MarkForwarded(context.Context, []webhook.InboundMessage) error { return nil }
+func (nopStore) MarkDone(context.Context, []string) error                      { return nil }
+func (nopStore) Release(context.Context, string, string) error                 { return nil }
+func (nopStore) Park(context.Context, webhook.Parked) error                    { return nil }
 func (nopStore) GetSender(context.Context, string) (*sender.Sender, error) {
 	return &sender.Sender{ID: pnid, PhoneNumber: senderE164, WABAID: waba}, nil
 }

@@ -18,6 +18,7 @@ import (
 // Store is every storage port of the webhook. Getters answer persist.ErrNotFound (wrapped or
 // not) for a missing item.
 type Store interface {
+	Inbound
 	Claims
 	Parking
 	Senders
@@ -54,7 +55,27 @@ func (s ClaimState) String() string {
 	return "unknown"
 }
 
-// Claims is the claim → send → mark dedupe record: the claim is one conditional write, the
+// InboundMessage names a customer message for its dedupe record.
+type InboundMessage struct {
+	WAMID         string
+	PhoneNumberID string
+	Customer      customer.Ref
+	// Window is the window the message opens; nil when it opens none (a group or system
+	// message, no phone_number_id or customer): its dedupe record then stands alone.
+	Window *customer.Window
+}
+
+// Inbound is what a customer message costs the store: one call on the common path.
+type Inbound interface {
+	// RecordInbound opens m's window (as Windows.OpenWindow) and, in the same conditional
+	// write, reads m's forward mark: forwarded is true when a POST that forwarded m answered
+	// 500 and left the mark, so this delivery is Meta's retry and m must not be sent again.
+	RecordInbound(ctx context.Context, m InboundMessage) (forwarded bool, err error)
+	// MarkForwarded marks messages this POST forwarded when it is about to answer 500.
+	MarkForwarded(ctx context.Context, msgs []InboundMessage) error
+}
+
+// Claims is the claim → send → mark record of a template re-send: the claim is one conditional write, the
 // mark turns it into a "done" record that outlives Meta's 7-day retry horizon.
 type Claims interface {
 	Claim(ctx context.Context, id, owner string, lease time.Duration) (ClaimState, error)

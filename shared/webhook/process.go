@@ -23,8 +23,9 @@ type run struct {
 	counters *metrics.Counters
 	body     []byte
 
-	sem chan struct{}
-	wg  sync.WaitGroup
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	inline bool
 
 	mu     sync.Mutex
 	errs   []error
@@ -51,6 +52,8 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 		h.log.Warn("webhook payload parked: not a WhatsApp notification", "reason", reason, "bytes", len(body))
 		return r.park(ctx, Parked{Reason: reason, Detail: err.Error()})
 	}
+	// A POST of one change with at most one item runs inline: no goroutine, no channel.
+	r.inline = len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1
 	for i := range n.Entry {
 		e := &n.Entry[i]
 		for j := range e.Changes {
@@ -65,11 +68,21 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 			r.fail(err)
 		}
 	}
+	if len(r.errs) > 0 {
+		r.markForwarded()
+	}
 	return errors.Join(r.errs...)
 }
 
-// spawn runs f in parallel with the POST's other tasks, within the parallelism bound.
+// spawn runs f in parallel with the POST's other tasks, within the parallelism bound; inline
+// when it is the POST's only task.
 func (r *run) spawn(f func() error) {
+	if r.inline {
+		if err := f(); err != nil {
+			r.fail(err)
+		}
+		return
+	}
 	r.wg.Add(1)
 	r.sem <- struct{}{}
 	go func() {
@@ -194,6 +207,9 @@ func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Chang
 // messages schedules the inbound messages, statuses and out-of-band errors of a messages value.
 func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesValue, where string) {
 	pnid := v.Metadata.PhoneNumberID.String()
+	if items := len(v.Messages) + len(v.Statuses) + min(len(v.Errors), 1); items > 1 {
+		r.inline = false
+	}
 	for i := range v.Messages {
 		m := &v.Messages[i]
 		if m.ID == "" {
