@@ -316,3 +316,28 @@ func TestInboundCommonPathCalls(t *testing.T) {
 		t.Fatalf("forwarded %v, want 3 messages", got)
 	}
 }
+
+// TestStatusesOfOneRecordOneWrite: sent, delivered and read of one message in one POST (three
+// changes) are applied to its record together: one read and one write, no conflict, and the
+// record ends read.
+func TestStatusesOfOneRecordOneWrite(t *testing.T) {
+	t.Parallel()
+	var us []unit
+	for _, name := range []string{"statuses_read", "statuses_sent", "statuses_delivered"} {
+		us = append(us, splitFixture(t, name)...)
+	}
+	b := body(t, us)
+	e := newEnv(t)
+	seedScenario(e)
+	net := &processNet{after: -1}
+	if code := deliver(e.process(net, e.inURL, fixtureTime), b); code != http.StatusOK {
+		t.Fatalf("POST: %d; logs:\n%s", code, e.logs.String())
+	}
+	if got := strings.Join(net.steps(), " "); got != "GetItem PutItem" {
+		t.Errorf("calls for three statuses of one record: %s, want GetItem PutItem", got)
+	}
+	rec := e.record("req_01JD2K7Q9X3V8M4N5P6R7S8T9U")
+	if rec == nil || rec.Status != "read" || rec.StatusAt.IsZero() {
+		t.Fatalf("record after sent, delivered, read: %+v", rec)
+	}
+}

@@ -399,7 +399,7 @@ func TestEveryField(t *testing.T) {
 				t.Fatalf("record: %+v", r)
 			}
 			d, err := e.st.GetDeliverability(e.ctx, waba, customer.Ref{Phone: custPhone})
-			if err != nil || !d.UndeliverableUntil.Equal(unix(1764003400).Add(webhook.UndeliverableFor)) {
+			if err != nil || !d.UndeliverableUntil.Equal(unix(1764003400).Add(customer.UndeliverableFor)) {
 				t.Fatalf("deliverability: %+v %v", d, err)
 			}
 		},

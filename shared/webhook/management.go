@@ -90,7 +90,7 @@ func (r *run) senderByPhone(ctx context.Context, waba, display string) (*sender.
 		return nil, e164, fmt.Errorf("get sender by phone: %w", err)
 	}
 	// The phone index may be behind a re-registration: the WABA's senders are authoritative.
-	list, err := r.h.st.ListSendersByWABA(ctx, waba)
+	list, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return nil, e164, err
 	}
@@ -167,7 +167,7 @@ func (r *run) capabilityUpdate(ctx context.Context, waba string, u *whatsapp.Bus
 		r.markParked("unusable", where+":business_capability_update without a limit")
 		return nil
 	}
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
@@ -259,8 +259,40 @@ func (r *run) ban(ctx context.Context, waba, state string, at time.Time) error {
 }
 
 // eachSender applies fn to every sender of the WABA.
+// wabaSenders lists the senders of waba once per POST, however many of its changes fan out
+// to them (each update still reads the sender it writes, with optimistic locking).
+func (r *run) wabaSenders(ctx context.Context, waba string) ([]*sender.Sender, error) {
+	r.mu.Lock()
+	l, ok := r.wabaLists[waba]
+	if !ok {
+		l = &wabaList{done: make(chan struct{})}
+		if r.wabaLists == nil {
+			r.wabaLists = map[string]*wabaList{}
+		}
+		r.wabaLists[waba] = l
+	}
+	r.mu.Unlock()
+	if !ok {
+		l.list, l.err = r.h.st.ListSendersByWABA(ctx, waba)
+		close(l.done)
+	} else {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return l.list, l.err
+}
+
+type wabaList struct {
+	done chan struct{}
+	list []*sender.Sender
+	err  error
+}
+
 func (r *run) eachSender(ctx context.Context, waba string, fn func(*sender.Sender) bool) error {
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
@@ -365,7 +397,7 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 		reason += ":" + when.Format("2006-01-02")
 	}
 	r.h.log.Warn("WABA scheduled for disable", "waba", waba, "date", truncate(date, 64))
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}

@@ -33,6 +33,10 @@ type run struct {
 	seen   map[string]bool
 	parked []string
 	lookup map[string]*senderLookup
+	// pending are the statuses of the POST, applied after every change is read.
+	pending []pendingStatus
+	// wabaLists are the sender lists read in this POST, by WABA.
+	wabaLists map[string]*wabaList
 }
 
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
@@ -59,6 +63,11 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 		for j := range e.Changes {
 			r.dispatch(ctx, e, &e.Changes[j], fmt.Sprintf("%d.%d", i, j))
 		}
+	}
+	// Statuses are applied once every change is read: those of one message (sent, delivered,
+	// read in separate changes of one POST) go to its record together, in one write.
+	for _, g := range groupStatuses(r.pending) {
+		r.spawn(func() error { return r.statuses(ctx, g[0].waba, g[0].pnid, g) })
 	}
 	r.wg.Wait()
 	r.forward(ctx)
@@ -228,9 +237,8 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 		r.msgs = append(r.msgs, in)
 		r.spawn(func() error { return r.prepare(ctx, in) })
 	}
-	for i := range v.Statuses {
-		st := v.Statuses[i]
-		r.spawn(func() error { return r.status(ctx, waba, pnid, st, v.Contacts) })
+	for _, st := range v.Statuses {
+		r.pending = append(r.pending, pendingStatus{waba: waba, pnid: pnid, st: st, contacts: v.Contacts})
 	}
 	if len(v.Errors) > 0 {
 		errs := v.Errors

@@ -14,42 +14,98 @@ import (
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
-// status applies one status of an outbound message: to its record (correlated by
+// pendingStatus is one status of a POST with the change it came in.
+type pendingStatus struct {
+	waba, pnid string
+	st         whatsapp.Status
+	contacts   []whatsapp.Contact
+}
+
+// groupStatuses groups a POST's statuses by WABA and message id, in order of first appearance:
+// the statuses of one message (sent, delivered, read in one POST) are applied to its record
+// together, in one write, instead of racing each other.
+func groupStatuses(sts []pendingStatus) [][]pendingStatus {
+	var groups [][]pendingStatus
+	at := map[string]int{}
+	for _, p := range sts {
+		if p.st.ID == "" {
+			groups = append(groups, []pendingStatus{p})
+			continue
+		}
+		k := p.waba + "|" + p.st.ID
+		i, ok := at[k]
+		if !ok {
+			i = len(groups)
+			at[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
+}
+
+// statuses applies the statuses of one outbound message: to its record (correlated by
 // biz_opaque_callback_data = request id, else by wamid, else kept as an orphan), and for
 // failures the customer-level effects of 131047, 131050 and 131026.
-func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact) error {
-	if st.ID == "" {
-		r.markParked("unusable", "status without an id")
+func (r *run) statuses(ctx context.Context, waba, pnid string, group []pendingStatus) error {
+	var valid []whatsapp.Status
+	var contacts []whatsapp.Contact
+	for _, p := range group {
+		st := p.st
+		if len(p.contacts) > 0 {
+			contacts = p.contacts
+		}
+		if pnid == "" {
+			pnid = p.pnid
+		}
+		if st.ID == "" {
+			r.markParked("unusable", "status without an id")
+			continue
+		}
+		if !KnownStatus(st.Status) {
+			r.counters.Inc(metrics.UnknownValues)
+			r.h.log.Warn("webhook status value unknown: payload parked", "status", truncate(st.Status, 32))
+			r.markParked("unknown_value", "status "+truncate(st.Status, 32))
+			continue
+		}
+		if st.Timestamp.IsZero() {
+			st.Timestamp = whatsapp.UnixTime(r.now.Unix())
+		}
+		valid = append(valid, st)
+	}
+	if len(valid) == 0 {
 		return nil
 	}
-	if !KnownStatus(st.Status) {
-		r.counters.Inc(metrics.UnknownValues)
-		r.h.log.Warn("webhook status value unknown: payload parked", "status", truncate(st.Status, 32))
-		r.markParked("unknown_value", "status "+truncate(st.Status, 32))
-		return nil
-	}
-	if st.Timestamp.IsZero() {
-		st.Timestamp = whatsapp.UnixTime(r.now.Unix())
-	}
-	rec, err := r.applyToRecord(ctx, waba, pnid, st)
+	rec, err := r.applyToRecord(ctx, waba, pnid, valid)
 	if err != nil {
 		return err
 	}
+	for _, st := range valid {
+		if err := r.statusEffects(ctx, waba, pnid, st, contacts, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusEffects applies the customer-level reaction to a failed status's error code.
+func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact, rec *outbound.Record) error {
 	if st.Status != whatsapp.StatusFailed || len(st.Errors) == 0 {
 		return nil
 	}
 	code := int(st.Errors[0].Code)
-	if code != CodeWindowClosed && code != CodeMarketingOptOut && code != CodeUndeliverable {
+	at := st.Timestamp.Time()
+	react, ok := customer.ReactionTo(code, at)
+	if !ok {
 		return nil
 	}
-	at := st.Timestamp.Time()
 	ref := r.statusCustomer(st, contacts, rec)
 	if ref.Key() == "" {
 		r.h.log.Warn("failed status names no customer: customer effects skipped", "code", code)
 		return nil
 	}
-	switch code {
-	case CodeWindowClosed:
+	switch {
+	case react.CloseWindow:
 		if pnid == "" && rec != nil {
 			pnid = rec.SenderID
 		}
@@ -67,13 +123,12 @@ func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status,
 		if rec != nil {
 			return r.fallback(ctx, rec)
 		}
-	case CodeMarketingOptOut:
+	case react.StopMarketing:
 		if err := r.h.st.ApplyOptOut(ctx, waba, ref, OptOutEvent{Stop: true, Source: "error_131050", At: at}); err != nil {
 			return fmt.Errorf("record 131050 opt-out: %w", err)
 		}
-	case CodeUndeliverable:
-		d := customer.Deliverability{UndeliverableUntil: at.Add(UndeliverableFor), Reason: "131026"}
-		if err := r.h.st.MarkDeliverability(ctx, waba, ref, d); err != nil {
+	case !react.Mark.UndeliverableUntil.IsZero():
+		if err := r.h.st.MarkDeliverability(ctx, waba, ref, react.Mark); err != nil {
 			return fmt.Errorf("mark undeliverable: %w", err)
 		}
 	}
@@ -102,18 +157,33 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 	return ref
 }
 
-// applyToRecord correlates the status with its outbound record and applies it there, or keeps
-// it as an orphan when no record is known yet. It returns the record (nil for an orphan).
-func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.Status) (*outbound.Record, error) {
+// applyToRecord correlates the statuses of one message with its outbound record and applies
+// them there, or keeps them as orphans when no record is known yet. It returns the record (nil
+// for an orphan).
+func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsapp.Status) (*outbound.Record, error) {
+	st := sts[0]
 	apply := func(rec *outbound.Record) bool {
 		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
 		// request ids: only a record with this wamid, or none yet, is this message's.
 		if rec.WAMID != "" && rec.WAMID != st.ID {
 			return false
 		}
-		return ApplyStatus(rec, st, r.now)
+		changed := false
+		for _, x := range sts {
+			if ApplyStatus(rec, x, r.now) {
+				changed = true
+			}
+		}
+		return changed
 	}
-	if id := st.BizOpaqueCallbackData; id != "" {
+	bizID := ""
+	for _, x := range sts {
+		if x.BizOpaqueCallbackData != "" {
+			bizID = x.BizOpaqueCallbackData
+			break
+		}
+	}
+	if id := bizID; id != "" {
 		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
 		switch {
 		case errors.Is(err, persist.ErrNotFound):
@@ -140,9 +210,11 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.
 	// No record yet (the outbound side may not have stored the wamid, or the message was
 	// sent by another system): keep the status, then look again so that a record stored in
 	// the meantime is not missed (the outbound side applies orphans after storing the wamid).
-	o := OrphanStatus{PhoneNumberID: pnid, WABAID: waba, Status: st, ReceivedAt: r.now}
-	if err := r.h.st.PutOrphanStatus(ctx, o); err != nil {
-		return nil, fmt.Errorf("keep orphan status: %w", err)
+	for _, x := range sts {
+		o := OrphanStatus{PhoneNumberID: pnid, WABAID: waba, Status: x, ReceivedAt: r.now}
+		if err := r.h.st.PutOrphanStatus(ctx, o); err != nil {
+			return nil, fmt.Errorf("keep orphan status: %w", err)
+		}
 	}
 	id, err = r.h.st.RequestIDForWAMID(ctx, st.ID)
 	switch {
