@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/persist"
@@ -284,4 +288,31 @@ func nopApply[T any](cur *T, fn persist.Update[T]) (*T, error) {
 		return cur, nil
 	}
 	return next, err
+}
+
+// BenchmarkFloorConditionalWrite is one conditional UpdateItem through the SDK against DynamoDB
+// Local, one at a time like BenchmarkPOSTText's POSTs: the least an inbound message can cost
+// the store. BenchmarkPOSTText's rate over this one's is the webhook's throughput as a share of
+// raw conditional writes.
+func BenchmarkFloorConditionalWrite(b *testing.B) {
+	e := newEnv(b)
+	i := 0
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		_, err := e.ddb.UpdateItem(e.ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(e.table),
+			Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: "FLOOR#1"}, "sk": &types.AttributeValueMemberS{Value: "#FLOOR"},
+			},
+			UpdateExpression:          aws.String("SET n = :n"),
+			ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :n"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: fmt.Sprint(i)}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
