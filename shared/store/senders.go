@@ -82,9 +82,17 @@ func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Send
 // (the current sender when fn returns persist.ErrNoChange); persist.ErrNotFound when there is no
 // such sender.
 func (s *Store) UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error) {
-	return update(ctx, s, senderKey(id), false, fn, func(cur *sender.Sender) docOptions {
+	snd, version, err := updateV(ctx, s, senderKey(id), false, func(cur *sender.Sender) (*sender.Sender, error) {
+		return fn(cur)
+	}, func(cur *sender.Sender) docOptions {
 		return docOptions{extra: senderIndexAttrs(cur)}
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The version read or written, as GetSender gives it (ArchiveSender conditions on it).
+	snd.Version = version
+	return snd, nil
 }
 
 // ListSendersByWABA returns every sender of a WABA (account_update fans out to them).

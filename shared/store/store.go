@@ -199,12 +199,18 @@ type docOptions struct {
 // current value (zero and found=false when absent) and returns the options of the write, or
 // persist.ErrNoChange to skip it. It retries on a lost race.
 func updateDoc[T any](ctx context.Context, s *Store, k key, fn func(cur *T, found bool) (docOptions, error)) (*T, error) {
+	res, _, err := updateDocV(ctx, s, k, fn)
+	return res, err
+}
+
+// updateDocV is updateDoc that also returns the stored version of the result.
+func updateDocV[T any](ctx context.Context, s *Store, k key, fn func(cur *T, found bool) (docOptions, error)) (*T, int64, error) {
 	for attempt := 0; attempt < 8; attempt++ {
 		var cur T
 		version, err := s.getDoc(ctx, k, &cur)
 		found := err == nil
 		if err != nil && !errors.Is(err, persist.ErrNotFound) {
-			return nil, err
+			return nil, 0, err
 		}
 		if !found {
 			cur = *new(T)
@@ -213,22 +219,22 @@ func updateDoc[T any](ctx context.Context, s *Store, k key, fn func(cur *T, foun
 		opts, err := fn(&cur, found)
 		if errors.Is(err, persist.ErrNoChange) {
 			if !found {
-				return nil, persist.ErrNotFound
+				return nil, 0, persist.ErrNotFound
 			}
-			return &cur, nil
+			return &cur, version, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		err = s.putDoc(ctx, k, &cur, version, opts.ttl, opts.extra)
 		if err == nil {
-			return &cur, nil
+			return &cur, version + 1, nil
 		}
 		if !IsConditionFailed(err) {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return nil, fmt.Errorf("update %s: %w", k.pk, persist.ErrConflict)
+	return nil, 0, fmt.Errorf("update %s: %w", k.pk, persist.ErrConflict)
 }
 
 // transactReasons returns the cancellation reason codes of a failed transaction, in order.
@@ -249,8 +255,14 @@ func transactReasons(err error) []string {
 // one or persist.ErrNoChange (the store then returns the current value, nil when absent, and no
 // error). derive gives the write's derived attributes (TTL, index keys) from the new value.
 func update[T any](ctx context.Context, s *Store, k key, mayCreate bool, fn persist.Update[T], derive func(*T) docOptions) (*T, error) {
+	res, _, err := updateV(ctx, s, k, mayCreate, fn, derive)
+	return res, err
+}
+
+// updateV is update that also returns the stored version of the result.
+func updateV[T any](ctx context.Context, s *Store, k key, mayCreate bool, fn persist.Update[T], derive func(*T) docOptions) (*T, int64, error) {
 	var absentNoChange bool
-	res, err := updateDoc(ctx, s, k, func(cur *T, found bool) (docOptions, error) {
+	res, version, err := updateDocV(ctx, s, k, func(cur *T, found bool) (docOptions, error) {
 		absentNoChange = false
 		if !found && !mayCreate {
 			return docOptions{}, persist.ErrNotFound
@@ -279,7 +291,7 @@ func update[T any](ctx context.Context, s *Store, k key, mayCreate bool, fn pers
 		return derive(cur), nil
 	})
 	if absentNoChange && errors.Is(err, persist.ErrNotFound) {
-		return nil, nil
+		return nil, 0, nil
 	}
-	return res, err
+	return res, version, err
 }
