@@ -231,3 +231,17 @@ func TestFaultLambdaTimeout(t *testing.T) {
 	o.FaultFor = 15 * time.Second
 	requireClean(t, runSmall(t, o))
 }
+
+// The webhook process killed after each request of one inbound message, Meta's retry within and
+// after SQS's deduplication window: never lost, twice only after the send with a late retry.
+func TestCrashSteps(t *testing.T) {
+	t.Parallel()
+	st := testStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := crashSteps(ctx, st, &testWriter{t: t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireClean(t, rep)
+}

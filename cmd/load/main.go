@@ -57,6 +57,7 @@ type settings struct {
 	jsonOut     string
 	total       time.Duration
 	faults      string
+	crashSteps  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&o.GraphTimeout, "graph-timeout", 10*time.Second, "the backend's Graph API client timeout (a timeout burst outlasts it)")
 	fs.BoolVar(&o.Floor, "floor", false, "measure the floors in the run (HMAC + JSON decode of the same bodies, raw DynamoDB Local conditional writes) and print the ratios")
 	fs.Uint64Var(&o.Seed, "seed", 0, "generator seed (0: random; printed so a run can be repeated)")
+	fs.BoolVar(&s.crashSteps, "crash-steps", false, "only the webhook's crash-between-steps scenario: one message, the process killed after each of its requests, Meta's retry within and after SQS's 5-minute dedupe window (simulated: a fresh queue, the clock moved); counts the forwards")
 	fs.StringVar(&s.faults, "fault", "", "comma-separated fault scenarios: "+strings.Join(faultList(), ", ")+", or all")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./cmd/load [flags]   (make load)")
@@ -192,6 +194,9 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 			err = serr
 		}
 	}()
+	if s.crashSteps {
+		return crashSteps(ctx, st, out)
+	}
 	res, err := st.defaultResources(ctx)
 	if err != nil {
 		return nil, err
