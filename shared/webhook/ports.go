@@ -115,11 +115,9 @@ type Senders interface {
 	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
 }
 
-// Windows are the customer service windows.
+// Windows are the customer service windows (a message opens its window through
+// Inbound.RecordInbound, in the same write as its dedupe check).
 type Windows interface {
-	// OpenWindow records a customer message: the window moves to w.ExpiresAt unless a newer
-	// message was already applied; a 131047 close at or after the message caps it.
-	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
 	// CloseWindowAt records Meta's 131047 at `at` for every key of c: messages older than the
 	// close can no longer keep the window open.
 	CloseWindowAt(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error

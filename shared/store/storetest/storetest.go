@@ -26,6 +26,8 @@ import (
 type Subject interface {
 	webhook.Store
 	CreateSender(ctx context.Context, snd *sender.Sender) error
+	// OpenWindow is RecordInbound's window write alone (the outbound side's tests seed with it).
+	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
 	GetPortfolio(ctx context.Context, key string) (sender.Portfolio, error)
 	GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error)
 	GetOptOut(ctx context.Context, waba string, c customer.Ref) (customer.OptOut, error)
