@@ -320,12 +320,14 @@ func (s *Store) ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, 
 	byID := map[string]*acc{}
 	var order []string
 	var start map[string]types.AttributeValue
+	in, err := s.query("", attrPK, pk, "", "")
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
 	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.table), KeyConditionExpression: aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pk)},
-			ConsistentRead:            aws.Bool(true), ExclusiveStartKey: start,
-		})
+		in.ExclusiveStartKey = start
+		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list parked: %w", err)
 		}

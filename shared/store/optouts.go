@@ -90,12 +90,12 @@ func (s *Store) propagate(ctx context.Context, waba string, start []string, fn f
 		}
 		var next []string
 		for _, k := range fresh {
-			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String(s.table),
-				KeyConditionExpression:    aws.String("pk = :p"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(optLinkPK(waba, k))},
-				ConsistentRead:            aws.Bool(true),
-			})
+			in, err := s.query("", attrPK, optLinkPK(waba, k), "", "")
+			if err != nil {
+				return err
+			}
+			in.ConsistentRead = aws.Bool(true)
+			out, err := s.db.Query(ctx, in)
 			if err != nil {
 				return fmt.Errorf("follow opt-out links: %w", err)
 			}

@@ -99,13 +99,13 @@ func (s *Store) UpdateSender(ctx context.Context, id string, fn persist.Update[s
 func (s *Store) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error) {
 	var senders []*sender.Sender
 	var start map[string]types.AttributeValue
+	in, err := s.query(indexGSI1, attrGSI1PK, wabaGSI(waba), attrGSI1SK, senderGSI1SK(""))
+	if err != nil {
+		return nil, err
+	}
 	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
-			KeyConditionExpression:    aws.String("gsi1pk = :p AND begins_with(gsi1sk, :s)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(wabaGSI(waba)), ":s": str(senderGSI1SK(""))},
-			ExclusiveStartKey:         start,
-		})
+		in.ExclusiveStartKey = start
+		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("query senders of waba: %w", err)
 		}
@@ -135,16 +135,15 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(indexGSI2),
-		KeyConditionExpression:    aws.String("gsi2pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(gsiSendersPK)},
-		Limit:                     aws.Int32(int32(limit)),
-	}
+	prefix := ""
 	if f.Status != "" {
-		in.KeyConditionExpression = aws.String("gsi2pk = :p AND begins_with(gsi2sk, :s)")
-		in.ExpressionAttributeValues[":s"] = str(senderGSI2SK(string(f.Status), ""))
+		prefix = senderGSI2SK(string(f.Status), "")
 	}
+	in, err := s.query(indexGSI2, attrGSI2PK, gsiSendersPK, attrGSI2SK, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	in.Limit = aws.Int32(int32(limit))
 	if cursor != "" {
 		start, err := decodeCursor(cursor)
 		if err != nil {

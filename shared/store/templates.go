@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/template"
@@ -43,13 +41,13 @@ func (s *Store) UpdateTemplate(ctx context.Context, waba, name, language string,
 func (s *Store) ListTemplates(ctx context.Context, waba string) ([]template.Template, error) {
 	var out []template.Template
 	var start map[string]types.AttributeValue
+	in, err := s.query("", attrPK, templatePK(waba), "", "")
+	if err != nil {
+		return nil, err
+	}
 	for {
-		res, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.table),
-			KeyConditionExpression:    aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(templatePK(waba))},
-			ExclusiveStartKey:         start,
-		})
+		in.ExclusiveStartKey = start
+		res, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list templates: %w", err)
 		}

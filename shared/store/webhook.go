@@ -59,14 +59,12 @@ func (s *Store) PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) err
 // OrphanStatuses returns the statuses kept for wamid.
 func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.OrphanStatus, error) {
 	pk, prefix := orphanPrefix(wamid)
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("pk = :p AND begins_with(sk, :s)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": str(pk), ":s": str(prefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	in, err := s.query("", attrPK, pk, attrSK, prefix)
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	out, err := s.db.Query(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("query orphan statuses: %w", err)
 	}
