@@ -205,6 +205,20 @@ func (s *Store) UpdateSender(_ context.Context, id string, fn persist.Update[sen
 	return snd, nil
 }
 
+// ArchiveSender removes a sender and frees its number, if snd.Version is still the stored one
+// (persist.ErrConflict otherwise).
+func (s *Store) ArchiveSender(_ context.Context, snd *sender.Sender, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.senders[snd.ID]; !ok || s.versions[snd.ID] != snd.Version {
+		return persist.ErrConflict
+	}
+	delete(s.senders, snd.ID)
+	delete(s.versions, snd.ID)
+	delete(s.phones, snd.PhoneNumber)
+	return nil
+}
+
 // SetPortfolioTier records a tier unless a newer event already set one.
 func (s *Store) SetPortfolioTier(_ context.Context, k, tier string, eventAt time.Time) (bool, error) {
 	s.mu.Lock()
@@ -605,6 +619,19 @@ func (s *Store) GetTemplate(_ context.Context, waba, name, language string) (tem
 		return template.Template{}, persist.ErrNotFound
 	}
 	return decode[webhook.TemplateState](raw).Template, nil
+}
+
+// ListTemplates returns every template record of a WABA, by name and language.
+func (s *Store) ListTemplates(_ context.Context, waba string) ([]template.Template, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []template.Template
+	for _, k := range slices.Sorted(maps.Keys(s.templates)) {
+		if strings.HasPrefix(k, waba+"|") {
+			out = append(out, decode[webhook.TemplateState](s.templates[k]).Template)
+		}
+	}
+	return out, nil
 }
 
 // GetAccount returns the account record of waba, or persist.ErrNotFound.

@@ -34,6 +34,8 @@ type Subject interface {
 	GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error)
 	GetRecord(ctx context.Context, id string) (*outbound.Record, error)
 	GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error)
+	ListTemplates(ctx context.Context, waba string) ([]template.Template, error)
+	ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error
 	ClaimStatus(ctx context.Context, id string) (string, error)
 	ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, error)
 	// PutRecord stores an outbound record and its wamid lookup (seeding; the outbound side's
@@ -140,6 +142,21 @@ func senders(t *testing.T, s Subject, _ *Clock) {
 	}
 	if list, _ := s.ListSendersByWABA(ctx, "other"); len(list) != 0 {
 		t.Fatalf("other waba: %v", list)
+	}
+	// Archiving needs the version read: a stale copy is a conflict, the current one frees the number.
+	stale := *list[0]
+	stale.Version = 1
+	if err := s.ArchiveSender(ctx, &stale, t0); !errors.Is(err, persist.ErrConflict) {
+		t.Fatalf("archive with a stale version: %v", err)
+	}
+	if err := s.ArchiveSender(ctx, upd, t0); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	if _, err := s.GetSender(ctx, "111"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("archived sender still there: %v", err)
+	}
+	if err := s.CreateSender(ctx, newSender("114", "+40721234567")); err != nil {
+		t.Fatalf("number not freed by the archive: %v", err)
 	}
 }
 
@@ -345,6 +362,12 @@ func templatesAndAccounts(t *testing.T, s Subject, _ *Clock) {
 	}
 	if tp, err := s.GetTemplate(ctx, "waba", "t", "en-US"); err != nil || tp.Status != "APPROVED" {
 		t.Fatalf("get template: %+v %v", tp, err)
+	}
+	if list, err := s.ListTemplates(ctx, "waba"); err != nil || len(list) != 1 || list[0].Name != "t" {
+		t.Fatalf("list templates: %+v %v", list, err)
+	}
+	if list, _ := s.ListTemplates(ctx, "wab"); len(list) != 0 {
+		t.Fatalf("templates of another WABA: %+v", list)
 	}
 	if _, err := s.GetAccount(ctx, "waba"); !errors.Is(err, persist.ErrNotFound) {
 		t.Fatalf("missing account: %v", err)
