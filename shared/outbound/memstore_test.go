@@ -9,6 +9,7 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 )
@@ -35,24 +36,28 @@ func (m *memStore) GetRecord(_ context.Context, id string) (*outbound.Record, er
 	defer m.mu.Unlock()
 	r, ok := m.records[id]
 	if !ok {
-		return nil, outbound.ErrNotFound
+		return nil, persist.ErrNotFound
 	}
 	return &r, nil
 }
 
-func (m *memStore) UpdateRecord(_ context.Context, id string, fn func(*outbound.Record, bool) error) (*outbound.Record, error) {
+func (m *memStore) UpdateRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r, ok := m.records[id]
-	if err := fn(&r, ok); err != nil {
-		if errors.Is(err, outbound.ErrNoChange) {
-			return &r, nil
-		}
+	var cur *outbound.Record
+	if r, ok := m.records[id]; ok {
+		cur = &r
+	}
+	next, err := fn(cur)
+	if errors.Is(err, persist.ErrNoChange) {
+		return cur, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	r.ID = id
-	m.records[id] = r
-	return &r, nil
+	next.ID = id
+	m.records[id] = *next
+	return next, nil
 }
 
 func (m *memStore) PutWAMID(context.Context, string, string) error { return nil }
@@ -65,24 +70,25 @@ func (m *memStore) GetSender(_ context.Context, id string) (*sender.Sender, erro
 	defer m.mu.Unlock()
 	s, ok := m.senders[id]
 	if !ok {
-		return nil, outbound.ErrNotFound
+		return nil, persist.ErrNotFound
 	}
 	return &s, nil
 }
 
 func (m *memStore) GetSenderByPhone(context.Context, string) (*sender.Sender, error) {
-	return nil, outbound.ErrNotFound
+	return nil, persist.ErrNotFound
 }
 
-func (m *memStore) UpdateSender(_ context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
+func (m *memStore) UpdateSender(_ context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.senders[id]
-	if err := fn(&s); err != nil {
+	next, err := fn(&s)
+	if err != nil {
 		return nil, err
 	}
-	m.senders[id] = s
-	return &s, nil
+	m.senders[id] = *next
+	return next, nil
 }
 
 func (m *memStore) GetPortfolio(context.Context, string) (sender.Portfolio, error) {
@@ -98,7 +104,7 @@ func (m *memStore) GetWindow(_ context.Context, pnid, _ string, c customer.Ref) 
 	defer m.mu.Unlock()
 	w, ok := m.windows[pnid+c.Key()]
 	if !ok {
-		return w, outbound.ErrNotFound
+		return w, persist.ErrNotFound
 	}
 	return w, nil
 }
@@ -121,10 +127,10 @@ func (m *memStore) MarkDeliverability(context.Context, string, customer.Ref, cus
 }
 
 func (m *memStore) GetTemplate(context.Context, string, string, string) (template.Template, error) {
-	return template.Template{}, outbound.ErrNotFound
+	return template.Template{}, persist.ErrNotFound
 }
 
-func (m *memStore) UpdateTemplate(context.Context, string, string, string, func(*template.Template, bool) error) (template.Template, error) {
+func (m *memStore) UpdateTemplate(context.Context, string, string, string, persist.Update[template.Template]) (template.Template, error) {
 	return template.Template{}, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // RequeueBatch bounds the deferred records one Requeue run puts back on the queue; the rest
@@ -51,13 +53,13 @@ func (c *Consumer) Requeue(ctx context.Context, now time.Time) (int, error) {
 func (c *Consumer) requeueOne(ctx context.Context, r Record) error {
 	if r.Request == nil {
 		// Nothing to send: settle it rather than finding it due forever.
-		_, err := c.o.Store.UpdateRecord(ctx, r.ID, func(cur *Record, found bool) error {
-			if !found || cur.Status != StatusDeferred {
-				return ErrNoChange
+		_, err := c.o.Store.UpdateRecord(ctx, r.ID, func(cur *Record) (*Record, error) {
+			if cur == nil || cur.Status != StatusDeferred {
+				return nil, persist.ErrNoChange
 			}
 			cur.Status, cur.Reason, cur.Detail = StatusFailed, ReasonRequestMissing, "deferred record without its request"
 			cur.NextAttemptAt, cur.UpdatedAt = time.Time{}, c.o.Clock.Now()
-			return nil
+			return cur, nil
 		})
 		return err
 	}
@@ -68,16 +70,16 @@ func (c *Consumer) requeueOne(ctx context.Context, r Record) error {
 	if err := c.o.Queue.Send(ctx, c.o.QueueURL, GroupID(*r.Request), RequeueDedupeID(r.ID, r.NextAttemptAt), string(body)); err != nil {
 		return fmt.Errorf("requeue %s: %w", r.ID, err)
 	}
-	_, err = c.o.Store.UpdateRecord(ctx, r.ID, func(cur *Record, found bool) error {
+	_, err = c.o.Store.UpdateRecord(ctx, r.ID, func(cur *Record) (*Record, error) {
 		// The index is eventually consistent and the consumer may have got there first.
-		if !found || cur.Status != StatusDeferred || !cur.NextAttemptAt.Equal(r.NextAttemptAt) {
-			return ErrNoChange
+		if cur == nil || cur.Status != StatusDeferred || !cur.NextAttemptAt.Equal(r.NextAttemptAt) {
+			return nil, persist.ErrNoChange
 		}
 		cur.Detail = fmt.Sprintf("deferred (%s) until %s; back on the queue", cur.Reason, cur.NextAttemptAt.UTC().Format(time.RFC3339))
 		cur.Status, cur.Reason, cur.UpdatedAt = StatusQueued, ReasonRequeued, c.o.Clock.Now()
-		return nil
+		return cur, nil
 	})
-	if err != nil && !errors.Is(err, ErrNoChange) {
+	if err != nil && !errors.Is(err, persist.ErrNoChange) {
 		return fmt.Errorf("requeue %s: mark queued: %w", r.ID, err)
 	}
 	return nil

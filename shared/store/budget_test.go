@@ -152,10 +152,13 @@ func TestDueRecords(t *testing.T) {
 	now := clk.Now()
 	put := func(id string, st outbound.Status, next time.Time, created time.Time) {
 		t.Helper()
-		if _, err := s.UpdateRecord(ctx, id, func(r *outbound.Record, _ bool) error {
+		if _, err := s.UpdateRecord(ctx, id, func(r *outbound.Record) (*outbound.Record, error) {
+			if r == nil {
+				r = &outbound.Record{}
+			}
 			r.Status, r.NextAttemptAt, r.CreatedAt = st, next, created
 			r.Request = &outbound.Request{ID: id, SenderID: "1", To: "+40721234567", Text: "x"}
-			return nil
+			return r, nil
 		}); err != nil {
 			t.Fatal(err)
 		}

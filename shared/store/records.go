@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // GetRecord returns the outbound record of request id, or ErrNotFound.
@@ -21,13 +22,24 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*outbound.Record, err
 	return &r, nil
 }
 
-// UpdateRecord applies fn to the record of request id (found=false when it does not exist
-// yet: fn then fills a new one). fn returns ErrNoChange to skip the write.
-func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(cur *outbound.Record, found bool) error) (*outbound.Record, error) {
+// UpdateRecord applies fn to the record of request id (cur is nil when it does not exist yet:
+// fn then returns a new one) with optimistic locking. fn returns persist.ErrNoChange to skip
+// the write.
+func (s *Store) UpdateRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
 	r, err := updateDoc(ctx, s, recordKey(id), func(cur *outbound.Record, found bool) (docOptions, error) {
-		if err := fn(cur, found); err != nil {
+		var in *outbound.Record
+		if found {
+			c := *cur
+			in = &c
+		}
+		next, err := fn(in)
+		if err != nil {
 			return docOptions{}, err
 		}
+		if next == nil {
+			return docOptions{}, ErrNoChange
+		}
+		*cur = *next
 		cur.ID = id
 		// A deferred record carries the due-index keys (outbound.go); any other write drops them.
 		return docOptions{extra: recordIndex(cur)}, nil

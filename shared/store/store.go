@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // Attribute names shared with template.yaml.
@@ -35,14 +37,14 @@ const (
 	indexGSI2   = "GSI2"
 )
 
-// ErrNotFound is returned when an item does not exist (or has expired).
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is persist.ErrNotFound: returned when an item does not exist (or has expired).
+var ErrNotFound = persist.ErrNotFound
 
-// ErrConflict is returned when an optimistic-locking update lost every retry.
-var ErrConflict = errors.New("concurrent update conflict")
+// ErrConflict is persist.ErrConflict: an optimistic-locking update lost every retry.
+var ErrConflict = persist.ErrConflict
 
-// ErrNoChange may be returned by an update closure to skip the write.
-var ErrNoChange = errors.New("no change")
+// ErrNoChange is persist.ErrNoChange: an update closure returns it to skip the write.
+var ErrNoChange = persist.ErrNoChange
 
 // API is the subset of the DynamoDB client the store uses.
 type API interface {

@@ -1,0 +1,399 @@
+package outbound
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/template"
+)
+
+// job is one request being processed.
+type job struct {
+	d        Delivery
+	req      Request
+	attempts int
+	snd      *sender.Sender
+	// ref is the recipient, completed from the alias table (phone and/or BSUID).
+	ref customer.Ref
+	// to is the normalised E.164 of the request's `to`, when given.
+	to string
+	// closedByMeta is set once Meta answered 131047 for this request (the template fallback
+	// runs at most once).
+	closedByMeta bool
+	fallback     bool
+}
+
+// process takes one delivery to its outcome; every path that acknowledges it leaves a record.
+func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
+	req, nums, err := decode([]byte(d.Body))
+	if err != nil {
+		return c.rejectInvalid(ctx, d, req, err)
+	}
+	rec, err := c.o.Store.GetRecord(ctx, req.ID)
+	switch {
+	case errors.Is(err, persist.ErrNotFound):
+		rec = nil
+	case err != nil:
+		return c.storeFailed(d, "read record", err)
+	}
+	now := c.o.Clock.Now()
+	j := &job{d: d, req: req}
+	if rec != nil {
+		if settled(rec) {
+			c.log.Info("outbound: duplicate request acknowledged", "id", req.ID, "status", string(rec.Status))
+			return outcome{}
+		}
+		if rec.Status == StatusDeferred && now.Before(rec.NextAttemptAt) {
+			// Requeue brings it back when due; this copy (a caller's repeat) is redundant.
+			c.log.Info("outbound: request already deferred", "id", req.ID, "next_attempt_at", rec.NextAttemptAt)
+			return outcome{}
+		}
+		if rec.Request != nil {
+			j.req = *rec.Request // the first request under an id wins
+			nums, _ = validate(j.req)
+		}
+		j.attempts = rec.Attempts
+	}
+	j.to = nums.to
+	snd, reason, detail, err := c.findSender(ctx, j.req, nums.from)
+	if err != nil {
+		return c.storeFailed(d, "read sender", err)
+	}
+	if reason != "" {
+		return c.finish(ctx, j, final{status: StatusRejected, reason: reason, detail: detail})
+	}
+	j.snd = snd
+	j.ref, err = c.o.Store.ResolveCustomer(ctx, snd.WABAID, customer.Ref{Phone: j.to, UserID: j.req.ToUserID})
+	if err != nil {
+		return c.storeFailed(d, "resolve customer", err)
+	}
+	return c.decideAndSend(ctx, j)
+}
+
+// settled reports a record that must not be sent again: sent (or further), failed, rejected.
+func settled(r *Record) bool {
+	return r.Status.Rank() > 0 || r.Status == StatusFailed || r.Status == StatusRejected
+}
+
+// findSender resolves the request's sender by phone_number_id and/or E.164. It returns a
+// rejection reason when there is none (or the two name different senders).
+func (c *Consumer) findSender(ctx context.Context, req Request, e164 string) (*sender.Sender, string, string, error) {
+	var snd *sender.Sender
+	if req.SenderID != "" {
+		s, err := c.o.Store.GetSender(ctx, req.SenderID)
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil, ReasonUnknownSender, "no sender with phone_number_id " + req.SenderID, nil
+		}
+		if err != nil {
+			return nil, "", "", err
+		}
+		snd = s
+	}
+	if req.From != "" {
+		if snd != nil {
+			if snd.PhoneNumber != e164 {
+				return nil, ReasonSenderMismatch, "senderId " + req.SenderID + " is not the sender of from", nil
+			}
+			return snd, "", "", nil
+		}
+		s, err := c.o.Store.GetSenderByPhone(ctx, e164)
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil, ReasonUnknownSender, "no sender has the number in from", nil
+		}
+		if err != nil {
+			return nil, "", "", err
+		}
+		snd = s
+	}
+	return snd, "", "", nil
+}
+
+// decideAndSend gathers the facts, decides and acts on the decision.
+func (c *Consumer) decideAndSend(ctx context.Context, j *job) outcome {
+	f, err := c.gather(ctx, j)
+	if err != nil {
+		return c.storeFailed(j.d, "read customer state", err)
+	}
+	dec := Decide(f)
+	switch dec.Action {
+	case ActionReject:
+		return c.finish(ctx, j, final{status: StatusRejected, reason: dec.Reason, detail: dec.Detail})
+	case ActionDefer:
+		return c.finish(ctx, j, final{status: StatusDeferred, reason: dec.Reason, detail: dec.Detail, next: dec.RetryAt})
+	}
+	return c.send(ctx, j, dec)
+}
+
+// gather reads what Decide needs, concurrently.
+func (c *Consumer) gather(ctx context.Context, j *job) (Facts, error) {
+	snd, st := j.snd, c.o.Store
+	f := Facts{Now: c.o.Clock.Now(), Request: j.req, Sender: snd, WindowClosedByMeta: j.closedByMeta,
+		RecipientRegion: region(j.ref)}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	run := func(what string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", what, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	run("window", func() error {
+		w, err := st.GetWindow(ctx, snd.ID, snd.WABAID, j.ref)
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil
+		}
+		f.Window = w
+		return err
+	})
+	run("opt-out", func() (err error) {
+		f.OptOut, err = st.GetOptOut(ctx, snd.WABAID, j.ref)
+		return err
+	})
+	if t := j.req.Template; t != nil {
+		// Deliverability marks only ever hold back templates.
+		run("deliverability", func() (err error) {
+			f.Deliverability, err = st.GetDeliverability(ctx, snd.WABAID, j.ref)
+			return err
+		})
+		run("template", func() error {
+			tmpl, err := st.GetTemplate(ctx, snd.WABAID, t.Name, t.Language)
+			if errors.Is(err, persist.ErrNotFound) {
+				return nil
+			}
+			if err == nil {
+				f.Template = &tmpl
+			}
+			return err
+		})
+	}
+	wg.Wait()
+	return f, errors.Join(errs...)
+}
+
+// region is the recipient's ISO country when it may matter (the US marketing rule): from the
+// phone number, else the BSUID's prefix. Only +1 numbers are parsed: the others are not US.
+func region(ref customer.Ref) string {
+	if strings.HasPrefix(ref.Phone, "+1") {
+		if num, err := phonenumbers.Parse(ref.Phone, ""); err == nil {
+			return phonenumbers.GetRegionCodeForNumber(num)
+		}
+	}
+	if ref.Phone != "" {
+		return ""
+	}
+	if cc, _, ok := strings.Cut(ref.UserID, "."); ok {
+		return cc
+	}
+	return ""
+}
+
+// send applies the holds (token, payment), the messaging-limit budget and pacing, then sends.
+func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
+	now := c.o.Clock.Now()
+	p, err := c.pause(ctx, PauseScopeToken)
+	if err != nil {
+		return c.storeFailed(j.d, "read pause", err)
+	}
+	if p.Until.After(now) {
+		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonTokenInvalid, next: p.Until,
+			detail: "every send is paused: Meta refused the access token (190); replace it in the secret"})
+	}
+	if dec.Chargeable {
+		p, err := c.pause(ctx, PauseScopePayment(j.snd.WABAID))
+		if err != nil {
+			return c.storeFailed(j.d, "read pause", err)
+		}
+		if p.Until.After(now) {
+			return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonPaymentIssue, next: p.Until,
+				detail: "chargeable sends of WABA " + j.snd.WABAID + " are held: Meta reported a payment problem (131042)"})
+		}
+	}
+	if dec.CountsAgainstLimit {
+		if o, done := c.claimBudget(ctx, j, dec); done {
+			return o
+		}
+	}
+
+	rate := c.o.ThroughputPerSecond
+	if strings.EqualFold(j.snd.ThroughputLevel, "HIGH") {
+		rate = HighThroughputPerSecond
+	}
+	rate = max(1, rate/c.o.Instances)
+	wait, ok := c.o.Pacer.Reserve(now, j.snd.ID, j.ref.Key(), rate, c.inlineWait(ctx))
+	if !ok {
+		c.finish(ctx, j, final{status: StatusQueued, mode: dec.Mode, reason: ReasonPaced, next: now.Add(wait),
+			detail: "held back by pacing (the pair rate limit of one message per 6 s to a recipient, or the sender's throughput); back on the queue"})
+		return outcome{retry: true, delay: wait}
+	}
+	if err := c.o.Clock.Sleep(ctx, wait); err != nil {
+		return outcome{retry: true}
+	}
+
+	res, err := c.o.Graph.SendMessage(ctx, j.snd.ID, c.message(j, dec))
+	j.attempts++
+	if err != nil {
+		return c.sendFailed(ctx, j, dec, err)
+	}
+	return c.sent(ctx, j, dec, res)
+}
+
+// claimBudget counts a template to a recipient without an open window against the portfolio's
+// messaging limit; over it the request is deferred until room frees up.
+func (c *Consumer) claimBudget(ctx context.Context, j *job, dec Decision) (outcome, bool) {
+	key := j.snd.PortfolioKey()
+	pf, err := c.o.Store.GetPortfolio(ctx, key)
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
+		return c.storeFailed(j.d, "read portfolio", err), true
+	}
+	limit := pf.DailyLimit()
+	if limit == sender.Unlimited {
+		return outcome{}, false
+	}
+	claim, err := c.o.Store.ClaimBudget(ctx, key, j.ref.Key(), limit)
+	if err != nil {
+		return c.storeFailed(j.d, "claim budget", err), true
+	}
+	if claim.Over {
+		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonMessagingLimit, next: claim.RetryAt,
+			detail: fmt.Sprintf("the portfolio's messaging limit of %d unique recipients outside the window in 24 h is used up (%s)", limit, orUnknown(pf.Tier))}), true
+	}
+	return outcome{}, false
+}
+
+// message builds the Graph API send: biz_opaque_callback_data is the request id (statuses
+// come back with it), `recipient` is the BSUID when no phone number is known.
+func (c *Consumer) message(j *job, dec Decision) graph.Message {
+	m := graph.Message{BizOpaqueCallbackData: j.req.ID}
+	switch {
+	case j.to != "":
+		m.To = j.to
+	case j.ref.Phone != "":
+		m.To = j.ref.Phone
+	default:
+		m.Recipient = j.ref.UserID
+	}
+	req := j.req
+	if dec.Mode == ModeTemplate {
+		t := req.Template
+		m.Template = &graph.Template{Name: t.Name, Language: graph.Language{Code: template.NormalizeLanguage(t.Language)}, Components: t.Components}
+		return m
+	}
+	if req.ReplyTo != "" {
+		m.Context = &graph.Context{MessageID: req.ReplyTo}
+	}
+	if req.Text != "" {
+		m.Text = &graph.Text{Body: req.Text}
+		return m
+	}
+	md := req.Media
+	gm := &graph.Media{ID: md.ID, Link: md.Link, Caption: md.Caption, Filename: md.Filename}
+	switch md.Type {
+	case "image":
+		m.Image = gm
+	case "video":
+		m.Video = gm
+	case "audio":
+		m.Audio = gm
+	case "document":
+		m.Document = gm
+	case "sticker":
+		m.Sticker = gm
+	}
+	return m
+}
+
+// sent records a successful send: the wamid lookup first (status webhooks need it), then the
+// record, then any status that arrived before them.
+func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.SendResult) outcome {
+	// The message is out: from here on nothing may cause a resend, so failures are logged.
+	if err := c.o.Store.PutWAMID(ctx, res.WAMID, j.req.ID); err != nil {
+		c.log.Error("outbound: sent but the wamid lookup was not stored", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
+	}
+	f := final{status: StatusSent, mode: dec.Mode, wamid: res.WAMID}
+	if j.fallback {
+		f.detail = "sent as its template after Meta answered 131047 (window closed)"
+	}
+	if res.MessageStatus != "" && res.MessageStatus != "accepted" {
+		f.detail = strings.TrimPrefix(f.detail+"; Meta's message_status is "+res.MessageStatus, "; ")
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.write(ctx, j, f)
+		if err == nil {
+			break
+		}
+		if attempt == 2 || ctx.Err() != nil {
+			c.log.Error("outbound: sent but the record was not updated", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
+			break
+		}
+		_ = c.o.Clock.Sleep(ctx, time.Duration(attempt+1)*100*time.Millisecond)
+	}
+	if c.o.Orphans != nil {
+		if err := c.o.Orphans.ApplyOrphanStatuses(ctx, res.WAMID, j.req.ID); err != nil {
+			c.log.Warn("outbound: apply early statuses", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
+		} else if err := c.asyncFallback(ctx, j); err != nil {
+			c.log.Warn("outbound: template fallback after an early 131047", "id", j.req.ID, "error", err.Error())
+		}
+	}
+	c.log.Info("outbound: sent", "id", j.req.ID, "sender", j.snd.ID, "mode", string(dec.Mode), "wamid", res.WAMID, "attempts", j.attempts)
+	return outcome{}
+}
+
+// asyncFallback handles a failed 131047 status that overtook the send (applied from the
+// statuses the webhook kept): the window is closed and the request's template is enqueued as
+// its own request (TemplateFallback), once — the same re-send the webhook makes when the status
+// comes later. The enqueue comes first; a repeat is absorbed by SQS deduplication and by the
+// consumer's idempotency on the fallback's id.
+func (c *Consumer) asyncFallback(ctx context.Context, j *job) error {
+	rec, err := c.o.Store.GetRecord(ctx, j.req.ID)
+	if err != nil {
+		return err
+	}
+	if rec.Status != StatusFailed || rec.ErrorCode != graph.CodeWindowClosed {
+		return nil
+	}
+	if err := c.o.Store.CloseWindow(ctx, j.snd.ID, j.ref, c.o.Clock.Now()); err != nil {
+		return err
+	}
+	fb, ok := TemplateFallback(*rec)
+	if !ok || c.o.Queue == nil {
+		return nil
+	}
+	body, err := json.Marshal(fb)
+	if err != nil {
+		return err
+	}
+	if err := c.o.Queue.Send(ctx, c.o.QueueURL, GroupID(fb), DedupeID(fb), string(body)); err != nil {
+		return err
+	}
+	_, err = c.o.Store.UpdateRecord(ctx, rec.ID, func(cur *Record) (*Record, error) {
+		if cur == nil || cur.FallbackID != "" {
+			return nil, persist.ErrNoChange
+		}
+		cur.FallbackID, cur.UpdatedAt = fb.ID, c.o.Clock.Now()
+		return cur, nil
+	})
+	if isNoChange(err) {
+		err = nil
+	}
+	c.log.Info("outbound: 131047 arrived before the send was recorded: template re-send enqueued", "id", rec.ID, "fallback_id", fb.ID)
+	return err
+}

@@ -1,0 +1,133 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
+)
+
+func isNoChange(err error) bool { return errors.Is(err, persist.ErrNoChange) }
+
+// retry records a retryable failure and hands the message back to SQS after the backoff.
+func (c *Consumer) retry(ctx context.Context, j *job, dec Decision, class graph.Class, code int, title string) outcome {
+	delay := c.o.Backoff(class, j.d.ReceiveCount)
+	f := final{status: StatusQueued, mode: dec.Mode, reason: string(class), code: code, title: title, next: c.o.Clock.Now().Add(delay)}
+	if j.d.ReceiveCount >= c.o.MaxReceiveCount {
+		f.reason = ReasonDeadLettered
+		f.detail = fmt.Sprintf("%s on receive %d of %d: SQS moves the message to the dead-letter queue; redrive it once the cause is fixed", class, j.d.ReceiveCount, c.o.MaxReceiveCount)
+	}
+	if err := c.write(ctx, j, f); err != nil {
+		c.log.Warn("outbound: record retry", "id", j.req.ID, "error", err.Error())
+	}
+	return outcome{retry: true, delay: delay}
+}
+
+// storeFailed hands a message back to SQS when the table cannot be read or written: nothing is
+// recorded (the table is the problem) and nothing is lost (SQS keeps the message).
+func (c *Consumer) storeFailed(d Delivery, what string, err error) outcome {
+	c.log.Warn("outbound: "+what, "message_id", d.MessageID, "error", err.Error())
+	return outcome{retry: true, delay: c.o.Backoff(graph.ClassTransient, d.ReceiveCount)}
+}
+
+// rejectInvalid records an invalid request as rejected (never retried). A request without a
+// usable id is recorded under "sqs-" + its MessageId.
+func (c *Consumer) rejectInvalid(ctx context.Context, d Delivery, req Request, verr error) outcome {
+	j := &job{d: d, req: req}
+	if j.req.ID == "" {
+		j.req = Request{ID: "sqs-" + d.MessageID}
+	}
+	// A valid request recorded under the same id wins: an invalid repeat never overwrites it.
+	f := final{status: StatusRejected, reason: ReasonInvalidRequest, detail: verr.Error(), onlyNew: true}
+	if err := c.write(ctx, j, f); err != nil {
+		return c.storeFailed(d, "record invalid request", err)
+	}
+	c.log.Info("outbound: invalid request rejected", "id", j.req.ID, "message_id", d.MessageID, "error", verr.Error())
+	return outcome{}
+}
+
+// final is the state a record is written in.
+type final struct {
+	status Status
+	mode   Mode
+	reason string
+	detail string
+	code   int
+	title  string
+	next   time.Time
+	wamid  string
+	// onlyNew writes the record only if none exists yet.
+	onlyNew bool
+}
+
+// finish writes the record of a settled (or deferred) request and acknowledges the message; a
+// failed write hands the message back to SQS instead, so the outcome is never lost.
+func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
+	if err := c.write(ctx, j, f); err != nil {
+		return c.storeFailed(j.d, "write record", err)
+	}
+	sid := ""
+	if j.snd != nil {
+		sid = j.snd.ID
+	}
+	c.log.Info("outbound: "+string(f.status), "id", j.req.ID, "sender", sid, "reason", f.reason, "error_code", f.code)
+	return outcome{}
+}
+
+// write applies f to the record of j. A record that is already settled is never overwritten,
+// except that a send fills in its wamid and mode under a status that overtook it.
+func (c *Consumer) write(ctx context.Context, j *job, f final) error {
+	now := c.o.Clock.Now()
+	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, func(cur *Record) (*Record, error) {
+		if cur != nil && f.onlyNew {
+			return nil, persist.ErrNoChange
+		}
+		if cur != nil && settled(cur) {
+			if f.status != StatusSent || (cur.WAMID != "" && cur.Mode != "") {
+				return nil, persist.ErrNoChange
+			}
+			if cur.WAMID == "" {
+				cur.WAMID = f.wamid
+			}
+			if cur.Mode == "" {
+				cur.Mode = f.mode
+			}
+			cur.Attempts, cur.UpdatedAt = j.attempts, now
+			return cur, nil
+		}
+		if cur == nil {
+			cur = &Record{}
+		}
+		if cur.CreatedAt.IsZero() {
+			cur.CreatedAt = now
+		}
+		req := j.req
+		cur.Request = &req
+		cur.SenderID, cur.From = req.SenderID, req.From
+		if j.snd != nil {
+			cur.SenderID, cur.From = j.snd.ID, j.snd.PhoneNumber
+		}
+		cur.To, cur.ToUserID, cur.AssistantID = req.To, req.ToUserID, req.AssistantID
+		if j.to != "" {
+			cur.To = j.to
+		}
+		cur.Status, cur.Reason, cur.Detail = f.status, f.reason, f.detail
+		if f.mode != "" {
+			cur.Mode = f.mode
+		}
+		cur.ErrorCode, cur.ErrorTitle = f.code, f.title
+		cur.NextAttemptAt = f.next
+		if f.wamid != "" {
+			cur.WAMID = f.wamid
+		}
+		cur.Attempts, cur.UpdatedAt = j.attempts, now
+		return cur, nil
+	})
+	if isNoChange(err) {
+		return nil
+	}
+	return err
+}
