@@ -52,6 +52,9 @@ type Options struct {
 	// MaxReceiveCount is the queue's redrive maxReceiveCount, to record that a message's last
 	// failed receive sends it to the DLQ (default 8, template.yaml's).
 	MaxReceiveCount int
+	// AnswerWait is how long a send whose answer was lost (timeout, reset) waits for a status
+	// webhook carrying its request id before it is sent again (default DefaultAnswerWait).
+	AnswerWait time.Duration
 	// Backoff is the retry delay of a retryable failure on a message's receiveCount-th receive
 	// (default DefaultBackoff).
 	Backoff func(class graph.Class, receiveCount int) time.Duration
@@ -103,6 +106,9 @@ func NewConsumer(o Options) (*Consumer, error) {
 	}
 	if o.MaxReceiveCount <= 0 {
 		o.MaxReceiveCount = 8
+	}
+	if o.AnswerWait <= 0 {
+		o.AnswerWait = DefaultAnswerWait
 	}
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff

@@ -54,6 +54,11 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 			c.log.Info("outbound: duplicate request acknowledged", "id", req.ID, "status", string(rec.Status))
 			return outcome{}
 		}
+		if rec.Status == StatusSending {
+			if o, wait := c.awaitAnswer(rec, d, now); wait {
+				return o
+			}
+		}
 		if rec.Status == StatusDeferred && now.Before(rec.NextAttemptAt) {
 			// Requeue brings it back when due; this copy (a caller's repeat) is redundant.
 			c.log.Info("outbound: request already deferred", "id", req.ID, "next_attempt_at", rec.NextAttemptAt)
@@ -248,9 +253,19 @@ func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 		return outcome{retry: true}
 	}
 
-	res, err := c.o.Graph.SendMessage(ctx, j.snd.ID, c.message(j, dec))
+	// The attempt is recorded before the call: if the answer is lost, or the process dies
+	// before the outcome is written, the redelivery finds it and waits for Meta's status.
 	j.attempts++
+	start := c.o.Clock.Now()
+	if err := c.write(ctx, j, final{status: StatusSending, mode: dec.Mode, sendingAt: start,
+		detail: "sent to Meta; waiting for its answer"}); err != nil {
+		return c.storeFailed(j.d, "record send attempt", err)
+	}
+	res, err := c.o.Graph.SendMessage(ctx, j.snd.ID, c.message(j, dec))
 	if err != nil {
+		if AnswerLost(err) {
+			return c.lostAnswer(ctx, j, dec, start, err)
+		}
 		return c.sendFailed(ctx, j, dec, err)
 	}
 	return c.sent(ctx, j, dec, res)

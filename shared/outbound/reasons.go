@@ -29,6 +29,9 @@ const (
 	ReasonPaymentIssue        = "payment_issue"
 	ReasonTemplatePaused      = "template_paused"
 
+	// Sending: the send's answer was lost; a status webhook is awaited before any resend.
+	ReasonAnswerLost = "answer_lost"
+
 	// Queued: waiting in SQS.
 	ReasonRequeued     = "requeued"      // a deferred request put back on the queue
 	ReasonPaced        = "paced"         // held back by the pair rate limit, back on the queue

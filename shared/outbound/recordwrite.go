@@ -59,6 +59,8 @@ type final struct {
 	title  string
 	next   time.Time
 	wamid  string
+	// sendingAt is the start of a send attempt (status sending).
+	sendingAt time.Time
 	// onlyNew writes the record only if none exists yet.
 	onlyNew bool
 }
@@ -120,6 +122,12 @@ func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 		}
 		cur.ErrorCode, cur.ErrorTitle = f.code, f.title
 		cur.NextAttemptAt = f.next
+		switch {
+		case f.status != StatusSending:
+			cur.SendingAt = time.Time{}
+		case !f.sendingAt.IsZero():
+			cur.SendingAt = f.sendingAt
+		}
 		if f.wamid != "" {
 			cur.WAMID = f.wamid
 		}
