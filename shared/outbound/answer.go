@@ -45,7 +45,7 @@ func (c *Consumer) lostAnswer(ctx context.Context, j *job, dec Decision, start t
 		// The sending record written before the call still holds the attempt.
 		c.log.Warn("outbound: record lost answer", "id", j.req.ID, "error", werr.Error())
 	}
-	return outcome{retry: true, delay: max(until.Sub(c.o.Clock.Now()), time.Second)}
+	return outcome{retry: true, delay: max(until.Sub(c.o.Clock.Now()), time.Second), reason: ReasonAnswerLost}
 }
 
 // awaitAnswer decides what a redelivery of a request in sending does: within AnswerWait of
@@ -58,5 +58,5 @@ func (c *Consumer) awaitAnswer(rec *Record, d Delivery, now time.Time) (outcome,
 		return outcome{}, false
 	}
 	c.log.Info("outbound: waiting for the status of an earlier attempt", "id", rec.ID, "message_id", d.MessageID, "until", until)
-	return outcome{retry: true, delay: until.Sub(now)}, true
+	return outcome{retry: true, delay: until.Sub(now), reason: ReasonAnswerLost}, true
 }

@@ -55,14 +55,14 @@ func (c *Consumer) Handle(ctx context.Context, batch []Delivery) []string {
 			for k, i := range idx {
 				var r outcome
 				if c.outOfTime(ctx) {
-					r = outcome{retry: true}
+					r = outcome{retry: true, reason: ReasonOutOfTime}
 				} else {
 					r = c.process(ctx, batch[i])
 				}
 				results[i] = r
 				if r.retry {
 					for _, later := range idx[k+1:] {
-						results[later] = outcome{retry: true, delay: r.delay}
+						results[later] = outcome{retry: true, delay: r.delay, reason: ReasonConversationHeld}
 					}
 					return
 				}
@@ -70,6 +70,9 @@ func (c *Consumer) Handle(ctx context.Context, batch []Delivery) []string {
 		}()
 	}
 	wg.Wait()
+	for _, g := range order {
+		c.lastReceive(ctx, batch, groups[g], results)
+	}
 
 	var failed []string
 	var changes []VisibilityChange
@@ -97,6 +100,8 @@ func (c *Consumer) Handle(ctx context.Context, batch []Delivery) []string {
 type outcome struct {
 	retry bool
 	delay time.Duration
+	// reason is why a redelivered message was not finished (a Graph class, paced, …).
+	reason string
 }
 
 // outOfTime reports that the invocation has too little time left to start a message.

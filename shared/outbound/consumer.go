@@ -52,6 +52,9 @@ type Options struct {
 	// MaxReceiveCount is the queue's redrive maxReceiveCount, to record that a message's last
 	// failed receive sends it to the DLQ (default 8, template.yaml's).
 	MaxReceiveCount int
+	// MaxRetryAge is how long a request is retried before it is failed (default
+	// DefaultMaxRetryAge).
+	MaxRetryAge time.Duration
 	// AnswerWait is how long a send whose answer was lost (timeout, reset) waits for a status
 	// webhook carrying its request id before it is sent again (default DefaultAnswerWait).
 	AnswerWait time.Duration
@@ -107,6 +110,9 @@ func NewConsumer(o Options) (*Consumer, error) {
 	if o.MaxReceiveCount <= 0 {
 		o.MaxReceiveCount = 8
 	}
+	if o.MaxRetryAge <= 0 {
+		o.MaxRetryAge = DefaultMaxRetryAge
+	}
 	if o.AnswerWait <= 0 {
 		o.AnswerWait = DefaultAnswerWait
 	}
@@ -116,22 +122,28 @@ func NewConsumer(o Options) (*Consumer, error) {
 	return &Consumer{o: o, log: o.Log, pauses: map[string]cachedPause{}}, nil
 }
 
-// DefaultBackoff is the retry delay of a retryable failure: Meta's 4^X seconds for the pair
-// rate limit (X = earlier receives), a minute for maintenance, 30 s doubling for the call-rate
-// limits, 1 s doubling (capped at 5 minutes) otherwise; with up to 20 % jitter so that retries
-// of one burst spread out.
+// retrySchedule spreads a message's retries by time rather than by count: the seven retries a
+// message gets before its last receive span about 1 h 43 min, so a Meta incident of an hour is
+// outlasted inside the queue (the visibility change holds each wait, well under SQS's 12 h);
+// beyond that the message is parked in the table (lastReceive), never dead-lettered.
+var retrySchedule = []time.Duration{time.Second, 5 * time.Second, 30 * time.Second, 2 * time.Minute,
+	10 * time.Minute, 30 * time.Minute, time.Hour}
+
+// DefaultBackoff is the retry delay of a retryable failure on a message's receiveCount-th
+// receive: Meta's 4^X seconds for the pair rate limit (X = earlier receives); otherwise the
+// retry schedule, at least a minute for maintenance and 30 s doubling for the call-rate limits;
+// with up to 20 % jitter so that retries of one burst spread out.
 func DefaultBackoff(class graph.Class, receiveCount int) time.Duration {
 	n := max(receiveCount, 1) - 1
-	var d time.Duration
-	switch class {
-	case graph.ClassPairRate:
+	if class == graph.ClassPairRate {
 		return graph.PairRateBackoff(n)
+	}
+	d := retrySchedule[min(n, len(retrySchedule)-1)]
+	switch class {
 	case graph.ClassMaintenance:
-		d = graph.ClassMaintenance.Wait()
+		d = max(d, graph.ClassMaintenance.Wait())
 	case graph.ClassCallRate:
-		d = min(30*time.Second<<min(n, 5), 15*time.Minute)
-	default:
-		d = min(time.Second<<min(n, 9), 5*time.Minute)
+		d = max(d, min(30*time.Second<<min(n, 5), 15*time.Minute))
 	}
 	return d + time.Duration(rand.Int64N(int64(d)/5+1))
 }

@@ -32,6 +32,9 @@ type job struct {
 	// runs at most once).
 	closedByMeta bool
 	fallback     bool
+	// conv is the conversation (GroupID); held is set when j is a member of its hold.
+	conv string
+	held bool
 }
 
 // process takes one delivery to its outcome; every path that acknowledges it leaves a record.
@@ -71,6 +74,10 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 		j.attempts = rec.Attempts
 	}
 	j.to = nums.to
+	j.conv = GroupID(j.req)
+	if o, done := c.checkHold(ctx, j, now); done {
+		return o
+	}
 	snd, reason, detail, err := c.findSender(ctx, j.req, nums.from)
 	if err != nil {
 		return c.storeFailed(d, "read sender", err)
@@ -247,10 +254,10 @@ func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 	if !ok {
 		c.finish(ctx, j, final{status: StatusQueued, mode: dec.Mode, reason: ReasonPaced, next: now.Add(wait),
 			detail: "held back by pacing (the pair rate limit of one message per 6 s to a recipient, or the sender's throughput); back on the queue"})
-		return outcome{retry: true, delay: wait}
+		return outcome{retry: true, delay: wait, reason: ReasonPaced}
 	}
 	if err := c.o.Clock.Sleep(ctx, wait); err != nil {
-		return outcome{retry: true}
+		return outcome{retry: true, reason: ReasonOutOfTime}
 	}
 
 	// The attempt is recorded before the call: if the answer is lost, or the process dies
@@ -366,6 +373,11 @@ func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.Sen
 			c.log.Warn("outbound: apply early statuses", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
 		} else if err := c.asyncFallback(ctx, j); err != nil {
 			c.log.Warn("outbound: template fallback after an early 131047", "id", j.req.ID, "error", err.Error())
+		}
+	}
+	if j.held {
+		if err := c.leaveHold(ctx, j.conv, j.req.ID); err != nil {
+			c.log.Warn("outbound: leave conversation hold", "id", j.req.ID, "error", err.Error())
 		}
 	}
 	c.log.Info("outbound: sent", "id", j.req.ID, "sender", j.snd.ID, "mode", string(dec.Mode), "wamid", res.WAMID, "attempts", j.attempts)

@@ -158,3 +158,10 @@ type instantGraph struct{ n int64 }
 func (g *instantGraph) SendMessage(context.Context, string, graph.Message) (graph.SendResult, error) {
 	return graph.SendResult{WAMID: "wamid.BENCH", MessageStatus: "accepted"}, nil
 }
+
+func (m *memStore) GetHold(context.Context, string) (outbound.Hold, error) {
+	return outbound.Hold{}, nil
+}
+func (m *memStore) UpdateHold(context.Context, string, persist.Update[outbound.Hold]) error {
+	return nil
+}

@@ -109,6 +109,7 @@ type Store interface {
 	Templates
 	Budget
 	Pauses
+	Holds
 }
 
 // Messenger sends through the Graph API (*graph.Client).

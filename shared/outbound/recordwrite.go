@@ -3,7 +3,6 @@ package outbound
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
@@ -16,21 +15,17 @@ func isNoChange(err error) bool { return errors.Is(err, persist.ErrNoChange) }
 func (c *Consumer) retry(ctx context.Context, j *job, dec Decision, class graph.Class, code int, title string) outcome {
 	delay := c.o.Backoff(class, j.d.ReceiveCount)
 	f := final{status: StatusQueued, mode: dec.Mode, reason: string(class), code: code, title: title, next: c.o.Clock.Now().Add(delay)}
-	if j.d.ReceiveCount >= c.o.MaxReceiveCount {
-		f.reason = ReasonDeadLettered
-		f.detail = fmt.Sprintf("%s on receive %d of %d: SQS moves the message to the dead-letter queue; redrive it once the cause is fixed", class, j.d.ReceiveCount, c.o.MaxReceiveCount)
-	}
 	if err := c.write(ctx, j, f); err != nil {
 		c.log.Warn("outbound: record retry", "id", j.req.ID, "error", err.Error())
 	}
-	return outcome{retry: true, delay: delay}
+	return outcome{retry: true, delay: delay, reason: string(class)}
 }
 
 // storeFailed hands a message back to SQS when the table cannot be read or written: nothing is
 // recorded (the table is the problem) and nothing is lost (SQS keeps the message).
 func (c *Consumer) storeFailed(d Delivery, what string, err error) outcome {
 	c.log.Warn("outbound: "+what, "message_id", d.MessageID, "error", err.Error())
-	return outcome{retry: true, delay: c.o.Backoff(graph.ClassTransient, d.ReceiveCount)}
+	return outcome{retry: true, delay: c.o.Backoff(graph.ClassTransient, d.ReceiveCount), reason: ReasonStoreUnavailable}
 }
 
 // rejectInvalid records an invalid request as rejected (never retried). A request without a
@@ -68,8 +63,21 @@ type final struct {
 // finish writes the record of a settled (or deferred) request and acknowledges the message; a
 // failed write hands the message back to SQS instead, so the outcome is never lost.
 func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
+	// A deferral joins the conversation's hold before its record says deferred, so no later
+	// request can overtake it; a member leaves once its record is settled.
+	if f.status == StatusDeferred && j.conv != "" {
+		if err := c.joinHold(ctx, j, f.next); err != nil {
+			return c.storeFailed(j.d, "hold conversation", err)
+		}
+	}
 	if err := c.write(ctx, j, f); err != nil {
 		return c.storeFailed(j.d, "write record", err)
+	}
+	if j.held && (f.status == StatusRejected || f.status == StatusFailed) {
+		if err := c.leaveHold(ctx, j.conv, j.req.ID); err != nil {
+			// Released after HoldGrace by the next request of the conversation.
+			c.log.Warn("outbound: leave conversation hold", "id", j.req.ID, "error", err.Error())
+		}
 	}
 	sid := ""
 	if j.snd != nil {
@@ -108,7 +116,9 @@ func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 		}
 		req := j.req
 		cur.Request = &req
-		cur.SenderID, cur.From = req.SenderID, req.From
+		if cur.SenderID == "" && cur.From == "" {
+			cur.SenderID, cur.From = req.SenderID, req.From
+		}
 		if j.snd != nil {
 			cur.SenderID, cur.From = j.snd.ID, j.snd.PhoneNumber
 		}

@@ -105,8 +105,8 @@ func TestDefaultBackoff(t *testing.T) {
 		{graph.ClassPairRate, 1, time.Second, time.Second},
 		{graph.ClassPairRate, 3, 16 * time.Second, 16 * time.Second},
 		{graph.ClassThroughput, 1, time.Second, 1200 * time.Millisecond},
-		{graph.ClassThroughput, 4, 8 * time.Second, 9600 * time.Millisecond},
-		{graph.ClassNetwork, 30, 5 * time.Minute, 6 * time.Minute},
+		{graph.ClassThroughput, 4, 2 * time.Minute, 144 * time.Second},
+		{graph.ClassNetwork, 30, time.Hour, 72 * time.Minute},
 		{graph.ClassMaintenance, 1, time.Minute, 72 * time.Second},
 		{graph.ClassCallRate, 2, time.Minute, 72 * time.Second},
 	}
