@@ -35,6 +35,8 @@ type job struct {
 	// conv is the conversation (GroupID); held is set when j is a member of its hold.
 	conv string
 	held bool
+	// claimed is set when this attempt counted the recipient against the messaging limit.
+	claimed bool
 }
 
 // process takes one delivery to its outcome; every path that acknowledges it leaves a record.
@@ -276,29 +278,6 @@ func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 		return c.sendFailed(ctx, j, dec, err)
 	}
 	return c.sent(ctx, j, dec, res)
-}
-
-// claimBudget counts a template to a recipient without an open window against the portfolio's
-// messaging limit; over it the request is deferred until room frees up.
-func (c *Consumer) claimBudget(ctx context.Context, j *job, dec Decision) (outcome, bool) {
-	key := j.snd.PortfolioKey()
-	pf, err := c.o.Store.GetPortfolio(ctx, key)
-	if err != nil && !errors.Is(err, persist.ErrNotFound) {
-		return c.storeFailed(j.d, "read portfolio", err), true
-	}
-	limit := pf.DailyLimit()
-	if limit == sender.Unlimited {
-		return outcome{}, false
-	}
-	claim, err := c.o.Store.ClaimBudget(ctx, key, j.ref.Key(), limit)
-	if err != nil {
-		return c.storeFailed(j.d, "claim budget", err), true
-	}
-	if claim.Over {
-		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonMessagingLimit, next: claim.RetryAt,
-			detail: fmt.Sprintf("the portfolio's messaging limit of %d unique recipients outside the window in 24 h is used up (%s)", limit, orUnknown(pf.Tier))}), true
-	}
-	return outcome{}, false
 }
 
 // message builds the Graph API send: biz_opaque_callback_data is the request id (statuses

@@ -165,3 +165,10 @@ func (m *memStore) GetHold(context.Context, string) (outbound.Hold, error) {
 func (m *memStore) UpdateHold(context.Context, string, persist.Update[outbound.Hold]) error {
 	return nil
 }
+
+func (m *memStore) ReleaseBudget(_ context.Context, p, ck string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.budget[p], ck)
+	return nil
+}

@@ -75,7 +75,10 @@ type BudgetClaim struct {
 // Budget is the messaging-limit budget: unique out-of-window recipients per portfolio in a
 // moving 24 h (reference §4). Meta has no error code for it, so it is ours to keep.
 type Budget interface {
+	// ClaimBudget fails with persist.ErrConflict when it lost every race for the count.
 	ClaimBudget(ctx context.Context, portfolioKey, customerKey string, limit int) (BudgetClaim, error)
+	// ReleaseBudget uncounts a recipient claimed for a send that Meta refused.
+	ReleaseBudget(ctx context.Context, portfolioKey, customerKey string) error
 }
 
 // Pause is a hold on sends: every send while the access token is invalid (190), or the

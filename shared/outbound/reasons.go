@@ -38,6 +38,7 @@ const (
 	// Queued: waiting in SQS.
 	ReasonRequeued     = "requeued"      // a deferred request put back on the queue
 	ReasonPaced        = "paced"         // held back by the pair rate limit, back on the queue
+	ReasonBudgetBusy   = "budget_busy"   // the messaging-limit count was contended, back on the queue
 	ReasonDeadLettered = "dead_lettered" // the last receive failed: the message is in the DLQ
 
 	// Why a message went back to the queue unfinished (recorded when it is parked).

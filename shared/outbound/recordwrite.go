@@ -73,6 +73,9 @@ func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
 	if err := c.write(ctx, j, f); err != nil {
 		return c.storeFailed(j.d, "write record", err)
 	}
+	if f.status == StatusRejected || f.status == StatusFailed {
+		c.releaseBudget(ctx, j)
+	}
 	if j.held && (f.status == StatusRejected || f.status == StatusFailed) {
 		if err := c.leaveHold(ctx, j.conv, j.req.ID); err != nil {
 			// Released after HoldGrace by the next request of the conversation.
