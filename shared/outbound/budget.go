@@ -19,10 +19,7 @@ const BudgetBusyRetry = 2 * time.Second
 // messaging limit; over it the request is deferred until room frees up.
 func (c *Consumer) claimBudget(ctx context.Context, j *job, dec Decision) (outcome, bool) {
 	key := j.snd.PortfolioKey()
-	pf, err := c.o.Store.GetPortfolio(ctx, key)
-	if err != nil && !errors.Is(err, persist.ErrNotFound) {
-		return c.storeFailed(j.d, "read portfolio", err), true
-	}
+	pf := j.state.Portfolio
 	limit := pf.DailyLimit()
 	if limit == sender.Unlimited {
 		return outcome{}, false

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/sender"
 )
 
 // Delivery is one message received from the outbound queue.
@@ -69,8 +70,8 @@ type Consumer struct {
 	o   Options
 	log *slog.Logger
 
-	pmu    sync.Mutex
-	pauses map[string]cachedPause
+	senders *ttlCache[*sender.Sender]
+	aliases *ttlCache[customer.Ref]
 }
 
 // NewConsumer checks o and fills its defaults.
@@ -119,7 +120,8 @@ func NewConsumer(o Options) (*Consumer, error) {
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff
 	}
-	return &Consumer{o: o, log: o.Log, pauses: map[string]cachedPause{}}, nil
+	return &Consumer{o: o, log: o.Log, senders: newTTLCache[*sender.Sender](SenderCacheTTL),
+		aliases: newTTLCache[customer.Ref](AliasCacheTTL)}, nil
 }
 
 // retrySchedule spreads a message's retries by time rather than by count: the seven retries a

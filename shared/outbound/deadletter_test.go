@@ -11,11 +11,12 @@ import (
 	"github.com/aloro/wa-senders/shared/persist"
 )
 
-// holdsDown is the real store with its conversation holds failing (a throttled partition).
+// holdsDown is the real store with its state reads and conversation holds failing (a
+// throttled partition); plain record writes still work.
 type holdsDown struct{ outbound.Store }
 
-func (holdsDown) GetHold(context.Context, string) (outbound.Hold, error) {
-	return outbound.Hold{}, errors.New("throttled")
+func (holdsDown) ReadState(context.Context, outbound.StateQuery) (outbound.State, error) {
+	return outbound.State{}, errors.New("throttled")
 }
 
 func (holdsDown) UpdateHold(context.Context, string, persist.Update[outbound.Hold]) error {
@@ -40,7 +41,7 @@ func TestLastReceiveStoreFailureRecordsDeadLetter(t *testing.T) {
 		t.Errorf("record %s/%s, want %s", rec.Status, rec.Reason, outbound.ReasonDeadLettered)
 	}
 	if len(h.sendsFrom(snd.ID)) != 0 {
-		t.Error("sent although the conversation hold could not be read")
+		t.Error("sent although the state could not be read")
 	}
 }
 

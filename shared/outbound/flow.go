@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
@@ -37,6 +35,12 @@ type job struct {
 	held bool
 	// claimed is set when this attempt counted the recipient against the messaging limit.
 	claimed bool
+	// state is what was read before the decision; rec and version are the record as last
+	// read or written, valid while known (a write may then be conditioned on version).
+	state   State
+	rec     *Record
+	version int64
+	known   bool
 }
 
 // process takes one delivery to its outcome; every path that acknowledges it leaves a record.
@@ -45,16 +49,54 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 	if err != nil {
 		return c.rejectInvalid(ctx, d, req, err)
 	}
-	rec, err := c.o.Store.GetRecord(ctx, req.ID)
-	switch {
-	case errors.Is(err, persist.ErrNotFound):
-		rec = nil
-	case err != nil:
-		return c.storeFailed(d, "read record", err)
-	}
 	now := c.o.Clock.Now()
-	j := &job{d: d, req: req}
-	if rec != nil {
+	j := &job{d: d, req: req, to: nums.to}
+	for round := 0; ; round++ {
+		snd, reason, detail, err := c.findSender(ctx, j.req, nums.from)
+		if err != nil {
+			return c.storeFailed(d, "read sender", err)
+		}
+		if reason != "" {
+			return c.finish(ctx, j, final{status: StatusRejected, reason: reason, detail: detail})
+		}
+		j.snd = snd
+		ref := customer.Ref{Phone: j.to, UserID: j.req.ToUserID}
+		var cached bool
+		j.ref, cached = c.cachedCustomer(snd.WABAID, ref)
+		j.conv = GroupID(j.req)
+		q := c.stateQuery(j)
+		q.Alias = !cached
+		st, err := c.o.Store.ReadState(ctx, q)
+		if err != nil {
+			return c.storeFailed(d, "read state", err)
+		}
+		if !cached {
+			c.cacheCustomer(snd.WABAID, ref, st.Customer)
+			if len(st.Customer.Keys()) > len(ref.Keys()) {
+				// The customer is also known by another key: read its state under both.
+				j.ref = st.Customer
+				if st, err = c.o.Store.ReadState(ctx, c.stateQuery(j)); err != nil {
+					return c.storeFailed(d, "read state", err)
+				}
+			}
+		}
+		j.state, j.rec, j.version, j.known = st, st.Record, st.RecordVersion, true
+		rec := st.Record
+		if rec == nil || rec.Request == nil || settled(rec) {
+			break
+		}
+		// The first request under an id wins; when the repeat names another sender or
+		// recipient, the state of the first is read instead (once).
+		first := *rec.Request
+		same := sameTarget(first, j.req)
+		j.req = first
+		if same || round > 0 {
+			break
+		}
+		nums, _ = validate(j.req)
+		j.to = nums.to
+	}
+	if rec := j.rec; rec != nil {
 		if settled(rec) {
 			c.log.Info("outbound: duplicate request acknowledged", "id", req.ID, "status", string(rec.Status))
 			return outcome{}
@@ -69,30 +111,34 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 			c.log.Info("outbound: request already deferred", "id", req.ID, "next_attempt_at", rec.NextAttemptAt)
 			return outcome{}
 		}
-		if rec.Request != nil {
-			j.req = *rec.Request // the first request under an id wins
-			nums, _ = validate(j.req)
-		}
 		j.attempts = rec.Attempts
 	}
-	j.to = nums.to
-	j.conv = GroupID(j.req)
 	if o, done := c.checkHold(ctx, j, now); done {
 		return o
 	}
-	snd, reason, detail, err := c.findSender(ctx, j.req, nums.from)
-	if err != nil {
-		return c.storeFailed(d, "read sender", err)
-	}
-	if reason != "" {
-		return c.finish(ctx, j, final{status: StatusRejected, reason: reason, detail: detail})
-	}
-	j.snd = snd
-	j.ref, err = c.o.Store.ResolveCustomer(ctx, snd.WABAID, customer.Ref{Phone: j.to, UserID: j.req.ToUserID})
-	if err != nil {
-		return c.storeFailed(d, "resolve customer", err)
-	}
 	return c.decideAndSend(ctx, j)
+}
+
+// stateQuery names what j's decision reads.
+func (c *Consumer) stateQuery(j *job) StateQuery {
+	q := StateQuery{RequestID: j.req.ID, Conv: j.conv, PhoneNumberID: j.snd.ID, WABA: j.snd.WABAID, Customer: j.ref,
+		Template: j.req.Template, PauseScopes: []string{PauseScopeToken, PauseScopePayment(j.snd.WABAID)}}
+	if j.req.Template != nil {
+		q.PortfolioKey = j.snd.PortfolioKey()
+	}
+	return q
+}
+
+// sameTarget reports whether two requests under one id name the same sender, recipient and
+// template, so that the state read for one serves the other.
+func sameTarget(a, b Request) bool {
+	if a.SenderID != b.SenderID || a.From != b.From || a.To != b.To || a.ToUserID != b.ToUserID {
+		return false
+	}
+	if a.Template == nil || b.Template == nil {
+		return a.Template == nil && b.Template == nil
+	}
+	return a.Template.Name == b.Template.Name && a.Template.Language == b.Template.Language
 }
 
 // settled reports a record that must not be sent again: sent (or further), failed, rejected.
@@ -105,7 +151,7 @@ func settled(r *Record) bool {
 func (c *Consumer) findSender(ctx context.Context, req Request, e164 string) (*sender.Sender, string, string, error) {
 	var snd *sender.Sender
 	if req.SenderID != "" {
-		s, err := c.o.Store.GetSender(ctx, req.SenderID)
+		s, err := c.sender(ctx, req.SenderID)
 		if errors.Is(err, persist.ErrNotFound) {
 			return nil, ReasonUnknownSender, "no sender with phone_number_id " + req.SenderID, nil
 		}
@@ -121,7 +167,7 @@ func (c *Consumer) findSender(ctx context.Context, req Request, e164 string) (*s
 			}
 			return snd, "", "", nil
 		}
-		s, err := c.o.Store.GetSenderByPhone(ctx, e164)
+		s, err := c.senderByPhone(ctx, e164)
 		if errors.Is(err, persist.ErrNotFound) {
 			return nil, ReasonUnknownSender, "no sender has the number in from", nil
 		}
@@ -135,11 +181,7 @@ func (c *Consumer) findSender(ctx context.Context, req Request, e164 string) (*s
 
 // decideAndSend gathers the facts, decides and acts on the decision.
 func (c *Consumer) decideAndSend(ctx context.Context, j *job) outcome {
-	f, err := c.gather(ctx, j)
-	if err != nil {
-		return c.storeFailed(j.d, "read customer state", err)
-	}
-	dec := Decide(f)
+	dec := Decide(c.gather(j))
 	switch dec.Action {
 	case ActionReject:
 		return c.finish(ctx, j, final{status: StatusRejected, reason: dec.Reason, detail: dec.Detail})
@@ -149,58 +191,19 @@ func (c *Consumer) decideAndSend(ctx context.Context, j *job) outcome {
 	return c.send(ctx, j, dec)
 }
 
-// gather reads what Decide needs, concurrently.
-func (c *Consumer) gather(ctx context.Context, j *job) (Facts, error) {
-	snd, st := j.snd, c.o.Store
-	f := Facts{Now: c.o.Clock.Now(), Request: j.req, Sender: snd, WindowClosedByMeta: j.closedByMeta,
-		RecipientRegion: region(j.ref)}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	run := func(what string, fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := fn(); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("%s: %w", what, err))
-				mu.Unlock()
-			}
-		}()
+// gather turns the state read for j into what Decide needs.
+func (c *Consumer) gather(j *job) Facts {
+	st := j.state
+	f := Facts{Now: c.o.Clock.Now(), Request: j.req, Sender: j.snd, WindowClosedByMeta: j.closedByMeta,
+		RecipientRegion: region(j.ref), OptOut: st.OptOut}
+	if st.HasWindow {
+		f.Window = st.Window
 	}
-	run("window", func() error {
-		w, err := st.GetWindow(ctx, snd.ID, snd.WABAID, j.ref)
-		if errors.Is(err, persist.ErrNotFound) {
-			return nil
-		}
-		f.Window = w
-		return err
-	})
-	run("opt-out", func() (err error) {
-		f.OptOut, err = st.GetOptOut(ctx, snd.WABAID, j.ref)
-		return err
-	})
-	if t := j.req.Template; t != nil {
+	if j.req.Template != nil {
 		// Deliverability marks only ever hold back templates.
-		run("deliverability", func() (err error) {
-			f.Deliverability, err = st.GetDeliverability(ctx, snd.WABAID, j.ref)
-			return err
-		})
-		run("template", func() error {
-			tmpl, err := st.GetTemplate(ctx, snd.WABAID, t.Name, t.Language)
-			if errors.Is(err, persist.ErrNotFound) {
-				return nil
-			}
-			if err == nil {
-				f.Template = &tmpl
-			}
-			return err
-		})
+		f.Deliverability, f.Template = st.Deliverability, st.Template
 	}
-	wg.Wait()
-	return f, errors.Join(errs...)
+	return f
 }
 
 // region is the recipient's ISO country when it may matter (the US marketing rule): from the
@@ -223,20 +226,12 @@ func region(ref customer.Ref) string {
 // send applies the holds (token, payment), the messaging-limit budget and pacing, then sends.
 func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 	now := c.o.Clock.Now()
-	p, err := c.pause(ctx, PauseScopeToken)
-	if err != nil {
-		return c.storeFailed(j.d, "read pause", err)
-	}
-	if p.Until.After(now) {
+	if p := j.state.Pauses[PauseScopeToken]; p.Until.After(now) {
 		return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonTokenInvalid, next: p.Until,
 			detail: "every send is paused: Meta refused the access token (190); replace it in the secret"})
 	}
 	if dec.Chargeable {
-		p, err := c.pause(ctx, PauseScopePayment(j.snd.WABAID))
-		if err != nil {
-			return c.storeFailed(j.d, "read pause", err)
-		}
-		if p.Until.After(now) {
+		if p := j.state.Pauses[PauseScopePayment(j.snd.WABAID)]; p.Until.After(now) {
 			return c.finish(ctx, j, final{status: StatusDeferred, mode: dec.Mode, reason: ReasonPaymentIssue, next: p.Until,
 				detail: "chargeable sends of WABA " + j.snd.WABAID + " are held: Meta reported a payment problem (131042)"})
 		}
@@ -325,16 +320,22 @@ func (c *Consumer) message(j *job, dec Decision) graph.Message {
 // sent records a successful send: the wamid lookup first (status webhooks need it), then the
 // record, then any status that arrived before them.
 func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.SendResult) outcome {
-	// The message is out: from here on nothing may cause a resend, so failures are logged.
-	if err := c.o.Store.PutWAMID(ctx, res.WAMID, j.req.ID); err != nil {
-		c.log.Error("outbound: sent but the wamid lookup was not stored", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
-	}
 	f := final{status: StatusSent, mode: dec.Mode, wamid: res.WAMID}
 	if j.fallback {
 		f.detail = "sent as its template after Meta answered 131047 (window closed)"
 	}
 	if res.MessageStatus != "" && res.MessageStatus != "accepted" {
 		f.detail = strings.TrimPrefix(f.detail+"; Meta's message_status is "+res.MessageStatus, "; ")
+	}
+	// The common case is one write: the record, conditioned on the version this attempt wrote,
+	// with the wamid lookup and a check that no status overtook the send.
+	if c.sentFast(ctx, j, f) {
+		c.afterSent(ctx, j, dec, res)
+		return outcome{}
+	}
+	// The message is out: from here on nothing may cause a resend, so failures are logged.
+	if err := c.o.Store.PutWAMID(ctx, res.WAMID, j.req.ID); err != nil {
+		c.log.Error("outbound: sent but the wamid lookup was not stored", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
 	}
 	for attempt := 0; ; attempt++ {
 		err := c.write(ctx, j, f)
@@ -354,13 +355,42 @@ func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.Sen
 			c.log.Warn("outbound: template fallback after an early 131047", "id", j.req.ID, "error", err.Error())
 		}
 	}
+	c.afterSent(ctx, j, dec, res)
+	return outcome{}
+}
+
+// sentFast writes the sent record and the wamid lookup in one transaction, when the record's
+// version is known and no status is waiting for the wamid; false sends the caller to the slow
+// path, which also applies such statuses.
+func (c *Consumer) sentFast(ctx context.Context, j *job, f final) bool {
+	if !j.known {
+		return false
+	}
+	next, err := c.recordUpdate(j, f)(j.copyRec())
+	if err != nil || next == nil {
+		return false
+	}
+	next.ID = j.req.ID
+	err = c.o.Store.PutSentRecord(ctx, next, j.version)
+	if err != nil {
+		if !errors.Is(err, persist.ErrConflict) && !errors.Is(err, ErrOrphanStatuses) {
+			c.log.Warn("outbound: record sent", "id", j.req.ID, "error", err.Error())
+		}
+		j.known = false
+		return false
+	}
+	j.rec, j.version = next, j.version+1
+	return true
+}
+
+// afterSent leaves the conversation's hold and logs the send.
+func (c *Consumer) afterSent(ctx context.Context, j *job, dec Decision, res graph.SendResult) {
 	if j.held {
 		if err := c.leaveHold(ctx, j.conv, j.req.ID); err != nil {
 			c.log.Warn("outbound: leave conversation hold", "id", j.req.ID, "error", err.Error())
 		}
 	}
 	c.log.Info("outbound: sent", "id", j.req.ID, "sender", j.snd.ID, "mode", string(dec.Mode), "wamid", res.WAMID, "attempts", j.attempts)
-	return outcome{}
 }
 
 // asyncFallback handles a failed 131047 status that overtook the send (applied from the

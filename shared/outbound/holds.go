@@ -35,10 +35,7 @@ const HoldGrace = 15 * time.Minute
 // then goes on, j.held set). A first member that is settled, or long overdue without a record
 // saying it is still waiting, is dropped from the hold so the conversation cannot stay stuck.
 func (c *Consumer) checkHold(ctx context.Context, j *job, now time.Time) (outcome, bool) {
-	h, err := c.o.Store.GetHold(ctx, j.conv)
-	if err != nil {
-		return c.storeFailed(j.d, "read conversation hold", err), true
-	}
+	h := j.state.Hold
 	for range 3 {
 		if len(h.Members) == 0 {
 			return outcome{}, false
@@ -55,6 +52,7 @@ func (c *Consumer) checkHold(ctx context.Context, j *job, now time.Time) (outcom
 		if err := c.leaveHold(ctx, j.conv, head); err != nil {
 			return c.storeFailed(j.d, "release conversation hold", err), true
 		}
+		var err error
 		if h, err = c.o.Store.GetHold(ctx, j.conv); err != nil {
 			return c.storeFailed(j.d, "read conversation hold", err), true
 		}

@@ -22,13 +22,15 @@ type memStore struct {
 	senders map[string]sender.Sender
 	windows map[string]customer.Window
 	budget  map[string]map[string]bool
+	// versions counts each record's writes, as the table's version attribute does.
+	versions map[string]int64
 }
 
 var _ outbound.Store = (*memStore)(nil)
 
 func newMemStore() *memStore {
 	return &memStore{records: map[string]outbound.Record{}, senders: map[string]sender.Sender{},
-		windows: map[string]customer.Window{}, budget: map[string]map[string]bool{}}
+		windows: map[string]customer.Window{}, budget: map[string]map[string]bool{}, versions: map[string]int64{}}
 }
 
 func (m *memStore) GetRecord(_ context.Context, id string) (*outbound.Record, error) {
@@ -57,6 +59,7 @@ func (m *memStore) UpdateRecord(_ context.Context, id string, fn persist.Update[
 	}
 	next.ID = id
 	m.records[id] = *next
+	m.versions[id]++
 	return next, nil
 }
 
@@ -171,4 +174,36 @@ func (m *memStore) ReleaseBudget(_ context.Context, p, ck string) error {
 	defer m.mu.Unlock()
 	delete(m.budget[p], ck)
 	return nil
+}
+
+func (m *memStore) ReadState(_ context.Context, q outbound.StateQuery) (outbound.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := outbound.State{Pauses: map[string]outbound.Pause{}}
+	if r, ok := m.records[q.RequestID]; ok {
+		st.Record, st.RecordVersion = &r, m.versions[q.RequestID]
+	}
+	if w, ok := m.windows[q.PhoneNumberID+q.Customer.Key()]; ok {
+		st.Window, st.HasWindow = w, true
+	}
+	if q.Template != nil {
+		st.Portfolio = sender.Portfolio{Tier: "TIER_100K"}
+	}
+	return st, nil
+}
+
+func (m *memStore) PutRecord(_ context.Context, rec *outbound.Record, version int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.versions[rec.ID] != version {
+		return 0, persist.ErrConflict
+	}
+	m.records[rec.ID] = *rec
+	m.versions[rec.ID] = version + 1
+	return version + 1, nil
+}
+
+func (m *memStore) PutSentRecord(ctx context.Context, rec *outbound.Record, version int64) error {
+	_, err := m.PutRecord(ctx, rec, version)
+	return err
 }

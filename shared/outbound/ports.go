@@ -113,6 +113,7 @@ type Store interface {
 	Budget
 	Pauses
 	Holds
+	StateStore
 }
 
 // Messenger sends through the Graph API (*graph.Client).

@@ -123,7 +123,7 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 		return c.finish(ctx, j, failed)
 
 	case graph.ClassNotRegistered:
-		if _, err := c.o.Store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) (*sender.Sender, error) {
+		if s, err := c.o.Store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) (*sender.Sender, error) {
 			err := s.Fire(sender.EventRegistrationLost, sender.SourceOutbound, fmt.Sprintf("Meta answered %d: the number is not registered; run setup again", code), now)
 			if sender.IsRefused(err) {
 				return nil, persist.ErrNoChange
@@ -131,6 +131,8 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 			return s, err
 		}); err != nil && !isNoChange(err) {
 			return c.storeFailed(j.d, "mark registration lost", err)
+		} else {
+			c.cacheSender(s)
 		}
 		c.log.Error("outbound: sender needs re-registration", "sender", snd.ID, "error_code", code)
 		return c.finish(ctx, j, failed)
@@ -183,7 +185,7 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 
 // suspend applies Meta's suspension of a sender through its state machine.
 func (c *Consumer) suspend(ctx context.Context, id, reason string, until time.Time, soft bool, now time.Time) error {
-	_, err := c.o.Store.UpdateSender(ctx, id, func(s *sender.Sender) (*sender.Sender, error) {
+	s, err := c.o.Store.UpdateSender(ctx, id, func(s *sender.Sender) (*sender.Sender, error) {
 		if s.Status == sender.StatusSuspended && s.Suspension != nil && s.Suspension.Reason == reason &&
 			s.Suspension.Soft == soft && !until.After(s.Suspension.Until) {
 			return nil, persist.ErrNoChange
@@ -193,6 +195,7 @@ func (c *Consumer) suspend(ctx context.Context, id, reason string, until time.Ti
 	if err != nil && !isNoChange(err) {
 		return err
 	}
+	c.cacheSender(s)
 	return nil
 }
 

@@ -90,11 +90,50 @@ func (c *Consumer) finish(ctx context.Context, j *job, f final) outcome {
 	return outcome{}
 }
 
-// write applies f to the record of j. A record that is already settled is never overwritten,
-// except that a send fills in its wamid and mode under a status that overtook it.
+// write applies f to the record of j: a conditional put on the version j last saw when it is
+// known (one call), else a read-modify-write.
 func (c *Consumer) write(ctx context.Context, j *job, f final) error {
+	fn := c.recordUpdate(j, f)
+	if j.known {
+		next, err := fn(j.copyRec())
+		if isNoChange(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		next.ID = j.req.ID
+		v, err := c.o.Store.PutRecord(ctx, next, j.version)
+		if err == nil {
+			j.rec, j.version = next, v
+			return nil
+		}
+		if !errors.Is(err, persist.ErrConflict) {
+			return err
+		}
+		j.known = false // another writer (a status webhook) came first: read it
+	}
+	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, fn)
+	if isNoChange(err) {
+		return nil
+	}
+	return err
+}
+
+// copyRec is a copy of the record j last saw (nil when none), for an update closure.
+func (j *job) copyRec() *Record {
+	if j.rec == nil {
+		return nil
+	}
+	cp := *j.rec
+	return &cp
+}
+
+// recordUpdate is f as an update of j's record. A record that is already settled is never
+// overwritten, except that a send fills in its wamid and mode under a status that overtook it.
+func (c *Consumer) recordUpdate(j *job, f final) persist.Update[Record] {
 	now := c.o.Clock.Now()
-	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, func(cur *Record) (*Record, error) {
+	return func(cur *Record) (*Record, error) {
 		if cur != nil && f.onlyNew {
 			return nil, persist.ErrNoChange
 		}
@@ -146,9 +185,5 @@ func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 		}
 		cur.Attempts, cur.UpdatedAt = j.attempts, now
 		return cur, nil
-	})
-	if isNoChange(err) {
-		return nil
 	}
-	return err
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,16 +71,4 @@ func (s *Store) UpdateHold(ctx context.Context, conv string, fn persist.Update[o
 		}
 	}
 	return fmt.Errorf("update hold: %w", ErrConflict)
-}
-
-// holdDoc decodes a hold item read in a batch.
-func holdDoc(item map[string]types.AttributeValue) (outbound.Hold, error) {
-	var h outbound.Hold
-	if item == nil {
-		return h, nil
-	}
-	if err := json.Unmarshal([]byte(getS(item, attrDoc)), &h); err != nil {
-		return h, fmt.Errorf("decode hold: %w", err)
-	}
-	return h, nil
 }
