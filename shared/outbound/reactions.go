@@ -163,7 +163,7 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 				if cur == nil {
 					cur = &template.Template{}
 				}
-				cur.Status, cur.Reason, cur.UpdatedAt = status, fmt.Sprintf("send error %d", code), now
+				cur.Status, cur.Reason, cur.UpdatedAt = status, fmt.Sprintf("%s%d", SendErrorReasonPrefix, code), now
 				return cur, nil
 			}); err != nil {
 				return c.storeFailed(j.d, "update template", err)

@@ -20,6 +20,7 @@ const (
 	ReasonRecipientUndeliverable       = "recipient_undeliverable"
 	ReasonMarketingBlockedUS           = "marketing_blocked_us"
 	ReasonRequestMissing               = "request_missing"
+	ReasonCategoryMismatch             = "template_category_mismatch"
 
 	// Deferred: the record says when the request is tried again (NextAttemptAt).
 	ReasonMessagingLimit      = "messaging_limit"
