@@ -53,6 +53,8 @@ type Options struct {
 	// MaxReceiveCount is the queue's redrive maxReceiveCount, to record that a message's last
 	// failed receive sends it to the DLQ (default 8, template.yaml's).
 	MaxReceiveCount int
+	// RequeuePage is how many due records Requeue reads at a time (default RequeuePage).
+	RequeuePage int
 	// MaxRetryAge is how long a request is retried before it is failed (default
 	// DefaultMaxRetryAge).
 	MaxRetryAge time.Duration
@@ -110,6 +112,9 @@ func NewConsumer(o Options) (*Consumer, error) {
 	}
 	if o.MaxReceiveCount <= 0 {
 		o.MaxReceiveCount = 8
+	}
+	if o.RequeuePage <= 0 {
+		o.RequeuePage = RequeuePage
 	}
 	if o.MaxRetryAge <= 0 {
 		o.MaxRetryAge = DefaultMaxRetryAge
