@@ -92,14 +92,15 @@ func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 // TestDynamoDBCallsPerSend counts the DynamoDB calls of one outbound request on the common
 // path, through the real client against DynamoDB Local, with the instance's sender and alias
 // caches warm (the first request of a sender fills them): a free-form message at most 5, a
-// template to a new recipient at most 6, wired as in production (orphan statuses on).
+// template to a new recipient at most 6, wired as in production (orphan statuses and shared
+// pacing on).
 func TestDynamoDBCallsPerSend(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	cst := store.New(counter, h.table, h.clock.Now)
 	opts := h.opts
-	opts.Store, opts.Orphans = cst.Outbound(), cst
+	opts.Store, opts.Orphans, opts.SharedPacing = cst.Outbound(), cst, true
 	c, err := outbound.NewConsumer(opts)
 	if err != nil {
 		t.Fatal(err)

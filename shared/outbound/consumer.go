@@ -40,8 +40,12 @@ type Options struct {
 	// ThroughputPerSecond is a sender's rate at the STANDARD throughput level (default 80).
 	ThroughputPerSecond int
 	// Instances divides each sender's rate: the number of consumers that may send for one
-	// sender at once (the event source's maximum concurrency). Default 1.
+	// sender at once (the event source's maximum concurrency). Default 1. Unused with
+	// SharedPacing.
 	Instances int
+	// SharedPacing paces through the store (every instance shares one sender rate and one
+	// pace per pair) instead of in process.
+	SharedPacing bool
 	// Concurrency bounds the message groups of one batch processed at once (default 10).
 	Concurrency int
 	// MaxInlineWait is the longest pacing wait slept inside an invocation; longer ones put the

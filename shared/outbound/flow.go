@@ -122,7 +122,8 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 // stateQuery names what j's decision reads.
 func (c *Consumer) stateQuery(j *job) StateQuery {
 	q := StateQuery{RequestID: j.req.ID, Conv: j.conv, PhoneNumberID: j.snd.ID, WABA: j.snd.WABAID, Customer: j.ref,
-		Template: j.req.Template, PauseScopes: []string{PauseScopeToken, PauseScopePayment(j.snd.WABAID)}}
+		Template: j.req.Template, PauseScopes: []string{PauseScopeToken, PauseScopePayment(j.snd.WABAID)},
+		Pair: c.o.SharedPacing}
 	if j.req.Template != nil {
 		q.PortfolioKey = j.snd.PortfolioKey()
 	}
@@ -242,12 +243,17 @@ func (c *Consumer) send(ctx context.Context, j *job, dec Decision) outcome {
 		}
 	}
 
-	rate := c.o.ThroughputPerSecond
-	if strings.EqualFold(j.snd.ThroughputLevel, "HIGH") {
-		rate = HighThroughputPerSecond
+	var wait time.Duration
+	ok := true
+	if c.o.SharedPacing {
+		var err error
+		if wait, ok, err = c.paceShared(ctx, j); err != nil {
+			return c.storeFailed(j.d, "pace", err)
+		}
+	} else {
+		rate := max(1, c.sendRate(j)/c.o.Instances)
+		wait, ok = c.o.Pacer.Reserve(now, j.snd.ID, j.ref.Key(), rate, c.inlineWait(ctx))
 	}
-	rate = max(1, rate/c.o.Instances)
-	wait, ok := c.o.Pacer.Reserve(now, j.snd.ID, j.ref.Key(), rate, c.inlineWait(ctx))
 	if !ok {
 		c.finish(ctx, j, final{status: StatusQueued, mode: dec.Mode, reason: ReasonPaced, next: now.Add(wait),
 			detail: "held back by pacing (the pair rate limit of one message per 6 s to a recipient, or the sender's throughput); back on the queue"})

@@ -207,3 +207,8 @@ func (m *memStore) PutSentRecord(ctx context.Context, rec *outbound.Record, vers
 	_, err := m.PutRecord(ctx, rec, version)
 	return err
 }
+
+func (m *memStore) ClaimPace(context.Context, outbound.PaceClaim) error { return nil }
+func (m *memStore) GetPairPace(context.Context, string, string) (time.Time, bool, error) {
+	return time.Time{}, false, nil
+}

@@ -114,6 +114,7 @@ type Store interface {
 	Pauses
 	Holds
 	StateStore
+	SharedPacing
 }
 
 // Messenger sends through the Graph API (*graph.Client).

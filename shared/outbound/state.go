@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/sender"
@@ -26,6 +27,8 @@ type StateQuery struct {
 	PauseScopes []string
 	// Alias, when set, also reads the WABA's alias of Customer (phone ↔ BSUID).
 	Alias bool
+	// Pair, when set, also reads the shared pace of (PhoneNumberID, Customer.Key()).
+	Pair bool
 }
 
 // State is everything a send decision needs, read in one consistent batch.
@@ -45,6 +48,10 @@ type State struct {
 	Pauses map[string]Pause
 	// Customer is the query's customer completed from its alias (when Alias was asked).
 	Customer customer.Ref
+	// PairPace is the pair's shared pace (theoretical arrival time of its next message);
+	// PairFound false when none is in force.
+	PairPace  time.Time
+	PairFound bool
 }
 
 // ErrOrphanStatuses is returned by PutSentRecord when the webhook kept statuses for the

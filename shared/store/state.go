@@ -46,6 +46,9 @@ func (s *Store) ReadState(ctx context.Context, q outbound.StateQuery) (outbound.
 	if q.Alias && q.Customer.Key() != "" {
 		keys = append(keys, aliasKey(q.WABA, q.Customer.Key()))
 	}
+	if q.Pair && q.Customer.Key() != "" {
+		keys = append(keys, pairKey(q.PhoneNumberID, q.Customer.Key()))
+	}
 	items, err := s.batchGet(ctx, keys)
 	if err != nil {
 		return outbound.State{}, fmt.Errorf("read state: %w", err)
@@ -142,6 +145,11 @@ func (s *Store) ReadState(ctx context.Context, q outbound.StateQuery) (outbound.
 				}
 				st.Portfolio = p
 			}
+		}
+	}
+	if q.Pair && q.Customer.Key() != "" {
+		if item := live(pairKey(q.PhoneNumberID, q.Customer.Key())); item != nil {
+			st.PairPace, st.PairFound = time.UnixMilli(getN(item, "tatMs")).UTC(), true
 		}
 	}
 	for _, scope := range q.PauseScopes {
