@@ -20,7 +20,10 @@ package store
 //	opt-out link        OPTLINK#<waba>#<customerKey>         <customerKey> (renamed to; opt-outs follow)     (optouts.go)
 //	WABA account state  WABA#<waba>                          #ACCOUNT     (bans, restrictions, alerts, names)  (webhook.go)
 //	budget recipient    BUDGET#<portfolioKey>                <customerKey> TTL 24 h after first send
-//	budget counter      BUDGET#<portfolioKey>                #COUNT       hour slots h<unix hour>, version (budget.go)
+//	budget counter      BUDGET#<portfolioKey>                #COUNT#<0-31> hour slots h<unix hour>, version; quotas add up to the limit (budget.go)
+//	conversation hold   HOLD#<groupId>                       #HOLD        ordered deferred request ids; TTL a day past its end (holds.go)
+//	sender pace         PACE#<phoneNumberId>#<unix second>#<shard> #PACE  sends booked in that second; TTL 2 min (pacing.go)
+//	pair pace           PAIR#<phoneNumberId>#<customerKey>   #PAIR        GCRA arrival time of the next message (pacing.go)
 //	deferred record     (the MSG# item while deferred)                    GSI1 DEFERRED#<0-7>/<nextAttemptAt>#<createdAt>#<id>
 //	send pause          PAUSE#<token|payment:<waba>>         #PAUSE       TTL = end of the pause
 //	reconciler cursor   RECONCILE#senders                    #CURSOR      (where the last run stopped)
