@@ -30,10 +30,12 @@ type options struct {
 	SendLatency    time.Duration // the Graph API fake's answer time
 	Faults         []string
 	FaultFor       time.Duration
-	Selftest       string // "drop": delete one record behind the harness's back
-	Seed           uint64
-	Prefix         string
-	Progress       time.Duration
+	// GraphDown is how long the graph-down scenario keeps the Graph API down.
+	GraphDown time.Duration
+	Selftest  string // "drop": delete one record behind the harness's back
+	Seed      uint64
+	Prefix    string
+	Progress  time.Duration
 	// GraphTimeout is the backend's Graph client timeout, so a "timeout" burst outlasts it.
 	GraphTimeout time.Duration
 	// OutboundAfterWebhooks holds the outbound requests back until every webhook is in.
@@ -56,6 +58,9 @@ func (o options) withDefaults() options {
 	}
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = 2 * time.Minute
+	}
+	if o.GraphDown <= 0 {
+		o.GraphDown = 20 * time.Second
 	}
 	if o.FaultFor <= 0 {
 		o.FaultFor = 10 * time.Second
