@@ -43,7 +43,7 @@ func (f *faultRun) campaign(ctx context.Context, r *runner) {
 			defer wg.Done()
 			for i := range 10 {
 				req := outbound.Request{ID: fmt.Sprintf("%s-campaign-%d-%d", r.p.prefix, b, i), SenderID: s.ID,
-					To: fmt.Sprintf("+447911%06d", 900000+b*10+i), Template: sampleTemplate}
+					To: fmt.Sprintf("+4479111234%02d", b*10+i), Template: sampleTemplate}
 				body, _ := jsonBytes(req)
 				if err := r.enqueueRetrying(ctx, body, outbound.GroupID(req), req.ID); err != nil {
 					f.fail(err)

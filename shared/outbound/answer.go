@@ -15,6 +15,17 @@ import (
 // covers a webhook retried by Meta after a short outage of the webhook endpoint.
 const DefaultAnswerWait = 3 * time.Minute
 
+// AnswerPoll is the first delay before a request whose answer was lost is looked at again; it
+// doubles on each receive up to the end of the answer wait. The status usually comes within
+// seconds, and until the request is settled its conversation waits behind it (FIFO).
+const AnswerPoll = 5 * time.Second
+
+// answerDelay is how long to keep a request whose answer was lost out of sight on its
+// receiveCount-th receive, until.Sub(now) at most.
+func answerDelay(receiveCount int, now, until time.Time) time.Duration {
+	return max(min(until.Sub(now), AnswerPoll<<min(max(receiveCount, 1)-1, 6)), time.Second)
+}
+
 // AnswerLost reports a send error after which Meta may have accepted the message: the request
 // went out and no answer came back (timeout, reset, an answer cut short or not understood).
 // A connection that was never made is not one: nothing reached Meta.
@@ -45,7 +56,7 @@ func (c *Consumer) lostAnswer(ctx context.Context, j *job, dec Decision, start t
 		// The sending record written before the call still holds the attempt.
 		c.log.Warn("outbound: record lost answer", "id", j.req.ID, "error", werr.Error())
 	}
-	return outcome{retry: true, delay: max(until.Sub(c.o.Clock.Now()), time.Second), reason: ReasonAnswerLost}
+	return outcome{retry: true, delay: answerDelay(j.d.ReceiveCount, c.o.Clock.Now(), until), reason: ReasonAnswerLost}
 }
 
 // awaitAnswer decides what a redelivery of a request in sending does: within AnswerWait of
@@ -58,5 +69,5 @@ func (c *Consumer) awaitAnswer(rec *Record, d Delivery, now time.Time) (outcome,
 		return outcome{}, false
 	}
 	c.log.Info("outbound: waiting for the status of an earlier attempt", "id", rec.ID, "message_id", d.MessageID, "until", until)
-	return outcome{retry: true, delay: until.Sub(now), reason: ReasonAnswerLost}, true
+	return outcome{retry: true, delay: answerDelay(d.ReceiveCount, now, until), reason: ReasonAnswerLost}, true
 }

@@ -64,8 +64,8 @@ func TestLostAnswerSendsOnce(t *testing.T) {
 			if rec := h.record("req"); rec.Status != outbound.StatusSending || rec.Reason != outbound.ReasonAnswerLost {
 				t.Fatalf("after the lost answer: record %s/%s, want sending/answer_lost", rec.Status, rec.Reason)
 			}
-			if got, _ := h.vis.delayOf(d.ReceiptHandle); got != outbound.DefaultAnswerWait {
-				t.Errorf("redelivery delay %v, want the answer wait %v", got, outbound.DefaultAnswerWait)
+			if got, _ := h.vis.delayOf(d.ReceiptHandle); got != outbound.AnswerPoll {
+				t.Errorf("redelivery delay %v, want the first answer poll %v", got, outbound.AnswerPoll)
 			}
 			if tc.status != "" {
 				h.statusArrives("req", tc.status)
@@ -82,8 +82,8 @@ func TestLostAnswerSendsOnce(t *testing.T) {
 				t.Errorf("record %s/%s, want %s", rec.Status, rec.Reason, tc.recStatus)
 			}
 			if tc.failed {
-				if got, _ := h.vis.delayOf(d2.ReceiptHandle); got != outbound.DefaultAnswerWait-tc.wait {
-					t.Errorf("early redelivery delay %v, want the rest of the wait %v", got, outbound.DefaultAnswerWait-tc.wait)
+				if got, _ := h.vis.delayOf(d2.ReceiptHandle); got != 2*outbound.AnswerPoll {
+					t.Errorf("early redelivery delay %v, want the second answer poll %v", got, 2*outbound.AnswerPoll)
 				}
 			}
 		})

@@ -170,9 +170,9 @@ func TestSendErrorTable(t *testing.T) {
 			}},
 		// No answer, or one that cannot be understood: Meta may have sent it, so the request
 		// waits for a status webhook before any resend (answer_test.go).
-		{code: 0, name: "connection dropped", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.DefaultAnswerWait,
+		{code: 0, name: "connection dropped", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.AnswerPoll,
 			script: func(s *graphfake.Script) { s.ErrorCode, s.Drop = 0, true }},
-		{code: 0, name: "2xx that is not Meta's answer: not resent", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.DefaultAnswerWait,
+		{code: 0, name: "2xx that is not Meta's answer: not resent", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.AnswerPoll,
 			script: func(s *graphfake.Script) { s.ErrorCode, s.Status, s.Body = 0, http.StatusOK, `{"ok":true}` }},
 	}
 	for _, tc := range cases {
