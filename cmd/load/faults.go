@@ -53,6 +53,8 @@ type faultRun struct {
 	wantKill      bool
 	lostAnswers   int       // lost-answer: answers lost, statuses posted
 	campaignStart time.Time // campaign: when its enqueue began
+	// sendOnce are requests of ids that must go out exactly once (a campaign's).
+	sendOnce map[string]bool
 }
 
 func newFault(name string, t *target, o options) (*faultRun, error) {

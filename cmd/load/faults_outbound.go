@@ -51,6 +51,10 @@ func (f *faultRun) campaign(ctx context.Context, r *runner) {
 				}
 				mu.Lock()
 				f.ids = append(f.ids, req.ID)
+				if f.sendOnce == nil {
+					f.sendOnce = map[string]bool{}
+				}
+				f.sendOnce[req.ID] = true
 				mu.Unlock()
 			}
 		}()
