@@ -117,7 +117,7 @@ func (c *Consumer) cachedCustomer(waba string, ref customer.Ref) (customer.Ref, 
 	return ref, false
 }
 
-// cacheCustomer keeps what the alias of ref said (resolved == ref when there is none).
+// cacheCustomer keeps the alias found for ref (a phone ↔ BSUID mapping does not change).
 func (c *Consumer) cacheCustomer(waba string, ref, resolved customer.Ref) {
 	if ref.Key() != "" {
 		c.aliases.put(waba+"|"+ref.Key(), resolved, c.o.Clock.Now())

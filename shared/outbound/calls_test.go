@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -144,5 +145,30 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 		if total(calls) > tc.max {
 			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, total(calls), show(calls), tc.max)
 		}
+	}
+}
+
+// TestAliasLearnedLaterIsSeen: a recipient first messaged by phone before any alias existed;
+// the customer then writes, the webhook learns its BSUID and keys the window by it. The next
+// request by phone, moments later on the same instance, finds that window (a missing alias
+// is not cached).
+func TestAliasLearnedLaterIsSeen(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	snd := h.newSender(nil)
+	to := h.recipient()
+	h.send(templateReq("first", snd, to, outbound.CategoryUtility))
+	if rec := h.record("first"); rec.Status != outbound.StatusSent {
+		t.Fatalf("first: %s/%s", rec.Status, rec.Reason)
+	}
+	full := customer.Ref{Phone: to, UserID: "GB.1234567890" + to[len(to)-4:]}
+	if err := h.st.PutAliasAt(h.ctx, snd.WABAID, full, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.openWindow(snd, customer.Ref{UserID: full.UserID})
+	h.clock.Advance(time.Second)
+	h.send(textReq("reply", snd, to))
+	if rec := h.record("reply"); rec.Status != outbound.StatusSent {
+		t.Errorf("reply by phone after the BSUID's window opened: %s/%s (%s)", rec.Status, rec.Reason, rec.Detail)
 	}
 }

@@ -71,8 +71,10 @@ func (c *Consumer) process(ctx context.Context, d Delivery) outcome {
 			return c.storeFailed(d, "read state", err)
 		}
 		if !cached {
-			c.cacheCustomer(snd.WABAID, ref, st.Customer)
+			// Only a found alias is kept: "none yet" would hide one the webhook learns later
+			// (and the window it keys), while reading it again costs nothing in the batch.
 			if len(st.Customer.Keys()) > len(ref.Keys()) {
+				c.cacheCustomer(snd.WABAID, ref, st.Customer)
 				// The customer is also known by another key: read its state under both.
 				j.ref = st.Customer
 				if st, err = c.o.Store.ReadState(ctx, c.stateQuery(j)); err != nil {

@@ -105,6 +105,9 @@ func (c *Consumer) deadLetter(ctx context.Context, d Delivery, o outcome) {
 		return
 	}
 	j := &job{d: d, req: req, to: nums.to}
+	if rec, err := c.o.Store.GetRecord(ctx, req.ID); err == nil {
+		j.attempts = rec.Attempts
+	}
 	f := final{status: StatusQueued, reason: ReasonDeadLettered,
 		detail: fmt.Sprintf("%s on receive %d of %d: SQS moves the message to the dead-letter queue; redrive it once the cause is fixed",
 			orUnknown(o.reason), d.ReceiveCount, c.o.MaxReceiveCount)}
