@@ -201,12 +201,16 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 		}
 	}
 	// Requests a fault scenario enqueued itself: poison ones must never go out, the valid one
-	// queued behind them exactly once.
+	// queued behind them and a campaign's exactly once.
 	for _, f := range r.faults {
 		for _, id := range f.ids {
 			n := len(sendsBy[id])
 			delete(sendsBy, id)
 			switch {
+			case f.sendOnce[id] && n > 1:
+				c.sendCopies += n - 1
+				rep.problem("request %s (%s) sent %d times", id, f.name, n)
+			case f.sendOnce[id]:
 			case id == f.okID && n > 1:
 				c.sendCopies += n - 1
 				rep.problem("request %s (queued behind poison ones) sent %d times", id, n)

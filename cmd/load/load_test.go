@@ -113,6 +113,7 @@ func small() options {
 		DrainTimeout:   60 * time.Second,
 		SendLatency:    10 * time.Millisecond,
 		FaultFor:       3 * time.Second,
+		AnswerWait:     10 * time.Second,
 		GraphTimeout:   time.Second,
 		Progress:       5 * time.Second,
 	}
@@ -135,7 +136,7 @@ func runSmall(t *testing.T, o options) *report {
 	}
 	addr, fakeAddr := fmt.Sprintf("127.0.0.1:%d", addrPort), fmt.Sprintf("127.0.0.1:%d", fakePort)
 	tg := targetFor(st, res, addr, fakeAddr)
-	be, err := startInprocess(ctx, st, st.backendEnv(res), tg, addr, fakeAddr, o.GraphTimeout, "WARN", t.TempDir())
+	be, err := startInprocess(ctx, st, st.backendEnv(res), tg, addr, fakeAddr, o.GraphTimeout, o.AnswerWait, "WARN", t.TempDir())
 	if err != nil {
 		t.Fatalf("backend: %v", err)
 	}
@@ -244,4 +245,14 @@ func TestCrashSteps(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireClean(t, rep)
+}
+
+// The outbound pipeline's scenarios of the default `make load` run: a template campaign from
+// one portfolio, answers lost after Meta accepted the send, and the Graph API down for a while.
+func TestFaultOutboundScenarios(t *testing.T) {
+	t.Parallel()
+	o := small()
+	o.Faults = []string{"campaign", "lost-answer", "graph-down"}
+	o.GraphDown = 10 * time.Second
+	requireClean(t, runSmall(t, o))
 }

@@ -72,6 +72,7 @@ func OutboundConsumer(d Deps, tune func(*outbound.Options)) (*outbound.Consumer,
 		Log:                 d.Log,
 		ThroughputPerSecond: d.Config.ThroughputPerSecond,
 		Instances:           outboundMaxConcurrency,
+		SharedPacing:        true,
 		MaxReceiveCount:     outboundMaxReceiveCount,
 	}
 	// The webhook's store method for statuses that arrived before the send was recorded.

@@ -260,10 +260,13 @@ func TestReconcilerAppRequeues(t *testing.T) {
 	outURL, _, _ := testenv.Queues(t, sq)
 	ctx := context.Background()
 	req := &outbound.Request{ID: "req-due", SenderID: "1001", To: "+16505551234", Text: "later"}
-	if _, err := r.store.UpdateRecord(ctx, req.ID, func(cur *outbound.Record, _ bool) error {
+	if _, err := r.store.UpdateRecord(ctx, req.ID, func(cur *outbound.Record) (*outbound.Record, error) {
+		if cur == nil {
+			cur = &outbound.Record{}
+		}
 		*cur = outbound.Record{SenderID: "1001", To: req.To, Status: outbound.StatusDeferred, Reason: "budget",
 			NextAttemptAt: now.Add(-time.Minute), Request: req, CreatedAt: now.Add(-time.Hour)}
-		return nil
+		return cur, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 type seeded struct{ *store.Store }
 
 func (s seeded) PutRecord(ctx context.Context, rec outbound.Record) error {
-	if _, err := s.UpdateRecord(ctx, rec.ID, func(cur *outbound.Record, _ bool) error { *cur = rec; return nil }); err != nil {
+	if _, err := s.UpdateRecord(ctx, rec.ID, func(*outbound.Record) (*outbound.Record, error) { return &rec, nil }); err != nil {
 		return err
 	}
 	if rec.WAMID == "" {

@@ -25,13 +25,13 @@ import (
 //	opt-out link        OPTLINK#<waba>#<customerKey>         <customerKey> (renamed to; opt-outs follow)
 //	WABA account state  WABA#<waba>                          #ACCOUNT     (bans, restrictions, alerts, names)
 //	budget recipient    BUDGET#<portfolioKey>                <customerKey> TTL 24 h after first send
-//	budget counter      BUDGET#<portfolioKey>                #COUNT       hour slots h<unix hour>, version (budget.go)
+//	budget counter      BUDGET#<portfolioKey>                #COUNT#<0-31> hour slots h<unix hour>, version; quotas add up to the limit (budget.go)
+//	conversation hold   HOLD#<groupId>                       #HOLD        ordered deferred request ids; TTL a day past its end (holds.go)
+//	sender pace         PACE#<phoneNumberId>#<unix second>#<shard> #PACE  sends booked in that second; TTL 2 min (pacing.go)
+//	pair pace           PAIR#<phoneNumberId>#<customerKey>   #PAIR        GCRA arrival time of the next message (pacing.go)
 //	deferred record     (the MSG# item while deferred)                    GSI1 DEFERRED#<0-7>/<nextAttemptAt>#<createdAt>#<id>
 //	send pause          PAUSE#<token|payment:<waba>>         #PAUSE       TTL = end of the pause
 //	reconciler cursor   RECONCILE#senders                    #CURSOR      (where the last run stopped)
-//
-// The outbound-only keys (budget, deferred shard, pause) are still built in budget.go and
-// outbound.go, next to the code that owns them.
 
 func senderKey(id string) key       { return key{"SENDER#" + id, "#SENDER"} }
 func phoneKey(e164 string) key      { return key{"PHONE#" + e164, "#PHONE"} }
@@ -64,6 +64,19 @@ func accountKey(waba string) key           { return key{"WABA#" + waba, "#ACCOUN
 func archiveKey(id string, at time.Time) key {
 	return key{"ARCHIVE#" + id, at.UTC().Format(time.RFC3339Nano)}
 }
+
+func budgetPK(portfolio string) string            { return "BUDGET#" + portfolio }
+func budgetRecipientKey(portfolio, ck string) key { return key{budgetPK(portfolio), ck} }
+func budgetShardKey(portfolio string, n int) key {
+	return key{budgetPK(portfolio), budgetCounterSK + strconv.Itoa(n)}
+}
+func holdKey(conv string) key { return key{"HOLD#" + conv, "#HOLD"} }
+func paceKey(senderID string, second int64, shard int) key {
+	return key{"PACE#" + senderID + "#" + strconv.FormatInt(second, 10) + "#" + strconv.Itoa(shard), "#PACE"}
+}
+func pairKey(senderID, ck string) key { return key{"PAIR#" + senderID + "#" + ck, "#PAIR"} }
+func deferredPK(shard uint32) string  { return "DEFERRED#" + strconv.FormatUint(uint64(shard), 10) }
+func pauseKey(scope string) key       { return key{"PAUSE#" + scope, "#PAUSE"} }
 
 // reconcileCursorKey holds where the reconciler stopped, so a run cut short (Graph API call
 // rate, Lambda deadline) is resumed by the next one instead of starting over.

@@ -212,12 +212,13 @@ func TestPortfolioOptOutTemplateRecord(t *testing.T) {
 		t.Fatalf("template: %+v %v", tp, err)
 	}
 
-	if _, err := s.UpdateRecord(ctx, "req-1", func(r *outbound.Record, found bool) error {
-		if found {
-			return persist.ErrNoChange
+	if _, err := s.UpdateRecord(ctx, "req-1", func(r *outbound.Record) (*outbound.Record, error) {
+		if r != nil {
+			return nil, persist.ErrNoChange
 		}
+		r = &outbound.Record{}
 		r.Status = outbound.StatusQueued
-		return nil
+		return r, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -23,10 +23,7 @@ var _ webhook.Store = (*Store)(nil)
 // it never creates one (persist.ErrNotFound when absent) and keeps the deferred-record index in
 // step, as UpdateRecord does.
 func (s *Store) UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
-	rec, err := update(ctx, s, recordKey(id), false, fn, func(cur *outbound.Record) docOptions {
-		cur.ID = id
-		return docOptions{extra: recordIndex(cur)}
-	})
+	rec, err := update(ctx, s, recordKey(id), false, fn, recordDerive(id))
 	if err != nil {
 		return nil, fmt.Errorf("update record %s: %w", id, err)
 	}

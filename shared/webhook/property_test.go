@@ -120,7 +120,13 @@ func seedScenario(e *env) {
 	e.seedRecord("req_undeliverable", "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBIOUM3RUQyODc3NzFBMUU2NjU3NzQAA==", false)
 	e.seedRecord("req_voice", "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBIRUY2MzI1NjFFNEYyMTlGMDJGNUIAA==", false)
 	// The outbound side records the customer's BSUID when it knows it.
-	if _, err := e.st.UpdateRecord(e.ctx, "req_reengage", func(r *outbound.Record, _ bool) error { r.ToUserID = custUID; return nil }); err != nil {
+	if _, err := e.st.UpdateRecord(e.ctx, "req_reengage", func(r *outbound.Record) (*outbound.Record, error) {
+		if r == nil {
+			r = &outbound.Record{}
+		}
+		r.ToUserID = custUID
+		return r, nil
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 }
