@@ -85,7 +85,13 @@ type Options struct {
 	Now func() time.Time
 	// MaxBody bounds request bodies; 0 is DefaultMaxBody.
 	MaxBody int64
+	// RegisterBackoff is the wait before repeating a register Meta failed transiently; 0 is
+	// DefaultRegisterBackoff, negative is none (tests).
+	RegisterBackoff time.Duration
 }
+
+// DefaultRegisterBackoff is the wait before repeating a register after a passing failure.
+const DefaultRegisterBackoff = 500 * time.Millisecond
 
 // DefaultMaxBody bounds request bodies: the largest legitimate one is a message request.
 const DefaultMaxBody = 256 << 10
@@ -99,6 +105,8 @@ type API struct {
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64
+
+	registerBackoff time.Duration
 }
 
 // New returns the admin API handler.
@@ -112,6 +120,12 @@ func New(o Options) *API {
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
+	}
+	switch {
+	case o.RegisterBackoff == 0:
+		a.registerBackoff = DefaultRegisterBackoff
+	case o.RegisterBackoff > 0:
+		a.registerBackoff = o.RegisterBackoff
 	}
 	return a
 }

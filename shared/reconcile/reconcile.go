@@ -38,6 +38,8 @@ type Store interface {
 	PortfolioTier(ctx context.Context, key string) (string, error)
 	// SetPortfolioTier records the portfolio's tier as observed at.
 	SetPortfolioTier(ctx context.Context, key, tier string, at time.Time) error
+	// WABABan returns what Meta told about the WABA's ban (zero when never told).
+	WABABan(ctx context.Context, waba string) (sender.WABABan, error)
 	// Cursor and SaveCursor keep where an interrupted run stopped.
 	Cursor(ctx context.Context) (string, error)
 	SaveCursor(ctx context.Context, cursor string) error
@@ -249,7 +251,11 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 		r.o.Log.Warn("reconcile: phone number unreadable", "sender", s.ID, "class", string(graph.Classify(err)), "graphCode", graph.Code(err))
 		return nil
 	}
-	obs := Observation{Phone: pn}
+	ban, err := r.o.Store.WABABan(ctx, s.WABAID)
+	if err != nil {
+		return fmt.Errorf("reconcile sender %s: %w", s.ID, err)
+	}
+	obs := Observation{Phone: pn, Ban: ban}
 	if err := r.o.Pace.Wait(ctx); err != nil {
 		return err
 	}

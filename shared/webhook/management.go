@@ -22,10 +22,12 @@ const (
 
 // Sender suspension reasons set by account_update.
 const (
-	ReasonWABADisabled       = "waba_disabled"
-	ReasonAccountDeleted     = "account_deleted"
+	ReasonWABADisabled       = sender.ReasonWABADisabled
+	ReasonAccountDeleted     = sender.ReasonAccountDeleted
 	ReasonWABAReinstated     = "waba_reinstated"
 	ReasonScheduledToDisable = "waba_scheduled_for_disable"
+	// ReasonPolicyViolation prefixes the history note an ACCOUNT_VIOLATION leaves on each sender.
+	ReasonPolicyViolation = "waba_policy_violation"
 )
 
 // banReasons maps ban states to the suspension reason they set.
@@ -213,7 +215,13 @@ func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.Accoun
 			typ = u.ViolationInfo.ViolationType
 		}
 		r.h.log.Warn("WABA policy violation recorded", "waba", waba, "violation", truncate(typ, 64))
-		return r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) })
+		if err := r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) }); err != nil {
+			return err
+		}
+		// A violation changes no status (Meta follows with a restriction or a ban when it acts)
+		// but every sender's history shows it, so an operator sees why traffic may stop.
+		note := ReasonPolicyViolation + ":" + truncate(typ, 64)
+		return r.eachSender(ctx, waba, func(s *sender.Sender) bool { return s.Note(note, sender.SourceWebhook, at) })
 	default:
 		detail := ""
 		switch {
@@ -302,9 +310,10 @@ func applyBan(s *sender.Sender, state string, at time.Time) bool {
 		}
 		return !reflect.DeepEqual(before, snapshot(s))
 	}
-	// REINSTATE: lift hard suspensions that started before the reinstatement; soft ones
-	// (spam rate limit) lapse on their own.
-	if s.Status != sender.StatusSuspended || s.Suspension != nil && s.Suspension.Soft {
+	// REINSTATE: lift the suspensions a ban caused that started before the reinstatement;
+	// others (368 on a send, a health block, a spam rate limit) keep their own cause, which the
+	// reconciler lifts when Meta reports the number healthy.
+	if !s.SuspendedByBan() {
 		return false
 	}
 	if since := suspendedSince(s); !since.IsZero() && since.After(at) {
@@ -345,8 +354,9 @@ var banDateLayouts = []string{"January 2, 2006", "Jan 2, 2006", "2006-01-02", ti
 
 // scheduledDisable records a SCHEDULE_FOR_DISABLE warning on the account and as a history
 // entry (without a status change) on every sender of the WABA. The senders are not suspended
-// ahead of the date: Meta sends DISABLE when it takes effect (and the reconciler's health
-// check sees it), while an early suspension would stop traffic the business may still fix.
+// ahead of the date (an early suspension would stop traffic the business may still fix): the
+// reconciler suspends them once the date has come (sender.WABABan.InForce) unless a later
+// REINSTATE cancelled it.
 func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.Time) error {
 	var when time.Time
 	for _, l := range banDateLayouts {
@@ -369,18 +379,7 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 	}
 	for _, s := range senders {
 		if err := r.updateSender(ctx, s.ID, func(s *sender.Sender) bool {
-			for _, h := range s.StatusHistory {
-				if h.Reason == reason && h.At.Equal(at) {
-					return false
-				}
-			}
-			s.StatusHistory = append(s.StatusHistory, sender.StatusChange{
-				From: s.Status, To: s.Status, At: at, Reason: reason, Source: sender.SourceWebhook,
-			})
-			if n := len(s.StatusHistory); n > sender.MaxHistory {
-				s.StatusHistory = append([]sender.StatusChange(nil), s.StatusHistory[n-sender.MaxHistory:]...)
-			}
-			return true
+			return s.Note(reason, sender.SourceWebhook, at)
 		}); err != nil {
 			return err
 		}
