@@ -257,7 +257,7 @@ func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, e
 func (s *Store) SetPortfolioTier(ctx context.Context, k, tier string, eventAt time.Time) (bool, error) {
 	applied := false
 	_, err := updateDoc(ctx, s, portfolioKey(k), func(cur *sender.Portfolio, found bool) (docOptions, error) {
-		if found && !eventAt.After(cur.EventAt) {
+		if found && !sender.NewerTier(tier, eventAt, cur.Tier, cur.EventAt) {
 			return docOptions{}, ErrNoChange
 		}
 		*cur = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}

@@ -36,24 +36,10 @@ var banReasons = map[string]string{
 	whatsapp.AccountEventAccountDeleted: ReasonAccountDeleted,
 }
 
-// tierRank orders tiers for a tie between two events with the same time.
-func tierRank(tier string) int {
-	n := sender.DailyLimit(tier)
-	if n == sender.Unlimited {
-		return 1 << 30
-	}
-	return n
-}
-
-// applyTier sets the sender's messaging limit when the event is newer than the one applied.
+// applyTier sets the sender's messaging limit when the event is newer than the one applied
+// (sender.NewerTier, the rule the portfolio's register uses too).
 func applyTier(s *sender.Sender, tier string, at time.Time) bool {
-	if tier == "" {
-		return false
-	}
-	if s.MessagingLimit == tier && s.LimitEventAt.Equal(at) {
-		return false
-	}
-	if at.Before(s.LimitEventAt) || at.Equal(s.LimitEventAt) && tierRank(tier) <= tierRank(s.MessagingLimit) {
+	if !sender.NewerTier(tier, at, s.MessagingLimit, s.LimitEventAt) {
 		return false
 	}
 	s.MessagingLimit, s.LimitEventAt = tier, at
@@ -137,7 +123,7 @@ func (r *run) qualityUpdate(ctx context.Context, waba string, u *whatsapp.PhoneN
 // portfolioTier records tier for the WABA's portfolio key and for the business portfolio of
 // each given sender (their limit is shared since October 2025).
 func (r *run) portfolioTier(ctx context.Context, waba, tier string, at time.Time, senders ...*sender.Sender) error {
-	if tier == "" {
+	if !sender.TierTellsPortfolio(tier) {
 		return nil
 	}
 	keys := []string{"waba:" + waba}

@@ -29,9 +29,20 @@ func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status,
 	if st.Timestamp.IsZero() {
 		st.Timestamp = whatsapp.UnixTime(r.now.Unix())
 	}
-	rec, err := r.applyToRecord(ctx, waba, pnid, st)
+	rec, deliveredAfter131026, err := r.applyToRecord(ctx, waba, pnid, st)
 	if err != nil {
 		return err
+	}
+	if deliveredAfter131026 {
+		// Multi-device: one device failed (131026), another received the message. The
+		// customer is reachable: lift the mark that failure set.
+		ref := r.statusCustomer(st, contacts, rec)
+		if ref.Key() != "" {
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: st.ID}); err != nil {
+				return fmt.Errorf("lift undeliverable after a delivery: %w", err)
+			}
+		}
+		return nil
 	}
 	if st.Status != whatsapp.StatusFailed || len(st.Errors) == 0 {
 		return nil
@@ -70,7 +81,15 @@ func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status,
 			return fmt.Errorf("record 131050 opt-out: %w", err)
 		}
 	case CodeUndeliverable:
-		d := customer.Deliverability{UndeliverableUntil: at.Add(UndeliverableFor), Reason: "131026"}
+		if rec != nil && statusRank(rec.Status) > statusRank(outbound.StatusFailed) {
+			// The same message was delivered to another device already: reachable. Reported
+			// as a delivery so that both orders leave the same item.
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: st.ID}); err != nil {
+				return fmt.Errorf("record delivery over 131026: %w", err)
+			}
+			return nil
+		}
+		d := customer.Deliverability{UndeliverableUntil: at.Add(UndeliverableFor), Reason: "131026", UndeliverableWAMID: st.ID}
 		if err := r.h.st.MarkDeliverability(ctx, waba, ref, d); err != nil {
 			return fmt.Errorf("mark undeliverable: %w", err)
 		}
@@ -101,15 +120,29 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 }
 
 // applyToRecord correlates the status with its outbound record and applies it there, or keeps
-// it as an orphan when no record is known yet. It returns the record (nil for an orphan).
-func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.Status) (*outbound.Record, error) {
+// it as an orphan when no record is known yet. It returns the record (nil for an orphan) and
+// whether this status is a delivery that overrode a 131026 failure of the same message.
+func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.Status) (*outbound.Record, bool, error) {
+	var lift liftFlag
+	rec, err := r.applyToRecordInner(ctx, waba, pnid, st, &lift)
+	return rec, lift.set, err
+}
+
+// liftFlag carries, out of the record update closure, whether the last applied status was a
+// delivery over a 131026 failure (the closure may run more than once; the last run counts).
+type liftFlag struct{ set bool }
+
+func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, st whatsapp.Status, lift *liftFlag) (*outbound.Record, error) {
 	apply := func(rec *outbound.Record) bool {
 		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
 		// request ids: only a record with this wamid, or none yet, is this message's.
 		if rec.WAMID != "" && rec.WAMID != st.ID {
 			return false
 		}
-		return ApplyStatus(rec, st, r.now)
+		wasUndeliverable := rec.Status == outbound.StatusFailed && rec.ErrorCode == CodeUndeliverable
+		changed := ApplyStatus(rec, st, r.now)
+		lift.set = changed && wasUndeliverable && statusRank(rec.Status) > statusRank(outbound.StatusFailed)
+		return changed
 	}
 	if id := st.BizOpaqueCallbackData; id != "" {
 		rec, found, err := r.h.st.UpdateRecordIf(ctx, id, apply)
