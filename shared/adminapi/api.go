@@ -204,6 +204,9 @@ func (a *API) match(r *http.Request) route {
 			if len(v) > maxParamLen {
 				return route{name: m + " " + name}
 			}
+			if err := checkText("path", v); err != nil {
+				return route{name: m + " " + name, handler: func(http.ResponseWriter, *http.Request, []string) error { return err }}
+			}
 		}
 		if f, ok := byMethod[m]; ok {
 			return route{name: m + " " + name, handler: f, params: params}

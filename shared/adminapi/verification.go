@@ -80,6 +80,7 @@ func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []stri
 	}
 	now := a.now().UTC()
 	snd, err = a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		reason := "verification code requested by " + strings.ToLower(method)
 		if s.Status == sender.StatusFailed {
 			reason = "retry setup: " + reason
@@ -168,6 +169,7 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 	if verr != nil {
 		var failed bool
 		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+			defer stampActor(s, len(s.StatusHistory), principal(ctx))
 			f, err := s.CodeRejected(now)
 			failed = f
 			return err
@@ -184,6 +186,7 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 			fmt.Sprintf("the verification code is wrong; %d attempts left", upd.CodeAttemptsLeft())}
 	}
 	upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		if err := s.Fire(sender.EventCodeVerified, sender.SourceOperator, "verification code accepted", now); err != nil {
 			return err
 		}
@@ -241,6 +244,7 @@ func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*se
 	now := a.now().UTC()
 	if rerr == nil {
 		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+			defer stampActor(s, len(s.StatusHistory), principal(ctx))
 			return s.Fire(sender.EventRegistered, sender.SourceOperator, "registered with Meta", now)
 		})
 		if err != nil {
@@ -270,6 +274,7 @@ func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*se
 		reason += fmt.Sprintf(" (code %d)", c)
 	}
 	if _, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		return s.Fire(sender.EventSetupFailed, sender.SourceOperator, reason, now)
 	}); err != nil && !sender.IsRefused(err) && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

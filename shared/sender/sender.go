@@ -75,6 +75,9 @@ type StatusChange struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
 	Source Source    `json:"source"`
+	// Actor is who acted for an operator change: the caller's IAM principal on AWS, "local"
+	// under make run.
+	Actor string `json:"actor,omitempty"`
 }
 
 // Suspension records why a sender is suspended and what to return to.
