@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -55,7 +56,14 @@ type Graph interface {
 	VerifyCode(ctx context.Context, phoneNumberID, code string) error
 	Register(ctx context.Context, phoneNumberID, pin string) error
 	Deregister(ctx context.Context, phoneNumberID string) error
+	// RequestDisplayName asks Meta to change the number's display name (reviewed by Meta).
+	RequestDisplayName(ctx context.Context, phoneNumberID, name string) error
+	// GetBusinessProfile and UpdateBusinessProfile read and change whatsapp_business_profile.
+	GetBusinessProfile(ctx context.Context, phoneNumberID string) (graph.BusinessProfile, error)
+	UpdateBusinessProfile(ctx context.Context, phoneNumberID string, u graph.BusinessProfileUpdate) error
 }
+
+var _ Graph = (*graph.Client)(nil)
 
 // Enqueuer validates an outbound request and queues it for the outbound function. Errors that
 // are the caller's fault implement `BadRequest() bool` (→ 400) or wrap ErrInvalidRequest;
@@ -230,6 +238,8 @@ func (a *API) match(r *http.Request) route {
 		return pick("/senders/{id}/verification", map[string]h{http.MethodPost: a.startVerification}, p[1])
 	case n == 4 && p[0] == "senders" && p[2] == "verification" && p[3] == "confirm":
 		return pick("/senders/{id}/verification/confirm", map[string]h{http.MethodPost: a.confirmVerification}, p[1])
+	case n == 3 && p[0] == "senders" && p[2] == "profile":
+		return pick("/senders/{id}/profile", map[string]h{http.MethodGet: a.getProfile, http.MethodPatch: a.patchProfile}, p[1])
 	case n == 4 && p[0] == "senders" && p[2] == "customers" && p[3] != "":
 		return pick("/senders/{id}/customers/{customer}", map[string]h{http.MethodGet: a.getCustomer}, p[1], p[3])
 	case n == 1 && p[0] == "templates":

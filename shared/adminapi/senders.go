@@ -341,6 +341,26 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 	}
 	now := a.now().UTC()
 	actor := principal(r.Context())
+	// A registered number's display name is Meta's to approve: the change is requested there
+	// and shows as pending until phone_number_name_update decides. Before registration the
+	// name is only ours (it is what the number is registered with).
+	atMeta := false
+	if in.DisplayName != nil {
+		cur, err := a.store.GetSender(r.Context(), p[0])
+		if err != nil {
+			return senderErr(err)
+		}
+		if err := checkIfMatch(r, cur); err != nil {
+			return err
+		}
+		if cur.Registered() && cur.DisplayName != name && !(cur.RequestedDisplayName == name && cur.DisplayNameStatus == sender.NamePendingReview) {
+			if err := a.graph.RequestDisplayName(r.Context(), cur.ID, name); err != nil {
+				return err
+			}
+			atMeta = true
+			a.log.Info("display name change requested at Meta", "sender", cur.ID)
+		}
+	}
 	snd, err := a.store.UpdateSender(r.Context(), p[0], func(s *sender.Sender) error {
 		if err := checkIfMatch(r, s); err != nil {
 			return err
@@ -354,7 +374,15 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 			}
 			changed = true
 		}
-		if in.DisplayName != nil && s.DisplayName != name {
+		switch {
+		case in.DisplayName == nil:
+		case atMeta:
+			if s.RequestDisplayName(name, now) {
+				changed = true
+			}
+		case s.Registered():
+			// Requested already (or the current name): nothing more to do here.
+		case s.DisplayName != name:
 			s.DisplayName, changed = name, true
 		}
 		if in.Assistants != nil && !equalStrings(s.Assistants, assistants) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 )
 
@@ -52,6 +53,14 @@ var ErrGone = errors.New("sender no longer exists")
 type Graph interface {
 	GetPhoneNumber(ctx context.Context, phoneNumberID string) (graph.PhoneNumber, error)
 	GetHealthStatus(ctx context.Context, nodeID string) (graph.HealthStatus, error)
+	// Register registers the number again after Meta approved a new display name.
+	Register(ctx context.Context, phoneNumberID, pin string) error
+}
+
+// PINSource returns the two-step PIN kept for a number, persist.ErrNotFound when none is kept.
+// The PIN is passed to Register only: never logged, never stored in the table.
+type PINSource interface {
+	PIN(ctx context.Context, phoneNumberID string) (string, error)
 }
 
 var _ Graph = (*graph.Client)(nil)
@@ -79,6 +88,9 @@ type Options struct {
 	Margin time.Duration
 	// Requeue, when set, runs at the start of every run (see RequeueFunc).
 	Requeue RequeueFunc
+	// PINs gives the kept two-step PIN for the re-register after a display-name approval; nil
+	// (no PIN kept) leaves the sender marked with the reason pin_unknown.
+	PINs PINSource
 }
 
 // Reconciler runs reconciliation passes.
@@ -274,8 +286,10 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 
 	now := r.o.Now().UTC()
 	var changes []Change
+	reregister := false
 	err = r.o.Store.UpdateSender(ctx, s.ID, func(cur *sender.Sender) (bool, error) {
 		changes = Apply(cur, obs, now)
+		reregister = cur.ReregisterNeeded && cur.Registered()
 		return len(changes) > 0, nil
 	})
 	if errors.Is(err, ErrGone) {
@@ -294,6 +308,12 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 		r.o.Log.Info("sender corrected", "sender", s.ID, "field", c.Field, "from", c.From, "to", c.To, "source", string(sender.SourceReconciler))
 	}
 
+	if reregister {
+		if err := r.reregister(ctx, s.ID, now); err != nil {
+			return err
+		}
+	}
+
 	// The limit belongs to the business portfolio: keep its shared record in step.
 	if tier := TierName(pn.MessagingLimit); tier != "" {
 		key := s.PortfolioKey()
@@ -307,6 +327,60 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 			}
 			r.o.Log.Info("portfolio limit corrected", "portfolio", key, "from", cur, "to", tier, "source", string(sender.SourceReconciler))
 		}
+	}
+	return nil
+}
+
+// Reasons recorded by the re-register after a display-name approval.
+const (
+	ReasonReregistered     = "registered again after the display-name approval"
+	ReasonReregisterNoPIN  = "re-register after the display-name approval: pin_unknown (set a new two-step PIN)"
+	ReasonReregisterFailed = "re-register after the display-name approval failed"
+)
+
+// reregister registers the number again with its kept PIN after Meta approved a new display
+// name (Meta's rule). Without a PIN the sender keeps ReregisterNeeded and its history says
+// pin_unknown once; a failed register is retried by the next run.
+func (r *Reconciler) reregister(ctx context.Context, id string, now time.Time) error {
+	pin := ""
+	var perr error = persist.ErrNotFound
+	if r.o.PINs != nil {
+		pin, perr = r.o.PINs.PIN(ctx, id)
+	}
+	if perr != nil && !errors.Is(perr, persist.ErrNotFound) {
+		r.o.Log.Warn("reconcile: kept PIN unreadable", "sender", id, "error", perr.Error())
+		return nil
+	}
+	reason := ReasonReregisterNoPIN
+	if perr == nil {
+		if err := r.o.Pace.Wait(ctx); err != nil {
+			return err
+		}
+		rerr := r.o.Graph.Register(ctx, id, pin)
+		if stop := stopFor(rerr); rerr != nil && stop != nil {
+			return stop
+		}
+		reason = ReasonReregistered
+		if rerr != nil {
+			reason = fmt.Sprintf("%s: %s", ReasonReregisterFailed, graph.Classify(rerr))
+			r.o.Log.Warn("reconcile: re-register failed", "sender", id, "class", string(graph.Classify(rerr)), "graphCode", graph.Code(rerr))
+		}
+	}
+	err := r.o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) (bool, error) {
+		if !cur.ReregisterNeeded {
+			return false, nil
+		}
+		if reason == ReasonReregistered {
+			cur.ReregisterNeeded = false
+		}
+		if n := len(cur.StatusHistory); n > 0 && cur.StatusHistory[n-1].Reason == reason && reason != ReasonReregistered {
+			return reason == ReasonReregistered, nil
+		}
+		cur.Note(reason, sender.SourceReconciler, now)
+		return true, nil
+	})
+	if err != nil && !errors.Is(err, ErrGone) {
+		return fmt.Errorf("reconcile sender %s: %w", id, err)
 	}
 	return nil
 }

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/app"
 	"github.com/aloro/wa-senders/shared/graphfake"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/reconcile"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
@@ -69,5 +72,55 @@ func TestReconcileRecoversSenders(t *testing.T) {
 	}
 	if s := r.get(t, "1005"); s.Suspension == nil || s.Suspension.Reason != sender.ReasonWABADisabled {
 		t.Errorf("scheduled disable: %+v", s.Suspension)
+	}
+}
+
+// pins is a PINSource test double holding PINs by number.
+type pins map[string]string
+
+func (p pins) PIN(_ context.Context, id string) (string, error) {
+	if v, ok := p[id]; ok {
+		return v, nil
+	}
+	return "", persist.ErrNotFound
+}
+
+// TestReregisterAfterNameApproval: after Meta approved a new display name the reconciler
+// registers the number again with the kept PIN; with no PIN kept it says pin_unknown once and
+// keeps asking.
+func TestReregisterAfterNameApproval(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	r.put(t, "1001", sender.StatusOnline, func(s *sender.Sender) { s.ReregisterNeeded = true })
+	r.put(t, "1002", sender.StatusOnline, func(s *sender.Sender) { s.ReregisterNeeded = true })
+	rec := reconcile.New(reconcile.Options{Store: app.ReconcileStore{S: r.store}, Graph: r.graph,
+		Now: func() time.Time { return now }, Pace: r.pace, PINs: pins{"1001": "482913"}})
+	for range 2 {
+		if _, err := rec.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var regs []string
+	for _, q := range r.fake.Requests() {
+		if q.Edge == "register" {
+			regs = append(regs, q.PhoneNumberID+":"+string(q.Body))
+		}
+	}
+	if len(regs) != 1 || !strings.HasPrefix(regs[0], "1001:") || !strings.Contains(regs[0], "482913") {
+		t.Fatalf("register calls: %v", regs)
+	}
+	if s := r.get(t, "1001"); s.ReregisterNeeded || s.StatusHistory[len(s.StatusHistory)-1].Reason != reconcile.ReasonReregistered {
+		t.Fatalf("1001: %+v", s.StatusHistory[len(s.StatusHistory)-1])
+	}
+	s := r.get(t, "1002")
+	notes := 0
+	for _, h := range s.StatusHistory {
+		if h.Reason == reconcile.ReasonReregisterNoPIN {
+			notes++
+		}
+	}
+	if !s.ReregisterNeeded || notes != 1 {
+		t.Fatalf("1002: flag %v, %d pin_unknown notes", s.ReregisterNeeded, notes)
 	}
 }

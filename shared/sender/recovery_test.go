@@ -133,3 +133,19 @@ func TestSuspendedByBan(t *testing.T) {
 		}
 	}
 }
+
+func TestNameDecision(t *testing.T) {
+	t.Parallel()
+	s := senderIn(StatusOnline)
+	if !s.RequestDisplayName("Shop Two", t0) || s.RequestDisplayName("Shop Two", t0) || s.DisplayName != "Shop" {
+		t.Fatalf("request: %+v", s)
+	}
+	if !s.ApplyNameDecision("APPROVED", "Shop Two") || s.DisplayName != "Shop Two" || s.RequestedDisplayName != "" || !s.ReregisterNeeded {
+		t.Fatalf("approval: %+v", s)
+	}
+	p := senderIn(StatusPending)
+	p.ApplyNameDecision("APPROVED", "Other")
+	if p.ReregisterNeeded {
+		t.Error("a number not registered needs no re-register")
+	}
+}

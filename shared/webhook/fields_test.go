@@ -621,12 +621,13 @@ func TestEveryField(t *testing.T) {
 
 	// Names, preferences, identities.
 	cases["phone_number_name_update"] = tc{seed: seedSender, check: func(t *testing.T, e *env) {
-		if s := e.sender(); s.DisplayNameStatus != "APPROVED" || s.DisplayName != "Aloro Tyres" {
-			t.Fatalf("name: %s %q", s.DisplayNameStatus, s.DisplayName)
+		// Approved for an online number: Meta wants it registered again (the reconciler does).
+		if s := e.sender(); s.DisplayNameStatus != "APPROVED" || s.DisplayName != "Aloro Tyres" || !s.ReregisterNeeded {
+			t.Fatalf("name: %s %q reregister %v", s.DisplayNameStatus, s.DisplayName, s.ReregisterNeeded)
 		}
 	}}
 	cases["phone_number_name_update_rejected"] = tc{seed: seedSender, check: func(t *testing.T, e *env) {
-		if s := e.sender(); s.DisplayNameStatus != "REJECTED" || s.DisplayName != "Aloro" {
+		if s := e.sender(); s.DisplayNameStatus != "REJECTED" || s.DisplayName != "Aloro" || s.ReregisterNeeded {
 			t.Fatalf("name: %s %q", s.DisplayNameStatus, s.DisplayName)
 		}
 		if a := e.account(); a.Names[senderE164].RejectionReason != "NAME_FORMAT_UNACCEPTABLE" {

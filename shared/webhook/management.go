@@ -501,17 +501,10 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 	}
 	return r.converge(ctx, waba, acct, func(a *Account) any { return a.Names[e164] }, func(a *Account) error {
 		cur := a.Names[e164]
+		// The latest approved name, whatever came after it (a later rejected request does not
+		// take the approved name away); an approval asks for a re-registration.
 		return r.updateSender(ctx, snd.ID, func(s *sender.Sender) bool {
-			changed := false
-			if s.DisplayNameStatus != cur.Decision {
-				s.DisplayNameStatus, changed = cur.Decision, true
-			}
-			// The latest approved name, whatever came after it (a later rejected request does
-			// not take the approved name away).
-			if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
-				s.DisplayName, changed = cur.ApprovedName, true
-			}
-			return changed
+			return s.ApplyNameDecision(cur.Decision, cur.ApprovedName)
 		})
 	})
 }
