@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/sender"
 )
 
@@ -103,4 +104,23 @@ func TestBusinessProfile(t *testing.T) {
 	scriptErr(t, e, "*/whatsapp_business_profile", 131000)
 	e.mustErr(http.StatusBadGateway, "graph_error", http.MethodPatch, "/senders/1001/profile", map[string]any{"about": "New"})
 	e.mustErr(http.StatusNotFound, "sender_not_found", http.MethodGet, "/senders/9999/profile", nil)
+}
+
+// TestDisplayNameAnswerLost: Meta took the request but its answer was lost (502): nothing is
+// recorded; the operator's retry asks again and records the pending change.
+func TestDisplayNameAnswerLost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.online()
+	if err := e.fake.Script(graphfake.Script{Path: "1001", Method: http.MethodPost, LoseAnswer: true}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustErr(http.StatusBadGateway, "graph_error", http.MethodPatch, "/senders/1001", map[string]any{"displayName": "Acme Tyres"})
+	if r := e.must(http.StatusOK, http.MethodGet, "/senders/1001", nil); r.str("requestedDisplayName") != "" {
+		t.Fatalf("recorded without an answer: %s", r.raw)
+	}
+	r := e.must(http.StatusOK, http.MethodPatch, "/senders/1001", map[string]any{"displayName": "Acme Tyres"})
+	if r.str("displayNameStatus") != sender.NamePendingReview || e.fake.DisplayNameRequest("1001") != "Acme Tyres" {
+		t.Fatalf("retry: %s", r.raw)
+	}
 }

@@ -124,3 +124,30 @@ func TestReregisterAfterNameApproval(t *testing.T) {
 		t.Fatalf("1002: flag %v, %d pin_unknown notes", s.ReregisterNeeded, notes)
 	}
 }
+
+// TestReregisterFailureRetried: a register Meta fails leaves the flag for the next run, which
+// registers the number.
+func TestReregisterFailureRetried(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	r.put(t, "1001", sender.StatusOnline, func(s *sender.Sender) { s.ReregisterNeeded = true })
+	if err := r.fake.Script(graphfake.Script{Path: "*/register", ErrorCode: 131000}); err != nil {
+		t.Fatal(err)
+	}
+	rec := reconcile.New(reconcile.Options{Store: app.ReconcileStore{S: r.store}, Graph: r.graph,
+		Now: func() time.Time { return now }, Pace: r.pace, PINs: pins{"1001": "482913"}})
+	if _, err := rec.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := r.get(t, "1001")
+	if !s.ReregisterNeeded || !strings.HasPrefix(s.StatusHistory[len(s.StatusHistory)-1].Reason, reconcile.ReasonReregisterFailed) {
+		t.Fatalf("after a failed register: %v %+v", s.ReregisterNeeded, s.StatusHistory[len(s.StatusHistory)-1])
+	}
+	if _, err := rec.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := r.get(t, "1001"); s.ReregisterNeeded {
+		t.Fatal("the next run did not register again")
+	}
+}
