@@ -113,7 +113,11 @@ func Apply(s *sender.Sender, o Observation, now time.Time) []Change {
 		limitsChanged = true
 	}
 	set("metaStatus", &s.MetaStatus, o.Phone.Status)
-	set("displayNameStatus", &s.DisplayNameStatus, o.Phone.NameStatus)
+	if s.RequestedDisplayName == "" {
+		// While a new name awaits Meta's review, name_status describes the current name: the
+		// pending status stays until phone_number_name_update decides.
+		set("displayNameStatus", &s.DisplayNameStatus, o.Phone.NameStatus)
+	}
 	if o.Health != nil {
 		set("canSendMessage", &s.CanSendMessage, o.Health.CanSendMessage)
 	}

@@ -189,6 +189,17 @@ func TestApplyBan(t *testing.T) {
 	}
 }
 
+// TestApplyKeepsPendingName: a display-name change awaiting Meta's review is not overwritten by
+// the current name's name_status.
+func TestApplyKeepsPendingName(t *testing.T) {
+	t.Parallel()
+	s := inSync(sender.StatusOnline)
+	s.RequestDisplayName("Shop Two", t0)
+	if changes := Apply(s, Observation{Phone: healthyPhone(), Health: health("AVAILABLE")}, t0); len(changes) != 0 || s.DisplayNameStatus != sender.NamePendingReview {
+		t.Fatalf("changes %v, name status %s", changes, s.DisplayNameStatus)
+	}
+}
+
 func TestApplyQualityMapping(t *testing.T) {
 	t.Parallel()
 	for meta, want := range map[string]sender.Quality{"GREEN": sender.QualityHigh, "YELLOW": sender.QualityMedium,

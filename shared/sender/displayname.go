@@ -46,7 +46,8 @@ func (s *Sender) ApplyNameDecision(decision, approvedName string) bool {
 			s.ReregisterNeeded = true
 		}
 	}
-	if approvedName != "" && s.RequestedDisplayName == approvedName {
+	// A final decision ends the request (DEFERRED and PENDING keep it open).
+	if s.RequestedDisplayName != "" && (decision == "REJECTED" || approvedName != "" && s.RequestedDisplayName == approvedName) {
 		s.RequestedDisplayName, changed = "", true
 	}
 	return changed

@@ -143,6 +143,11 @@ func TestNameDecision(t *testing.T) {
 	if !s.ApplyNameDecision("APPROVED", "Shop Two") || s.DisplayName != "Shop Two" || s.RequestedDisplayName != "" || !s.ReregisterNeeded {
 		t.Fatalf("approval: %+v", s)
 	}
+	r := senderIn(StatusOnline)
+	r.RequestDisplayName("Bad Name", t0)
+	if !r.ApplyNameDecision("REJECTED", "") || r.RequestedDisplayName != "" || r.DisplayName != "Shop" || r.DisplayNameStatus != "REJECTED" {
+		t.Fatalf("rejection: %+v", r)
+	}
 	p := senderIn(StatusPending)
 	p.ApplyNameDecision("APPROVED", "Other")
 	if p.ReregisterNeeded {
