@@ -117,10 +117,8 @@ func (d *Deliverability) Merge(m Deliverability) bool {
 		}
 	}
 	if m.UndeliverableUntil.After(d.UndeliverableUntil) {
-		d.UndeliverableUntil, changed = m.UndeliverableUntil, true
-		if m.UndeliverableWAMID != "" {
-			d.UndeliverableWAMID = m.UndeliverableWAMID
-		}
+		// The mark now belongs to this failure (none named: no delivery can lift it).
+		d.UndeliverableUntil, d.UndeliverableWAMID, changed = m.UndeliverableUntil, m.UndeliverableWAMID, true
 	}
 	if m.MarketingCappedUntil.After(d.MarketingCappedUntil) {
 		d.MarketingCappedUntil, changed = m.MarketingCappedUntil, true

@@ -27,6 +27,11 @@ func TestDeliverabilityMerge(t *testing.T) {
 		{"delivery of the same message lifts", mark("w1", t0), Deliverability{DeliveredWAMID: "w1"}, true, time.Time{}},
 		{"delivery of another message keeps", mark("w1", t0), Deliverability{DeliveredWAMID: "w2"}, false, t0},
 		{"delivery with no mark", Deliverability{}, Deliverability{DeliveredWAMID: "w1"}, false, time.Time{}},
+		{"mark extended by an unnamed failure is not lifted", func() Deliverability {
+			d := mark("w1", t0)
+			d.Merge(Deliverability{UndeliverableUntil: t0.Add(time.Hour)})
+			return d
+		}(), Deliverability{DeliveredWAMID: "w1"}, false, t0.Add(time.Hour)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
