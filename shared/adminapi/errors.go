@@ -124,14 +124,18 @@ func graphFailure(err error) *apiError {
 	return &apiError{http.StatusBadGateway, "graph_error", msg}
 }
 
-// decode reads a JSON object body into v strictly: unknown fields, trailing data and bodies over
-// the limit are refused.
+// decode reads a JSON object body into v strictly: a Content-Type other than application/json,
+// duplicate (or case-duplicate) keys, unknown fields, trailing data and bodies over the limit
+// are refused.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return err
+	}
+	if err := checkKeys(body); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

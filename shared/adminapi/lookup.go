@@ -178,11 +178,14 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, _ []string) er
 	if a.enqueuer == nil {
 		return &apiError{http.StatusNotImplemented, "not_implemented", "message enqueueing is not configured"}
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return err
+	}
+	if err := checkKeys(body); err != nil {
 		return err
 	}
 	// The queue's own contract check: the same strict decoding the outbound function applies.

@@ -96,6 +96,25 @@ func (a ReconcileStore) SetPortfolioTier(ctx context.Context, key, tier string, 
 	return err
 }
 
+// WABABan reads the ban state account_update webhooks left on the WABA's account item.
+func (a ReconcileStore) WABABan(ctx context.Context, waba string) (sender.WABABan, error) {
+	acct, err := a.S.GetAccount(ctx, waba)
+	if errors.Is(err, persist.ErrNotFound) {
+		return sender.WABABan{}, nil
+	}
+	if err != nil {
+		return sender.WABABan{}, fmt.Errorf("get account: %w", err)
+	}
+	var b sender.WABABan
+	if acct.Ban != nil {
+		b.State, b.EventAt = acct.Ban.State, acct.Ban.EventAt
+	}
+	if sd := acct.ScheduledDisable; sd != nil {
+		b.ScheduledAt, b.ScheduledEventAt = sd.At, sd.EventAt
+	}
+	return b, nil
+}
+
 // Cursor returns where the last run stopped.
 func (a ReconcileStore) Cursor(ctx context.Context) (string, error) {
 	return a.S.GetReconcileCursor(ctx)

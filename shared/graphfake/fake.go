@@ -148,6 +148,9 @@ type Fake struct {
 	reqSeq   int64
 	sendSeq  int64
 	changed  chan struct{} // closed and replaced on every new send
+	// profiles and nameRequests: see profile.go.
+	profiles     map[string]map[string]any
+	nameRequests map[string]string
 }
 
 // New builds a Fake.
@@ -672,6 +675,7 @@ func (f *Fake) Reset() {
 func (f *Fake) resetLocked() {
 	f.scripts = nil
 	f.phones = map[string]*numberRecord{}
+	f.profiles, f.nameRequests = nil, nil
 	f.requests = nil
 	f.sends = nil
 	f.latency = f.baseLatency

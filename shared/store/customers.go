@@ -133,30 +133,30 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	return out, nil
 }
 
-// MarkDeliverability merges marks into a customer's record; later "until" times win. The
-// item expires with its latest mark.
+// deliveryReportTTL keeps an item whose marks were all lifted as long as a 131026 mark would
+// have lasted, then lets DynamoDB expire it.
+const deliveryReportTTL = 72 * time.Hour
+
+// MarkDeliverability merges marks into a customer's record (customer.Deliverability.Merge):
+// later "until" times win, a delivery lifts the 131026 mark of its message. The item expires
+// with its latest mark.
 func (s *Store) MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error {
 	ck := c.Key()
 	if ck == "" {
 		return errors.New("mark deliverability: empty customer")
 	}
-	_, err := updateDoc(ctx, s, delivKey(waba, ck), func(cur *customer.Deliverability, _ bool) (docOptions, error) {
-		changed := false
-		if m.UndeliverableUntil.After(cur.UndeliverableUntil) {
-			cur.UndeliverableUntil, changed = m.UndeliverableUntil, true
-		}
-		if m.MarketingCappedUntil.After(cur.MarketingCappedUntil) {
-			cur.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
-		}
-		if !changed {
+	_, err := updateDoc(ctx, s, delivKey(waba, ck), func(cur *customer.Deliverability, found bool) (docOptions, error) {
+		// A delivery report is written even when there is no mark to lift, so that a 131026
+		// and the delivery of the same message end in the same item whatever their order.
+		if !cur.Merge(m) && (found || m.DeliveredWAMID == "") {
 			return docOptions{}, persist.ErrNoChange
-		}
-		if m.Reason != "" {
-			cur.Reason = m.Reason
 		}
 		ttl := cur.UndeliverableUntil
 		if cur.MarketingCappedUntil.After(ttl) {
 			ttl = cur.MarketingCappedUntil
+		}
+		if ttl.IsZero() {
+			ttl = s.now().Add(deliveryReportTTL)
 		}
 		return docOptions{ttl: ttl}, nil
 	})

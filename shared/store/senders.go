@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -145,7 +148,7 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 	}
 	in.Limit = aws.Int32(int32(limit))
 	if cursor != "" {
-		start, err := decodeCursor(cursor)
+		start, err := decodeCursor(cursor, f)
 		if err != nil {
 			return nil, "", err
 		}
@@ -171,7 +174,7 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 			return senders, "", nil
 		}
 		if len(senders) >= limit {
-			next, err := encodeCursor(out.LastEvaluatedKey)
+			next, err := encodeCursor(out.LastEvaluatedKey, f)
 			return senders, next, err
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
@@ -214,32 +217,51 @@ func decodeSender(item map[string]types.AttributeValue) (*sender.Sender, error) 
 // ErrBadCursor is returned for a pagination cursor this store did not issue.
 var ErrBadCursor = errors.New("invalid pagination cursor")
 
-func encodeCursor(k map[string]types.AttributeValue) (string, error) {
-	m := map[string]string{}
-	for n, v := range k {
-		m[n] = getS(k, n)
-		_ = v
+// cursor is what a pagination cursor holds: the last sender's id and status (its place in the
+// index) and the filter it was issued for. The key is rebuilt from them, so a crafted cursor
+// can only name a place in the sender index, and a cursor from another filter is refused.
+type cursor struct {
+	ID     string `json:"id"`
+	Status string `json:"st"`
+	Filter string `json:"f"`
+}
+
+func (f SenderFilter) tag() string { return string(f.Status) + "|" + f.Assistant }
+
+func encodeCursor(k map[string]types.AttributeValue, f SenderFilter) (string, error) {
+	st, id, ok := strings.Cut(getS(k, attrGSI2SK), "#")
+	if !ok || id == "" {
+		return "", fmt.Errorf("encode cursor: unexpected index key %q", getS(k, attrGSI2SK))
 	}
-	raw, err := json.Marshal(m)
+	raw, err := json.Marshal(cursor{ID: id, Status: st, Filter: f.tag()})
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
+// maxCursorLen bounds what is decoded: a real cursor is well under 200 bytes.
+const maxCursorLen = 1024
+
+func decodeCursor(c string, f SenderFilter) (map[string]types.AttributeValue, error) {
+	if len(c) > maxCursorLen {
+		return nil, ErrBadCursor
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return nil, ErrBadCursor
 	}
-	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil || m[attrPK] == "" || m[attrGSI2PK] != gsiSendersPK {
+	var cur cursor
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cur); err != nil || cur.ID == "" || len(cur.ID) > 256 || cur.Filter != f.tag() ||
+		!slices.Contains(sender.Statuses, sender.Status(cur.Status)) ||
+		(f.Status != "" && sender.Status(cur.Status) != f.Status) {
 		return nil, ErrBadCursor
 	}
-	k := map[string]types.AttributeValue{}
-	for _, n := range []string{attrPK, attrSK, attrGSI2PK, attrGSI2SK} {
-		k[n] = str(m[n])
-	}
+	k := senderKey(cur.ID).av()
+	k[attrGSI2PK] = str(gsiSendersPK)
+	k[attrGSI2SK] = str(cur.Status + "#" + cur.ID)
 	return k, nil
 }
 
@@ -255,7 +277,7 @@ func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, e
 func (s *Store) SetPortfolioTier(ctx context.Context, k, tier string, eventAt time.Time) (bool, error) {
 	applied := false
 	_, err := updateDoc(ctx, s, portfolioKey(k), func(cur *sender.Portfolio, found bool) (docOptions, error) {
-		if found && !eventAt.After(cur.EventAt) {
+		if found && !sender.NewerTier(tier, eventAt, cur.Tier, cur.EventAt) {
 			return docOptions{}, persist.ErrNoChange
 		}
 		*cur = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}

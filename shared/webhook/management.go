@@ -24,10 +24,12 @@ const (
 
 // Sender suspension reasons set by account_update.
 const (
-	ReasonWABADisabled       = "waba_disabled"
-	ReasonAccountDeleted     = "account_deleted"
+	ReasonWABADisabled       = sender.ReasonWABADisabled
+	ReasonAccountDeleted     = sender.ReasonAccountDeleted
 	ReasonWABAReinstated     = "waba_reinstated"
 	ReasonScheduledToDisable = "waba_scheduled_for_disable"
+	// ReasonPolicyViolation prefixes the history note an ACCOUNT_VIOLATION leaves on each sender.
+	ReasonPolicyViolation = "waba_policy_violation"
 )
 
 // banReasons maps ban states to the suspension reason they set.
@@ -36,24 +38,10 @@ var banReasons = map[string]string{
 	whatsapp.AccountEventAccountDeleted: ReasonAccountDeleted,
 }
 
-// tierRank orders tiers for a tie between two events with the same time.
-func tierRank(tier string) int {
-	n := sender.DailyLimit(tier)
-	if n == sender.Unlimited {
-		return 1 << 30
-	}
-	return n
-}
-
-// applyTier sets the sender's messaging limit when the event is newer than the one applied.
+// applyTier sets the sender's messaging limit when the event is newer than the one applied
+// (sender.NewerTier, the rule the portfolio's register uses too).
 func applyTier(s *sender.Sender, tier string, at time.Time) bool {
-	if tier == "" {
-		return false
-	}
-	if s.MessagingLimit == tier && s.LimitEventAt.Equal(at) {
-		return false
-	}
-	if at.Before(s.LimitEventAt) || at.Equal(s.LimitEventAt) && tierRank(tier) <= tierRank(s.MessagingLimit) {
+	if !sender.NewerTier(tier, at, s.MessagingLimit, s.LimitEventAt) {
 		return false
 	}
 	s.MessagingLimit, s.LimitEventAt = tier, at
@@ -137,7 +125,7 @@ func (r *run) qualityUpdate(ctx context.Context, waba string, u *whatsapp.PhoneN
 // portfolioTier records tier for the WABA's portfolio key and for the business portfolio of
 // each given sender (their limit is shared since October 2025).
 func (r *run) portfolioTier(ctx context.Context, waba, tier string, at time.Time, senders ...*sender.Sender) error {
-	if tier == "" {
+	if !sender.TierTellsPortfolio(tier) {
 		return nil
 	}
 	keys := []string{"waba:" + waba}
@@ -215,7 +203,13 @@ func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.Accoun
 			typ = u.ViolationInfo.ViolationType
 		}
 		r.h.log.Warn("WABA policy violation recorded", "waba", waba, "violation", truncate(typ, 64))
-		return r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) })
+		if err := r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) }); err != nil {
+			return err
+		}
+		// A violation changes no status (Meta follows with a restriction or a ban when it acts)
+		// but every sender's history shows it, so an operator sees why traffic may stop.
+		note := ReasonPolicyViolation + ":" + truncate(typ, 64)
+		return r.eachSender(ctx, waba, func(s *sender.Sender) bool { return s.Note(note, sender.SourceWebhook, at) })
 	default:
 		detail := ""
 		switch {
@@ -336,9 +330,10 @@ func applyBan(s *sender.Sender, state string, at time.Time) bool {
 		}
 		return !reflect.DeepEqual(before, snapshot(s))
 	}
-	// REINSTATE: lift hard suspensions that started before the reinstatement; soft ones
-	// (spam rate limit) lapse on their own.
-	if s.Status != sender.StatusSuspended || s.Suspension != nil && s.Suspension.Soft {
+	// REINSTATE: lift the suspensions a ban caused that started before the reinstatement;
+	// others (368 on a send, a health block, a spam rate limit) keep their own cause, which the
+	// reconciler lifts when Meta reports the number healthy.
+	if !s.SuspendedByBan() {
 		return false
 	}
 	if since := suspendedSince(s); !since.IsZero() && since.After(at) {
@@ -379,8 +374,9 @@ var banDateLayouts = []string{"January 2, 2006", "Jan 2, 2006", "2006-01-02", ti
 
 // scheduledDisable records a SCHEDULE_FOR_DISABLE warning on the account and as a history
 // entry (without a status change) on every sender of the WABA. The senders are not suspended
-// ahead of the date: Meta sends DISABLE when it takes effect (and the reconciler's health
-// check sees it), while an early suspension would stop traffic the business may still fix.
+// ahead of the date (an early suspension would stop traffic the business may still fix): the
+// reconciler suspends them once the date has come (sender.WABABan.InForce) unless a later
+// REINSTATE cancelled it.
 func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.Time) error {
 	var when time.Time
 	for _, l := range banDateLayouts {
@@ -403,18 +399,7 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 	}
 	for _, s := range senders {
 		if err := r.updateSender(ctx, s.ID, func(s *sender.Sender) bool {
-			for _, h := range s.StatusHistory {
-				if h.Reason == reason && h.At.Equal(at) {
-					return false
-				}
-			}
-			s.StatusHistory = append(s.StatusHistory, sender.StatusChange{
-				From: s.Status, To: s.Status, At: at, Reason: reason, Source: sender.SourceWebhook,
-			})
-			if n := len(s.StatusHistory); n > sender.MaxHistory {
-				s.StatusHistory = append([]sender.StatusChange(nil), s.StatusHistory[n-sender.MaxHistory:]...)
-			}
-			return true
+			return s.Note(reason, sender.SourceWebhook, at)
 		}); err != nil {
 			return err
 		}
@@ -550,17 +535,10 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 	}
 	return r.converge(ctx, waba, acct, func(a *Account) any { return a.Names[e164] }, func(a *Account) error {
 		cur := a.Names[e164]
+		// The latest approved name, whatever came after it (a later rejected request does not
+		// take the approved name away); an approval asks for a re-registration.
 		return r.updateSender(ctx, snd.ID, func(s *sender.Sender) bool {
-			changed := false
-			if s.DisplayNameStatus != cur.Decision {
-				s.DisplayNameStatus, changed = cur.Decision, true
-			}
-			// The latest approved name, whatever came after it (a later rejected request does
-			// not take the approved name away).
-			if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
-				s.DisplayName, changed = cur.ApprovedName, true
-			}
-			return changed
+			return s.ApplyNameDecision(cur.Decision, cur.ApprovedName)
 		})
 	})
 }

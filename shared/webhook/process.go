@@ -37,6 +37,8 @@ type run struct {
 	pending []pendingStatus
 	// wabaLists are the sender lists read in this POST, by WABA.
 	wabaLists map[string]*wabaList
+	// alerts are the POST's account_alerts by WABA, merged into one account write each.
+	alerts map[string][]Alert
 }
 
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
@@ -69,6 +71,7 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 	for _, g := range groupStatuses(r.pending) {
 		r.spawn(func() error { return r.statuses(ctx, g[0].waba, g[0].pnid, g) })
 	}
+	r.flushAlerts(ctx)
 	r.wg.Wait()
 	r.forward(ctx)
 	if len(r.parked) > 0 {
@@ -179,12 +182,15 @@ func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Chang
 			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setReview(v.Decision, eventAt) })
 		})
 	case *whatsapp.AccountAlerts:
-		r.spawn(func() error {
-			al := Alert{EntityType: v.EntityType, EntityID: v.EntityID.String(), Type: v.AlertInfo.AlertType,
-				Severity: v.AlertInfo.AlertSeverity, Status: v.AlertInfo.AlertStatus,
-				Description: v.AlertInfo.AlertDescription, EventAt: eventAt}
-			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setAlert(al) })
-		})
+		al := Alert{EntityType: v.EntityType, EntityID: v.EntityID.String(), Type: v.AlertInfo.AlertType,
+			Severity: v.AlertInfo.AlertSeverity, Status: v.AlertInfo.AlertStatus,
+			Description: v.AlertInfo.AlertDescription, EventAt: eventAt}
+		r.mu.Lock()
+		if r.alerts == nil {
+			r.alerts = map[string][]Alert{}
+		}
+		r.alerts[waba] = append(r.alerts[waba], al)
+		r.mu.Unlock()
 	case *whatsapp.MessageTemplateStatusUpdate:
 		if v.Name == "" {
 			r.markParked("unusable", where+":template status without a name")
@@ -210,6 +216,24 @@ func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Chang
 	default:
 		r.counters.Inc(metrics.UnknownFields)
 		r.markParked("unknown_field", where+":"+truncate(c.Field, 64))
+	}
+}
+
+// flushAlerts writes the POST's account alerts: one account update per WABA with all of them,
+// so alerts of one POST never race each other for the shared account item.
+func (r *run) flushAlerts(ctx context.Context) {
+	for waba, list := range r.alerts {
+		r.spawn(func() error {
+			return r.updateAccount(ctx, waba, func(a *Account) bool {
+				changed := false
+				for _, al := range list {
+					if a.setAlert(al) {
+						changed = true
+					}
+				}
+				return changed
+			})
+		})
 	}
 }
 

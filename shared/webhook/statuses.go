@@ -76,9 +76,19 @@ func (r *run) statuses(ctx context.Context, waba, pnid string, group []pendingSt
 	if len(valid) == 0 {
 		return nil
 	}
-	rec, err := r.applyToRecord(ctx, waba, pnid, valid)
+	rec, deliveredAfter131026, err := r.applyToRecord(ctx, waba, pnid, valid)
 	if err != nil {
 		return err
+	}
+	if deliveredAfter131026 {
+		// Multi-device: one device failed (131026), another received the message. The
+		// customer is reachable: lift the mark that failure set.
+		ref := r.statusCustomer(valid[0], contacts, rec)
+		if ref.Key() != "" {
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: valid[0].ID}); err != nil {
+				return fmt.Errorf("lift undeliverable after a delivery: %w", err)
+			}
+		}
 	}
 	for _, st := range valid {
 		if err := r.statusEffects(ctx, waba, pnid, st, contacts, rec); err != nil {
@@ -128,7 +138,17 @@ func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.
 			return fmt.Errorf("record 131050 opt-out: %w", err)
 		}
 	case !react.Mark.UndeliverableUntil.IsZero():
-		if err := r.h.st.MarkDeliverability(ctx, waba, ref, react.Mark); err != nil {
+		if rec != nil && statusRank(rec.Status) > statusRank(outbound.StatusFailed) {
+			// The same message was delivered to another device already: reachable. Reported
+			// as a delivery so that both orders leave the same item.
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: st.ID}); err != nil {
+				return fmt.Errorf("record delivery over 131026: %w", err)
+			}
+			return nil
+		}
+		mark := react.Mark
+		mark.UndeliverableWAMID = st.ID
+		if err := r.h.st.MarkDeliverability(ctx, waba, ref, mark); err != nil {
 			return fmt.Errorf("mark undeliverable: %w", err)
 		}
 	}
@@ -159,21 +179,35 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 
 // applyToRecord correlates the statuses of one message with its outbound record and applies
 // them there, or keeps them as orphans when no record is known yet. It returns the record (nil
-// for an orphan).
-func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsapp.Status) (*outbound.Record, error) {
+// for an orphan) and whether the statuses include a delivery that overrode a 131026 failure of
+// the same message.
+func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsapp.Status) (*outbound.Record, bool, error) {
+	var lift liftFlag
+	rec, err := r.applyToRecordInner(ctx, waba, pnid, sts, &lift)
+	return rec, lift.set, err
+}
+
+// liftFlag carries, out of the record update closure, whether the statuses applied were a
+// delivery over a 131026 failure (the closure may run more than once; the last run counts).
+type liftFlag struct{ set bool }
+
+func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []whatsapp.Status, lift *liftFlag) (*outbound.Record, error) {
 	st := sts[0]
 	apply := func(rec *outbound.Record) bool {
+		lift.set = false
 		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
 		// request ids: only a record with this wamid, or none yet, is this message's.
 		if rec.WAMID != "" && rec.WAMID != st.ID {
 			return false
 		}
+		wasUndeliverable := rec.Status == outbound.StatusFailed && rec.ErrorCode == customer.CodeUndeliverable
 		changed := false
 		for _, x := range sts {
 			if ApplyStatus(rec, x, r.now) {
 				changed = true
 			}
 		}
+		lift.set = changed && wasUndeliverable && statusRank(rec.Status) > statusRank(outbound.StatusFailed)
 		return changed
 	}
 	bizID := ""

@@ -443,7 +443,8 @@ func (s *Store) GetOptOut(ctx context.Context, waba string, c customer.Ref) (cus
 	return out, nil
 }
 
-// MarkDeliverability merges marks into a customer's record; later "until" times win.
+// MarkDeliverability merges marks into a customer's record (customer.Deliverability.Merge: later
+// "until" times win; a delivery of the marking message lifts its mark).
 func (s *Store) MarkDeliverability(_ context.Context, waba string, c customer.Ref, m customer.Deliverability) error {
 	if c.Key() == "" {
 		return errors.New("mark deliverability: empty customer")
@@ -452,17 +453,7 @@ func (s *Store) MarkDeliverability(_ context.Context, waba string, c customer.Re
 	defer s.mu.Unlock()
 	k := waba + "|" + c.Key()
 	cur := s.deliv[k]
-	changed := false
-	if m.UndeliverableUntil.After(cur.UndeliverableUntil) {
-		cur.UndeliverableUntil, changed = m.UndeliverableUntil, true
-	}
-	if m.MarketingCappedUntil.After(cur.MarketingCappedUntil) {
-		cur.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
-	}
-	if changed && m.Reason != "" {
-		cur.Reason = m.Reason
-	}
-	if changed {
+	if cur.Merge(m) {
 		s.deliv[k] = cur
 	}
 	return nil
