@@ -167,3 +167,62 @@ func fmtNum(v float64) string {
 func (s stat) String() string {
 	return fmtNum(s.Min) + " / " + fmtNum(s.Med) + " / " + fmtNum(s.Max)
 }
+
+// headline is one figure the webhook's targets are stated in: a benchmark's metric, or its
+// ratio to another benchmark of the same package measured in the same rounds. invert turns a
+// ratio of times into one of rates.
+type headline struct {
+	label, target string
+	pkg           string
+	num, numUnit  string
+	den           string // "" for a plain metric
+	invert        bool
+}
+
+var headlines = []headline{
+	{label: "webhook throughput ÷ raw conditional writes (one POST, one write at a time)", target: "≥ 0.6",
+		pkg: "shared/webhook", num: "BenchmarkPOSTText", numUnit: "ns/op", den: "BenchmarkFloorConditionalWrite", invert: true},
+	{label: "handler CPU (no I/O) ÷ HMAC + generic decode, one text message", target: "≤ 1.5",
+		pkg: "shared/webhook", num: "BenchmarkHandlerOnly/text", numUnit: "ns/op", den: "BenchmarkFloorText"},
+	{label: "DynamoDB calls per text message, returning customer (warm instance)", target: "1",
+		pkg: "shared/webhook", num: "BenchmarkPOSTText", numUnit: "ddb-req/msg"},
+	{label: "SQS calls per text message", target: "1",
+		pkg: "shared/webhook", num: "BenchmarkPOSTText", numUnit: "sqs-req/op"},
+	{label: "DynamoDB calls per text message, new customer (alias both ways)", target: "",
+		pkg: "shared/webhook", num: "BenchmarkPOSTTextNewCustomer", numUnit: "ddb-req/msg"},
+	{label: "DynamoDB calls per message of a 100-change POST (60 messages, 30 statuses, 10 management)", target: "",
+		pkg: "shared/webhook", num: "BenchmarkPOSTBatch100", numUnit: "ddb-req/msg"},
+}
+
+// headlineRows computes the headlines found in results: label, figure (min / median / max), target.
+func headlineRows(results []*benchResult) [][3]string {
+	find := func(pkg, name string) *benchResult {
+		for _, r := range results {
+			if r.Name == name && strings.HasSuffix(r.Pkg, pkg) {
+				return r
+			}
+		}
+		return nil
+	}
+	var rows [][3]string
+	for _, h := range headlines {
+		n := find(h.pkg, h.num)
+		if n == nil || len(n.Samples[h.numUnit]) == 0 {
+			continue
+		}
+		if h.den == "" {
+			rows = append(rows, [3]string{h.label, statOf(n.Samples[h.numUnit]).String(), h.target})
+			continue
+		}
+		d := find(h.pkg, h.den)
+		if d == nil || len(d.Samples[h.numUnit]) == 0 {
+			continue
+		}
+		a, b := n.Samples[h.numUnit], d.Samples[h.numUnit]
+		if h.invert {
+			a, b = b, a
+		}
+		rows = append(rows, [3]string{h.label, ratioStat(a, b).String(), h.target})
+	}
+	return rows
+}

@@ -58,3 +58,34 @@ func TestStatOf(t *testing.T) {
 		t.Errorf("even median = %v", s.Med)
 	}
 }
+
+func TestHeadlines(t *testing.T) {
+	const out = `pkg: github.com/aloro/wa-senders/shared/webhook
+BenchmarkFloorText-2              	   30000	     40000 ns/op
+BenchmarkFloorText-2              	   30000	     50000 ns/op
+BenchmarkPOSTText-2               	     100	   4000000 ns/op	  1.000 ddb-req/msg	  1.000 sqs-req/op
+BenchmarkPOSTText-2               	     100	   5000000 ns/op	  1.000 ddb-req/msg	  1.000 sqs-req/op
+BenchmarkHandlerOnly/text-2       	   10000	     60000 ns/op
+BenchmarkHandlerOnly/text-2       	   10000	     60000 ns/op
+BenchmarkFloorConditionalWrite-2  	    1000	   2000000 ns/op
+BenchmarkFloorConditionalWrite-2  	    1000	   3000000 ns/op
+`
+	got := map[string]string{}
+	for _, r := range headlineRows(parseBench(strings.NewReader(out))) {
+		got[r[0]] = r[1]
+	}
+	want := map[string]string{
+		headlines[0].label: "0.50 / 0.55 / 0.60", // 2/4 and 3/5, round by round
+		headlines[1].label: "1.20 / 1.35 / 1.50",
+		headlines[2].label: "1.00 / 1.00 / 1.00",
+		headlines[3].label: "1.00 / 1.00 / 1.00",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("headlines %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -440,6 +440,16 @@ func goFigures(ctx context.Context, s settings, repo string, st *benchStack, d *
 		}
 		d.p("")
 	}
+	if rows := headlineRows(results); len(rows) > 0 {
+		d.p("The webhook's figures, round by round (a ratio's two benchmarks come from the same round):")
+		d.p("")
+		d.p("| figure | min / median / max | target |")
+		d.p("| --- | --- | --- |")
+		for _, r := range rows {
+			d.p("| %s | %s | %s |", r[0], r[1], r[2])
+		}
+		d.p("")
+	}
 	if runErr != nil {
 		var failed []string
 		for _, line := range strings.Split(text, "\n") {

@@ -15,7 +15,7 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // deleteRecordItem removes the outbound record of a request (key layout: shared/store/keys.go).
@@ -110,7 +110,7 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
-		case errors.Is(err, store.ErrNotFound) && w.c.Kind == stale:
+		case errors.Is(err, persist.ErrNotFound) && w.c.Kind == stale:
 			// A closed window's TTL is in the past: DynamoDB may already have deleted it.
 		case err != nil:
 			c.windowsWrong++
@@ -159,7 +159,7 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 		case inDLQ[in.ID]:
 			c.inDLQ++
 			continue
-		case err != nil && errors.Is(err, store.ErrNotFound):
+		case err != nil && errors.Is(err, persist.ErrNotFound):
 			rep.problem("request %s (%s): no record and not in the DLQ (fake sends: %d)", in.ID, in.Exp.Why, n)
 			continue
 		case err != nil:
@@ -201,12 +201,16 @@ func (r *runner) check(ctx context.Context) (*report, error) {
 		}
 	}
 	// Requests a fault scenario enqueued itself: poison ones must never go out, the valid one
-	// queued behind them exactly once.
+	// queued behind them and a campaign's exactly once.
 	for _, f := range r.faults {
 		for _, id := range f.ids {
 			n := len(sendsBy[id])
 			delete(sendsBy, id)
 			switch {
+			case f.sendOnce[id] && n > 1:
+				c.sendCopies += n - 1
+				rep.problem("request %s (%s) sent %d times", id, f.name, n)
+			case f.sendOnce[id]:
 			case id == f.okID && n > 1:
 				c.sendCopies += n - 1
 				rep.problem("request %s (queued behind poison ones) sent %d times", id, n)

@@ -51,6 +51,10 @@ type faultRun struct {
 	hitsAfter     int64
 	cutAfter      int64
 	wantKill      bool
+	lostAnswers   int       // lost-answer: answers lost, statuses posted
+	campaignStart time.Time // campaign: when its enqueue began
+	// sendOnce are requests of ids that must go out exactly once (a campaign's).
+	sendOnce map[string]bool
 }
 
 func newFault(name string, t *target, o options) (*faultRun, error) {
@@ -61,7 +65,7 @@ func newFault(name string, t *target, o options) (*faultRun, error) {
 }
 
 func faultList() []string {
-	return []string{"ddb-pause", "sqs-pause", "graph-errors", "poison", "lambda-timeout"}
+	return []string{"ddb-pause", "sqs-pause", "graph-errors", "poison", "lambda-timeout", "campaign", "lost-answer", "graph-down"}
 }
 
 // observe sees every webhook answer; those while the fault is on (plus one request timeout,
@@ -107,6 +111,12 @@ func (f *faultRun) run(ctx context.Context, r *runner) {
 		f.poison(ctx, r)
 	case "lambda-timeout":
 		f.lambdaTimeout(ctx, r)
+	case "campaign":
+		f.campaign(ctx, r)
+	case "lost-answer":
+		f.lostAnswer(ctx, r)
+	case "graph-down":
+		f.graphDown(ctx, r)
 	}
 }
 
@@ -359,6 +369,8 @@ func (f *faultRun) check(ctx context.Context, r *runner, inDLQ map[string]bool) 
 		}
 		fmt.Fprintf(r.out, "fault %s: %d invocations handed back unstarted messages at their deadline, %d outlived it (ended mid-send)\n",
 			f.name, f.cutAfter, f.hitsAfter)
+	case "campaign", "lost-answer", "graph-down":
+		probs = append(probs, f.checkOutbound(ctx, r, inDLQ)...)
 	}
 	return probs
 }

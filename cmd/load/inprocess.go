@@ -27,6 +27,7 @@ import (
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/logging"
+	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/stack"
 	"github.com/aloro/wa-senders/shared/store"
 )
@@ -79,7 +80,7 @@ func localAWS() aws.Config {
 
 // startInprocess serves the webhook and admin API on addr and the Graph API fake on fakeAddr,
 // and polls the outbound queue, all against the harness stack st.
-func startInprocess(ctx context.Context, st *localStack, env map[string]string, t *target, addr, fakeAddr string, graphTimeout time.Duration, logLevel, dir string) (*inprocBackend, error) {
+func startInprocess(ctx context.Context, st *localStack, env map[string]string, t *target, addr, fakeAddr string, graphTimeout, answerWait time.Duration, logLevel, dir string) (*inprocBackend, error) {
 	cfg, err := config.Load(ctx, func(k string) string { return env[k] }, nil, config.Need{
 		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true,
 	})
@@ -130,7 +131,12 @@ func startInprocess(ctx context.Context, st *localStack, env map[string]string, 
 	stdout := os.Stdout
 	os.Stdout = logFile
 	webhook, err := app.Webhook(deps)
-	consume, cerr := app.Outbound(deps)
+	// A shorter wait for the status of a send whose answer was lost keeps test runs short.
+	consumer, cerr := app.OutboundConsumer(deps, func(o *outbound.Options) {
+		if answerWait > 0 {
+			o.AnswerWait = answerWait
+		}
+	})
 	os.Stdout = stdout
 	if err != nil {
 		return fail(fmt.Errorf("webhook: %w", err))
@@ -142,6 +148,7 @@ func startInprocess(ctx context.Context, st *localStack, env map[string]string, 
 	if err != nil {
 		return fail(fmt.Errorf("senders: %w", err))
 	}
+	consume := consumer.HandleEvent
 	mux := http.NewServeMux()
 	mux.Handle("/webhook", webhook)
 	for _, p := range []string{"/senders", "/senders/", "/messages", "/messages/", "/templates"} {

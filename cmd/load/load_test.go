@@ -113,6 +113,7 @@ func small() options {
 		DrainTimeout:   60 * time.Second,
 		SendLatency:    10 * time.Millisecond,
 		FaultFor:       3 * time.Second,
+		AnswerWait:     10 * time.Second,
 		GraphTimeout:   time.Second,
 		Progress:       5 * time.Second,
 	}
@@ -135,7 +136,7 @@ func runSmall(t *testing.T, o options) *report {
 	}
 	addr, fakeAddr := fmt.Sprintf("127.0.0.1:%d", addrPort), fmt.Sprintf("127.0.0.1:%d", fakePort)
 	tg := targetFor(st, res, addr, fakeAddr)
-	be, err := startInprocess(ctx, st, st.backendEnv(res), tg, addr, fakeAddr, o.GraphTimeout, "WARN", t.TempDir())
+	be, err := startInprocess(ctx, st, st.backendEnv(res), tg, addr, fakeAddr, o.GraphTimeout, o.AnswerWait, "WARN", t.TempDir())
 	if err != nil {
 		t.Fatalf("backend: %v", err)
 	}
@@ -229,5 +230,29 @@ func TestFaultLambdaTimeout(t *testing.T) {
 	// flight when Lambda ends the invocation.
 	o.GraphTimeout = 20 * time.Second
 	o.FaultFor = 15 * time.Second
+	requireClean(t, runSmall(t, o))
+}
+
+// The webhook process killed after each request of one inbound message, Meta's retry within and
+// after SQS's deduplication window: never lost, twice only after the send with a late retry.
+func TestCrashSteps(t *testing.T) {
+	t.Parallel()
+	st := testStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := crashSteps(ctx, st, &testWriter{t: t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireClean(t, rep)
+}
+
+// The outbound pipeline's scenarios of the default `make load` run: a template campaign from
+// one portfolio, answers lost after Meta accepted the send, and the Graph API down for a while.
+func TestFaultOutboundScenarios(t *testing.T) {
+	t.Parallel()
+	o := small()
+	o.Faults = []string{"campaign", "lost-answer", "graph-down"}
+	o.GraphDown = 10 * time.Second
 	requireClean(t, runSmall(t, o))
 }

@@ -57,6 +57,7 @@ type settings struct {
 	jsonOut     string
 	total       time.Duration
 	faults      string
+	crashSteps  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
@@ -85,14 +86,17 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.IntVar(&o.Workers, "workers", 8, "concurrent webhook deliveries")
 	fs.BoolVar(&o.OutboundAfterWebhooks, "outbound-after", false, "enqueue the outbound requests only once every webhook is in (measures the consumer alone)")
 	fs.DurationVar(&o.SendLatency, "send-latency", 20*time.Millisecond, "the Graph API fake's answer time for sends")
-	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 2*time.Minute, "how long the outbound pipeline may take to finish after the traffic")
+	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 5*time.Minute, "how long the outbound pipeline may take to finish after the traffic (past the consumer's 3-minute wait for the status of a send whose answer was lost)")
 	fs.DurationVar(&o.RetryFor, "retry-for", 90*time.Second, "how long a refused POST or enqueue is retried")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", 10*time.Second, "one HTTP attempt's time limit (longer than the webhook's own 8 s deadline, so its 500 is seen)")
+	fs.DurationVar(&o.AnswerWait, "answer-wait", 0, "-backend inprocess: the consumer's wait for the status of a send whose answer was lost (0: its default, 3m)")
+	fs.DurationVar(&o.GraphDown, "graph-down", 20*time.Second, "how long the graph-down scenario keeps every send failing (1h shows an hour-long incident survived)")
 	fs.DurationVar(&o.FaultFor, "fault-for", 10*time.Second, "how long a pause or a short deadline lasts (a pause must outlast the webhook's 8 s deadline for it to answer 500)")
 	fs.DurationVar(&o.GraphTimeout, "graph-timeout", 10*time.Second, "the backend's Graph API client timeout (a timeout burst outlasts it)")
 	fs.BoolVar(&o.Floor, "floor", false, "measure the floors in the run (HMAC + JSON decode of the same bodies, raw DynamoDB Local conditional writes) and print the ratios")
 	fs.Uint64Var(&o.Seed, "seed", 0, "generator seed (0: random; printed so a run can be repeated)")
-	fs.StringVar(&s.faults, "fault", "", "comma-separated fault scenarios: "+strings.Join(faultList(), ", ")+", or all")
+	fs.BoolVar(&s.crashSteps, "crash-steps", false, "only the webhook's crash-between-steps scenario: one message, the process killed after each of its requests, Meta's retry within and after SQS's 5-minute dedupe window (simulated: a fresh queue, the clock moved); counts the forwards")
+	fs.StringVar(&s.faults, "fault", "", "comma-separated fault scenarios: "+strings.Join(faultList(), ", ")+", all, or none (default: "+strings.Join(defaultFaults, ",")+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./cmd/load [flags]   (make load)")
 		fs.PrintDefaults()
@@ -109,6 +113,8 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	}
 	switch s.faults {
 	case "":
+		o.Faults = append(o.Faults, defaultFaults...)
+	case "none":
 	case "all":
 		for _, f := range faultList() {
 			if f == "lambda-timeout" && s.backendKind == "localrun" {
@@ -215,6 +221,9 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 			err = serr
 		}
 	}()
+	if s.crashSteps {
+		return crashSteps(ctx, st, out)
+	}
 	res, err := st.defaultResources(ctx)
 	if err != nil {
 		return nil, err
@@ -234,7 +243,7 @@ func runAll(ctx context.Context, s settings, out io.Writer) (rep *report, err er
 		}
 		be = lr
 	case "inprocess":
-		ip, err := startInprocess(ctx, st, st.backendEnv(res), t, s.addr, s.fakeAddr, s.opts.GraphTimeout, s.logLevel, binDir)
+		ip, err := startInprocess(ctx, st, st.backendEnv(res), t, s.addr, s.fakeAddr, s.opts.GraphTimeout, s.opts.AnswerWait, s.logLevel, binDir)
 		if err != nil {
 			return nil, err
 		}

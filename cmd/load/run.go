@@ -30,10 +30,15 @@ type options struct {
 	SendLatency    time.Duration // the Graph API fake's answer time
 	Faults         []string
 	FaultFor       time.Duration
-	Selftest       string // "drop": delete one record behind the harness's back
-	Seed           uint64
-	Prefix         string
-	Progress       time.Duration
+	// GraphDown is how long the graph-down scenario keeps the Graph API down.
+	GraphDown time.Duration
+	// AnswerWait is the in-process consumer's wait for the status of a send whose answer was
+	// lost (0: the consumer's default).
+	AnswerWait time.Duration
+	Selftest   string // "drop": delete one record behind the harness's back
+	Seed       uint64
+	Prefix     string
+	Progress   time.Duration
 	// GraphTimeout is the backend's Graph client timeout, so a "timeout" burst outlasts it.
 	GraphTimeout time.Duration
 	// OutboundAfterWebhooks holds the outbound requests back until every webhook is in.
@@ -55,7 +60,11 @@ func (o options) withDefaults() options {
 		o.RetryFor = 90 * time.Second
 	}
 	if o.DrainTimeout <= 0 {
-		o.DrainTimeout = 2 * time.Minute
+		// Past the consumer's 3-minute wait for the status of a send whose answer was lost.
+		o.DrainTimeout = 5 * time.Minute
+	}
+	if o.GraphDown <= 0 {
+		o.GraphDown = 20 * time.Second
 	}
 	if o.FaultFor <= 0 {
 		o.FaultFor = 10 * time.Second

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -21,15 +22,25 @@ import (
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/outbound/enqueue"
 	"github.com/aloro/wa-senders/shared/outbound/outboundtest"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/queue"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
 
-// TestDLQRoundTrip: a request whose sends keep failing lands in the DLQ whole after
-// maxReceiveCount (8) receives; once the cause is gone, redrive puts it back on the source
-// queue with its group and deduplication ids and the consumer sends it, once.
+// parkingFails is the real store whose conversation holds cannot be written: the consumer can
+// then not park a message on its last receive (it parks rather than dead-letters otherwise).
+type parkingFails struct{ outbound.Store }
+
+func (parkingFails) UpdateHold(context.Context, string, persist.Update[outbound.Hold]) error {
+	return errors.New("throttled")
+}
+
+// TestDLQRoundTrip: a request whose sends keep failing, and which cannot be parked in the table
+// on its last receive, lands in the DLQ whole after maxReceiveCount (8) receives; once the
+// cause is gone, redrive puts it back on the source queue with its group and deduplication ids
+// and the consumer sends it, once.
 func TestDLQRoundTrip(t *testing.T) {
 	testenv.Integration(t)
 	ctx := context.Background()
@@ -49,6 +60,7 @@ func TestDLQRoundTrip(t *testing.T) {
 	c, err := app.OutboundConsumer(deps, func(o *outbound.Options) {
 		o.Clock = clk
 		o.Backoff = func(graph.Class, int) time.Duration { return 0 }
+		o.Store = parkingFails{o.Store}
 	})
 	if err != nil {
 		t.Fatal(err)

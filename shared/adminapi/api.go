@@ -25,7 +25,9 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
@@ -35,7 +37,7 @@ import (
 type Store interface {
 	CreateSender(ctx context.Context, snd *sender.Sender) error
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error)
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	ListSenders(ctx context.Context, f store.SenderFilter, limit int, cursor string) ([]*sender.Sender, string, error)
 	ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error
 	GetPortfolio(ctx context.Context, key string) (sender.Portfolio, error)
@@ -55,7 +57,14 @@ type Graph interface {
 	VerifyCode(ctx context.Context, phoneNumberID, code string) error
 	Register(ctx context.Context, phoneNumberID, pin string) error
 	Deregister(ctx context.Context, phoneNumberID string) error
+	// RequestDisplayName asks Meta to change the number's display name (reviewed by Meta).
+	RequestDisplayName(ctx context.Context, phoneNumberID, name string) error
+	// GetBusinessProfile and UpdateBusinessProfile read and change whatsapp_business_profile.
+	GetBusinessProfile(ctx context.Context, phoneNumberID string) (graph.BusinessProfile, error)
+	UpdateBusinessProfile(ctx context.Context, phoneNumberID string, u graph.BusinessProfileUpdate) error
 }
+
+var _ Graph = (*graph.Client)(nil)
 
 // Enqueuer validates an outbound request and queues it for the outbound function. Errors that
 // are the caller's fault implement `BadRequest() bool` (→ 400) or wrap ErrInvalidRequest;
@@ -89,7 +98,13 @@ type Options struct {
 	MaxBody int64
 	// Pool serves /numbers (platform numbers); nil answers 501 there.
 	Pool NumberPool
+	// RegisterBackoff is the wait before repeating a register Meta failed transiently; 0 is
+	// DefaultRegisterBackoff, negative is none (tests).
+	RegisterBackoff time.Duration
 }
+
+// DefaultRegisterBackoff is the wait before repeating a register after a passing failure.
+const DefaultRegisterBackoff = 500 * time.Millisecond
 
 // DefaultMaxBody bounds request bodies: the largest legitimate one is a message request.
 const DefaultMaxBody = 256 << 10
@@ -105,6 +120,8 @@ type API struct {
 	now      func() time.Time
 	maxBody  int64
 	pool     NumberPool
+
+	registerBackoff time.Duration
 }
 
 // New returns the admin API handler.
@@ -119,6 +136,12 @@ func New(o Options) *API {
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
+	}
+	switch {
+	case o.RegisterBackoff == 0:
+		a.registerBackoff = DefaultRegisterBackoff
+	case o.RegisterBackoff > 0:
+		a.registerBackoff = o.RegisterBackoff
 	}
 	return a
 }
@@ -197,6 +220,9 @@ func (a *API) match(r *http.Request) route {
 			if len(v) > maxParamLen {
 				return route{name: m + " " + name}
 			}
+			if err := checkText("path", v); err != nil {
+				return route{name: m + " " + name, handler: func(http.ResponseWriter, *http.Request, []string) error { return err }}
+			}
 		}
 		if f, ok := byMethod[m]; ok {
 			return route{name: m + " " + name, handler: f, params: params}
@@ -226,6 +252,8 @@ func (a *API) match(r *http.Request) route {
 		return pick("/senders/{id}/verification", map[string]h{http.MethodPost: a.startVerification}, p[1])
 	case n == 4 && p[0] == "senders" && p[2] == "verification" && p[3] == "confirm":
 		return pick("/senders/{id}/verification/confirm", map[string]h{http.MethodPost: a.confirmVerification}, p[1])
+	case n == 3 && p[0] == "senders" && p[2] == "profile":
+		return pick("/senders/{id}/profile", map[string]h{http.MethodGet: a.getProfile, http.MethodPatch: a.patchProfile}, p[1])
 	case n == 4 && p[0] == "senders" && p[2] == "customers" && p[3] != "":
 		return pick("/senders/{id}/customers/{customer}", map[string]h{http.MethodGet: a.getCustomer}, p[1], p[3])
 	case n == 1 && p[0] == "templates":

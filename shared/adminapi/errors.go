@@ -13,6 +13,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -81,13 +82,13 @@ func (a *API) classify(err error) *apiError {
 		return &apiError{http.StatusBadRequest, "invalid_phone", pe.Error()}
 	case errors.As(err, &mbe):
 		return &apiError{http.StatusRequestEntityTooLarge, "payload_too_large", fmt.Sprintf("the body is larger than %d bytes", mbe.Limit)}
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, persist.ErrNotFound):
 		return &apiError{http.StatusNotFound, "not_found", "not found"}
 	case errors.Is(err, store.ErrSenderExists):
 		return &apiError{http.StatusConflict, "sender_exists", "a sender with this phoneNumberId already exists"}
 	case errors.Is(err, store.ErrPhoneTaken):
 		return &apiError{http.StatusConflict, "phone_taken", "this phone number already belongs to a sender"}
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, persist.ErrConflict):
 		return &apiError{http.StatusConflict, "conflict", "the sender changed concurrently; retry"}
 	case errors.Is(err, store.ErrBadCursor):
 		return &apiError{http.StatusBadRequest, "invalid_cursor", "the cursor was not issued by this API"}
@@ -123,14 +124,18 @@ func graphFailure(err error) *apiError {
 	return &apiError{http.StatusBadGateway, "graph_error", msg}
 }
 
-// decode reads a JSON object body into v strictly: unknown fields, trailing data and bodies over
-// the limit are refused.
+// decode reads a JSON object body into v strictly: a Content-Type other than application/json,
+// duplicate (or case-duplicate) keys, unknown fields, trailing data and bodies over the limit
+// are refused.
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return err
+	}
+	if err := checkKeys(body); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))

@@ -66,7 +66,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	var fakeURL string
 	e.fake, fakeURL = graphfake.ServeNew(t, graphfake.Options{VerifyCode: testCode})
 	g := graph.New(graph.Options{BaseURL: fakeURL, Version: "v24.0", Token: graphfake.DefaultToken})
-	o := adminapi.Options{Store: e.store, Graph: g, Log: logging.New(e.logs, "DEBUG"), Now: clock}
+	o := adminapi.Options{Store: e.store, Graph: g, Log: logging.New(e.logs, "DEBUG"), Now: clock, RegisterBackoff: -1}
 	for _, opt := range opts {
 		opt(&o)
 	}

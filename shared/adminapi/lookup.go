@@ -8,8 +8,8 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
-	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
 )
 
@@ -103,7 +103,7 @@ func (a *API) getCustomer(w http.ResponseWriter, r *http.Request, p []string) er
 	case err == nil:
 		out.Window = WindowView{Open: win.OpenAt(now), ExpiresAt: timePtr(win.ExpiresAt), FreeEntry: win.FreeEntry}
 		out.LastInboundAt = timePtr(win.LastInboundAt)
-	case !errors.Is(err, store.ErrNotFound):
+	case !errors.Is(err, persist.ErrNotFound):
 		return err
 	}
 	opt, err := a.store.GetOptOut(ctx, snd.WABAID, ref)
@@ -156,7 +156,7 @@ func (a *API) getMessage(w http.ResponseWriter, r *http.Request, p []string) err
 	}
 	rec, err := a.store.GetRecord(r.Context(), p[0])
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, persist.ErrNotFound) {
 			return &apiError{http.StatusNotFound, "message_not_found", "no outbound record with this id"}
 		}
 		return err
@@ -178,11 +178,14 @@ func (a *API) postMessage(w http.ResponseWriter, r *http.Request, _ []string) er
 	if a.enqueuer == nil {
 		return &apiError{http.StatusNotImplemented, "not_implemented", "message enqueueing is not configured"}
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &apiError{http.StatusUnsupportedMediaType, "unsupported_media_type", "send application/json"}
+	if err := requireJSON(r); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
+		return err
+	}
+	if err := checkKeys(body); err != nil {
 		return err
 	}
 	// The queue's own contract check: the same strict decoding the outbound function applies.

@@ -79,9 +79,8 @@ func TestTemplatesAndMessages(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.store.UpdateTemplate(ctx, "2001", "order_update", "en-US", func(cur *template.Template, _ bool) error {
-		cur.Status, cur.Category = "APPROVED", "UTILITY"
-		return nil
+	if _, err := e.store.UpdateTemplate(ctx, "2001", "order_update", "en-US", func(cur *template.Template) (*template.Template, error) {
+		return &template.Template{Status: "APPROVED", Category: "UTILITY"}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,11 +95,14 @@ func TestTemplatesAndMessages(t *testing.T) {
 	}
 	e.mustErr(http.StatusBadRequest, "invalid_request", http.MethodGet, "/templates", nil)
 
-	if _, err := e.store.UpdateRecord(ctx, "req-1", func(cur *outbound.Record, _ bool) error {
+	if _, err := e.store.UpdateRecord(ctx, "req-1", func(cur *outbound.Record) (*outbound.Record, error) {
+		if cur == nil {
+			cur = &outbound.Record{}
+		}
 		*cur = outbound.Record{SenderID: "1001", To: "+16505551234", Mode: outbound.ModeTemplate,
 			Status: outbound.StatusDelivered, WAMID: "wamid.X", Attempts: 1,
 			Request: &outbound.Request{ID: "req-1", Text: "private words"}}
-		return nil
+		return cur, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

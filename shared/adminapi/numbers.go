@@ -407,13 +407,13 @@ func (a *API) platformSender(ctx context.Context, e164, pnid, waba, business, na
 	if snd.Status != sender.StatusPending {
 		return snd, nil
 	}
-	return a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	return a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
 		if s.Status != sender.StatusPending {
-			return store.ErrNoChange
+			return persist.ErrNoChange
 		}
 		s.VerificationMethod = "platform"
 		return s.Fire(sender.EventCodeVerified, sender.SourceOperator, "platform number verified by the pool", now)
-	})
+	}))
 }
 
 // returnToPool gives a deleted platform sender's number back to the pool.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aloro/wa-senders/shared/persist"
 	"net/http"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type SenderView struct {
 	ThroughputLevel string `json:"throughputLevel"`
 	// CodeAttemptsLeft is how many wrong verification codes the sender still accepts.
 	CodeAttemptsLeft int `json:"codeAttemptsLeft"`
+	// HistoryTruncated is true in a list page when only the newest ListHistory entries are
+	// shown; GET /senders/{id} has the whole history.
+	HistoryTruncated bool `json:"historyTruncated,omitempty"`
 }
 
 // view builds the API view of s; portfolios caches portfolio reads within one request.
@@ -46,7 +50,7 @@ func (a *API) view(ctx context.Context, s *sender.Sender, portfolios map[string]
 	if !ok {
 		var err error
 		p, err = a.store.GetPortfolio(ctx, key)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errors.Is(err, persist.ErrNotFound) {
 			return SenderView{}, fmt.Errorf("get portfolio: %w", err)
 		}
 		if portfolios != nil {
@@ -77,9 +81,13 @@ func (a *API) view(ctx context.Context, s *sender.Sender, portfolios map[string]
 }
 
 func (a *API) writeSender(ctx context.Context, w http.ResponseWriter, status int, s *sender.Sender) error {
+	tag := etag(s)
 	v, err := a.view(ctx, s, nil)
 	if err != nil {
 		return err
+	}
+	if tag != "" {
+		w.Header().Set("ETag", tag)
 	}
 	writeJSON(w, status, v)
 	return nil
@@ -131,6 +139,7 @@ func (a *API) createSender(w http.ResponseWriter, r *http.Request, _ []string) e
 		return err
 	}
 	snd := sender.New(in.PhoneNumberID, typ, e164, in.WABAID, in.BusinessID, name, assistants, sender.SourceOperator, a.now().UTC())
+	stampActor(snd, 0, principal(r.Context()))
 	if err := a.store.CreateSender(r.Context(), snd); err != nil {
 		return err
 	}
@@ -168,6 +177,9 @@ func displayName(v string) (string, error) {
 	case utf8.RuneCountInString(v) > maxDisplayName:
 		return "", badRequest("displayName: at most %d characters", maxDisplayName)
 	}
+	if err := checkText("displayName", v); err != nil {
+		return "", err
+	}
 	return v, nil
 }
 
@@ -183,12 +195,30 @@ func assistantList(in []string) ([]string, error) {
 		if id == "" || len(id) > maxAssistantID || !utf8.ValidString(id) {
 			return nil, badRequest("assistants: ids are non-empty strings of at most %d bytes", maxAssistantID)
 		}
+		if err := checkText("assistants", id); err != nil {
+			return nil, err
+		}
 		if !seen[id] {
 			seen[id] = true
 			out = append(out, id)
 		}
 	}
 	return out, nil
+}
+
+// ListHistory is how many of a sender's newest history entries a list page shows (the sender's
+// own GET shows all of them): it keeps a page of maxPageSize senders far under Lambda's 6 MB
+// answer limit whatever their history length.
+const ListHistory = 20
+
+// capHistory returns s with only its newest ListHistory history entries (a copy when cut).
+func capHistory(s *sender.Sender) (*sender.Sender, bool) {
+	if len(s.StatusHistory) <= ListHistory {
+		return s, false
+	}
+	c := *s
+	c.StatusHistory = s.StatusHistory[len(s.StatusHistory)-ListHistory:]
+	return &c, true
 }
 
 // listResponse is the body of GET /senders.
@@ -225,10 +255,12 @@ func (a *API) listSenders(w http.ResponseWriter, r *http.Request, _ []string) er
 	out := listResponse{Senders: make([]SenderView, 0, len(list)), NextCursor: next}
 	portfolios := map[string]sender.Portfolio{}
 	for _, s := range list {
+		s, cut := capHistory(s)
 		v, err := a.view(r.Context(), s, portfolios)
 		if err != nil {
 			return err
 		}
+		v.HistoryTruncated = cut
 		out.Senders = append(out.Senders, v)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -262,7 +294,7 @@ func (a *API) getSender(w http.ResponseWriter, r *http.Request, p []string) erro
 
 // senderErr names the sender in a not-found answer.
 func senderErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return &apiError{http.StatusNotFound, "sender_not_found", "no sender with this id"}
 	}
 	return err
@@ -309,7 +341,33 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 		}
 	}
 	now := a.now().UTC()
-	snd, err := a.store.UpdateSender(r.Context(), p[0], func(s *sender.Sender) error {
+	actor := principal(r.Context())
+	// A registered number's display name is Meta's to approve: the change is requested there
+	// and shows as pending until phone_number_name_update decides. Before registration the
+	// name is only ours (it is what the number is registered with).
+	atMeta := false
+	if in.DisplayName != nil {
+		cur, err := a.store.GetSender(r.Context(), p[0])
+		if err != nil {
+			return senderErr(err)
+		}
+		if err := checkIfMatch(r, cur); err != nil {
+			return err
+		}
+		if cur.Registered() && cur.DisplayName != name && !(cur.RequestedDisplayName == name && cur.DisplayNameStatus == sender.NamePendingReview) {
+			if err := a.graph.RequestDisplayName(r.Context(), cur.ID, name); err != nil {
+				return err
+			}
+			atMeta = true
+			a.log.Info("display name change requested at Meta", "sender", cur.ID)
+		}
+	}
+	snd, err := a.store.UpdateSender(r.Context(), p[0], persist.InPlace(func(s *sender.Sender) error {
+		if err := checkIfMatch(r, s); err != nil {
+			return err
+		}
+		n := len(s.StatusHistory)
+		defer stampActor(s, n, actor)
 		changed := false
 		if ev != "" {
 			if err := s.Fire(ev, sender.SourceOperator, "set "+*in.Status+" by an operator", now); err != nil {
@@ -317,18 +375,26 @@ func (a *API) patchSender(w http.ResponseWriter, r *http.Request, p []string) er
 			}
 			changed = true
 		}
-		if in.DisplayName != nil && s.DisplayName != name {
+		switch {
+		case in.DisplayName == nil:
+		case atMeta:
+			if s.RequestDisplayName(name, now) {
+				changed = true
+			}
+		case s.Registered():
+			// Requested already (or the current name): nothing more to do here.
+		case s.DisplayName != name:
 			s.DisplayName, changed = name, true
 		}
 		if in.Assistants != nil && !equalStrings(s.Assistants, assistants) {
 			s.Assistants, changed = assistants, true
 		}
 		if !changed {
-			return store.ErrNoChange
+			return persist.ErrNoChange
 		}
 		s.UpdatedAt = now
 		return nil
-	})
+	}))
 	if err != nil {
 		return senderErr(err)
 	}
@@ -361,6 +427,9 @@ func (a *API) deleteSender(w http.ResponseWriter, r *http.Request, p []string) e
 	snd, err := a.store.GetSender(ctx, p[0])
 	if err != nil {
 		return senderErr(err)
+	}
+	if err := checkIfMatch(r, snd); err != nil {
+		return err
 	}
 	// Deregister first: a number archived here but still registered at Meta would keep
 	// receiving messages nobody handles. A number never registered (a typo in phoneNumberId

@@ -259,9 +259,9 @@ func TestRouting(t *testing.T) {
 // setStatus forces a stored sender's status (as if set up earlier).
 func setStatus(t *testing.T, e *env, id string, st sender.Status) {
 	t.Helper()
-	if _, err := e.store.UpdateSender(context.Background(), id, func(s *sender.Sender) error {
+	if _, err := e.store.UpdateSender(context.Background(), id, func(s *sender.Sender) (*sender.Sender, error) {
 		s.Status = st
-		return nil
+		return s, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

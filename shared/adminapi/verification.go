@@ -5,14 +5,15 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/aloro/wa-senders/shared/persist"
 	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/sender"
-	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
 )
 
@@ -78,7 +79,8 @@ func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []stri
 		return err
 	}
 	now := a.now().UTC()
-	snd, err = a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	snd, err = a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		reason := "verification code requested by " + strings.ToLower(method)
 		if s.Status == sender.StatusFailed {
 			reason = "retry setup: " + reason
@@ -89,7 +91,7 @@ func (a *API) startVerification(w http.ResponseWriter, r *http.Request, p []stri
 		s.VerificationMethod = strings.ToLower(method)
 		s.UpdatedAt = now
 		return nil
-	})
+	}))
 	if err != nil {
 		return senderErr(err)
 	}
@@ -166,11 +168,12 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 	}
 	if verr != nil {
 		var failed bool
-		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		upd, err := a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
+			defer stampActor(s, len(s.StatusHistory), principal(ctx))
 			f, err := s.CodeRejected(now)
 			failed = f
 			return err
-		})
+		}))
 		if err != nil {
 			return nil, senderErr(err)
 		}
@@ -182,13 +185,14 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 		return nil, &apiError{http.StatusBadRequest, "wrong_code",
 			fmt.Sprintf("the verification code is wrong; %d attempts left", upd.CodeAttemptsLeft())}
 	}
-	upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	upd, err := a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		if err := s.Fire(sender.EventCodeVerified, sender.SourceOperator, "verification code accepted", now); err != nil {
 			return err
 		}
 		s.FailedCodeAttempts = 0
 		return nil
-	})
+	}))
 	if err != nil {
 		return nil, senderErr(err)
 	}
@@ -196,13 +200,53 @@ func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (
 	return upd, nil
 }
 
+// registerAttempts bounds the register calls one confirm makes when Meta answers with a
+// passing failure (5xx, network, throughput): Meta allows 10 register calls per 72 h.
+const registerAttempts = 2
+
+// registerFailure says what a failed register means for the sender.
+type registerFailure int
+
+const (
+	// registerFailedForGood: this number cannot be registered as things are (verify first,
+	// register limit, too many PIN guesses, an invalid request): setup failed, retry setup.
+	registerFailedForGood registerFailure = iota
+	// registerRetryLater: transient or platform-side (a 5xx or network failure, a token being
+	// replaced, a number deleted less than 5 minutes ago, PIN tried too fast, an unreadable
+	// answer): the verified state is kept; confirming again retries the register.
+	registerRetryLater
+	// registerNeedsPIN: the number has another two-step PIN: the caller gives it.
+	registerNeedsPIN
+)
+
+// classifyRegister maps a register error to its effect on the sender.
+func classifyRegister(err error) registerFailure {
+	switch class := graph.Classify(err); {
+	case class == graph.ClassWrongPIN:
+		return registerNeedsPIN
+	case class.Retryable(), class == graph.ClassTokenInvalid, class == graph.ClassRecentlyDeleted,
+		class == graph.ClassPINTooFast, class == graph.ClassUnknown:
+		return registerRetryLater
+	}
+	return registerFailedForGood
+}
+
 func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*sender.Sender, error) {
-	rerr := a.graph.Register(ctx, snd.ID, pin)
+	var rerr error
+	for i := range registerAttempts {
+		if rerr = a.graph.Register(ctx, snd.ID, pin); rerr == nil || !graph.IsRetryable(rerr) || i == registerAttempts-1 {
+			break
+		}
+		if err := sleepCtx(ctx, a.registerBackoff); err != nil {
+			break
+		}
+	}
 	now := a.now().UTC()
 	if rerr == nil {
-		upd, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+		upd, err := a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
+			defer stampActor(s, len(s.StatusHistory), principal(ctx))
 			return s.Fire(sender.EventRegistered, sender.SourceOperator, "registered with Meta", now)
-		})
+		}))
 		if err != nil {
 			return nil, senderErr(err)
 		}
@@ -210,26 +254,48 @@ func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*se
 		return upd, nil
 	}
 	class := graph.Classify(rerr)
-	switch {
-	case class == graph.ClassWrongPIN:
+	switch classifyRegister(rerr) {
+	case registerNeedsPIN:
 		// The number already has a two-step PIN: the caller must give it (or reset it at Meta).
 		return nil, &apiError{http.StatusBadRequest, "wrong_pin",
 			"the number already has a different two-step PIN: send it as pin; the sender stays connecting"}
-	case class.Retryable() || class == graph.ClassPINTooFast || class == graph.ClassUnknown:
-		// Passing failures keep the sender connecting: confirming again retries the register.
-		return nil, rerr
+	case registerRetryLater:
+		// The code is verified: keep it. Confirming again (no code needed) retries the register.
+		a.log.Warn("register failed, sender stays connecting", "sender", snd.ID, "class", string(class), "graphCode", graph.Code(rerr))
+		msg := fmt.Sprintf("Meta could not register the number now (%s", class)
+		if c := graph.Code(rerr); c != 0 {
+			msg += fmt.Sprintf(", code %d", c)
+		}
+		msg += "); the code stays verified and the sender connecting: confirm again later to retry the register"
+		return nil, &apiError{http.StatusServiceUnavailable, "register_retry_later", msg}
 	}
 	reason := fmt.Sprintf("registration failed: %s", class)
 	if c := graph.Code(rerr); c != 0 {
 		reason += fmt.Sprintf(" (code %d)", c)
 	}
-	if _, err := a.store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) error {
+	if _, err := a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		return s.Fire(sender.EventSetupFailed, sender.SourceOperator, reason, now)
-	}); err != nil && !sender.IsRefused(err) && !errors.Is(err, store.ErrNotFound) {
+	})); err != nil && !sender.IsRefused(err) && !errors.Is(err, persist.ErrNotFound) {
 		return nil, err
 	}
 	a.log.Warn("registration failed", "sender", snd.ID, "class", string(class), "graphCode", graph.Code(rerr))
 	return nil, rerr
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // newPIN draws a uniform six-digit PIN from crypto/rand.

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
@@ -204,15 +205,68 @@ func TestVerificationGraphFailures(t *testing.T) {
 	if r.str("status") != "connecting" {
 		t.Fatalf("after a wrong PIN: %s", r.raw)
 	}
-	// A passing failure too.
-	scriptErr(t, e, "*/register", 2)
-	e.mustErr(http.StatusBadGateway, "graph_error", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{})
+	// A passing failure too (twice: the confirm repeats the register once itself).
+	if err := e.fake.Script(graphfake.Script{Path: "*/register", ErrorCode: 2, Times: 2}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustErr(http.StatusServiceUnavailable, "register_retry_later", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{})
 	r = e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification/confirm", map[string]any{"pin": "222222"})
 	if r.str("status") != "online" {
 		t.Fatalf("register from connecting: %s", r.raw)
 	}
 	if n := len(e.graphRequests("verify_code")); n != 2 {
 		t.Errorf("verify_code calls = %d, want 2 (none once connecting)", n)
+	}
+}
+
+// TestRegisterTransientKeepsVerified: a register that fails for a transient or platform-side
+// reason (an expired token, a number deleted minutes ago, a 5xx) leaves the sender connecting
+// with its code verified; confirming again, without a new code, registers it.
+func TestRegisterTransientKeepsVerified(t *testing.T) {
+	t.Parallel()
+	for name, s := range map[string]graphfake.Script{
+		"token 190":            {ErrorCode: 190, Status: http.StatusUnauthorized},
+		"recently deleted":     {ErrorCode: 133015},
+		"5xx without a code":   {Status: http.StatusBadGateway, Body: "upstream failure", Times: 2},
+		"transient code twice": {ErrorCode: 131000, Times: 2},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.create("1001", "+40721234567")
+			e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "sms"})
+			s.Path = "*/register"
+			if err := e.fake.Script(s); err != nil {
+				t.Fatal(err)
+			}
+			e.mustErr(http.StatusServiceUnavailable, "register_retry_later", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{"code": testCode})
+			r := e.must(http.StatusOK, http.MethodGet, "/senders/1001", nil)
+			if r.str("status") != "connecting" {
+				t.Fatalf("after %s: %s", name, r.raw)
+			}
+			r = e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification/confirm", map[string]any{})
+			if r.str("status") != "online" {
+				t.Fatalf("retried register: %s", r.raw)
+			}
+			if n := len(e.graphRequests("verify_code")); n != 1 {
+				t.Errorf("verify_code calls = %d, want 1 (the verified state is kept)", n)
+			}
+		})
+	}
+}
+
+// TestPatchOnlineNeedsRegister: an operator cannot PATCH a connecting sender online; only a
+// successful register gets it there.
+func TestPatchOnlineNeedsRegister(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create("1001", "+40721234567")
+	e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "sms"})
+	scriptErr(t, e, "*/register", 133015)
+	e.mustErr(http.StatusServiceUnavailable, "register_retry_later", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{"code": testCode})
+	e.mustErr(http.StatusConflict, "transition_refused", http.MethodPatch, "/senders/1001", map[string]any{"status": "online"})
+	if r := e.must(http.StatusOK, http.MethodGet, "/senders/1001", nil); r.str("status") != "connecting" {
+		t.Fatalf("PATCH online from connecting: %s", r.raw)
 	}
 }
 

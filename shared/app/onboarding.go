@@ -59,45 +59,17 @@ func Onboarding(d Deps) (*onboarding.Service, error) {
 	})
 }
 
-// OnboardingSenders adapts *store.Store to onboarding.Senders (the shared error vocabulary).
-type OnboardingSenders struct{ S *store.Store }
+// OnboardingSenders is *store.Store as onboarding.Senders: a taken phone number or id is the
+// shared conflict error.
+type OnboardingSenders struct{ *store.Store }
 
 var _ onboarding.Senders = OnboardingSenders{}
 
-// GetSender returns persist.ErrNotFound for an unknown sender.
-func (a OnboardingSenders) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
-	s, err := a.S.GetSender(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, persist.ErrNotFound
-	}
-	return s, err
-}
-
 // CreateSender returns persist.ErrConflict when the phone number or id is taken.
 func (a OnboardingSenders) CreateSender(ctx context.Context, s *sender.Sender) error {
-	err := a.S.CreateSender(ctx, s)
+	err := a.Store.CreateSender(ctx, s)
 	if errors.Is(err, store.ErrPhoneTaken) || errors.Is(err, store.ErrSenderExists) {
 		return persist.ErrConflict
 	}
 	return err
-}
-
-// UpdateSender maps persist.ErrNoChange and the store's not-found.
-func (a OnboardingSenders) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
-	s, err := a.S.UpdateSender(ctx, id, func(cur *sender.Sender) error {
-		err := fn(cur)
-		if errors.Is(err, persist.ErrNoChange) {
-			return store.ErrNoChange
-		}
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, persist.ErrNotFound
-	}
-	return s, err
-}
-
-// ListSendersByWABA lists the WABA's senders.
-func (a OnboardingSenders) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error) {
-	return a.S.ListSendersByWABA(ctx, waba)
 }

@@ -48,7 +48,7 @@ func TestOnboardingSurvivesDeathBetweenSteps(t *testing.T) {
 			b := biz{fmt.Sprint(1400 + dieAt), fmt.Sprint(2400 + dieAt), fmt.Sprint(3400 + dieAt)}
 			code := o.fake.AddBusiness(b.business("Crash " + b.id))
 			codes = append(codes, code)
-			svc, err := onboarding.New(onboarding.Options{Store: &dyingStore{Store: o.st, dieAt: dieAt}, Senders: app.OnboardingSenders{S: o.st},
+			svc, err := onboarding.New(onboarding.Options{Store: &dyingStore{Store: o.st, dieAt: dieAt}, Senders: app.OnboardingSenders{Store: o.st},
 				Secrets: o.vault, Graph: g, AppID: e2eAppID, AppSecret: e2eAppSecret})
 			if err != nil {
 				t.Fatal(err)
@@ -100,7 +100,7 @@ func TestScheduleResumesRetryingOnboardings(t *testing.T) {
 	}
 	g := graph.New(graph.Options{BaseURL: o.fakeURL, Version: config.DefaultGraphVersion, Token: e2eAccessToken, TokenFor: o.vault.TokenFor})
 	at := func(offset time.Duration) *onboarding.Service {
-		svc, err := onboarding.New(onboarding.Options{Store: o.st, Senders: app.OnboardingSenders{S: o.st}, Secrets: o.vault, Graph: g,
+		svc, err := onboarding.New(onboarding.Options{Store: o.st, Senders: app.OnboardingSenders{Store: o.st}, Secrets: o.vault, Graph: g,
 			AppID: e2eAppID, AppSecret: e2eAppSecret, Now: func() time.Time { return time.Now().Add(offset) }})
 		if err != nil {
 			t.Fatal(err)

@@ -54,7 +54,7 @@ func TestOnboardingWithoutNumberAndWithPoolNumber(t *testing.T) {
 	code = o.fake.AddBusiness(pooled.business("Pool Number"))
 	ps, _ := o.fake.PhoneNumber(pooled.phone)
 	g := graph.New(graph.Options{BaseURL: o.fakeURL, Version: config.DefaultGraphVersion, Token: e2eAccessToken, TokenFor: o.vault.TokenFor})
-	svc, err := onboarding.New(onboarding.Options{Store: o.st, Senders: app.OnboardingSenders{S: o.st}, Secrets: o.vault, Graph: g,
+	svc, err := onboarding.New(onboarding.Options{Store: o.st, Senders: app.OnboardingSenders{Store: o.st}, Secrets: o.vault, Graph: g,
 		AppID: e2eAppID, AppSecret: e2eAppSecret, Pool: poolOf{"+" + ps.DisplayPhoneNumber: true}})
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,7 @@ func OutboundConsumer(d Deps, tune func(*outbound.Options)) (*outbound.Consumer,
 		Log:                 d.Log,
 		ThroughputPerSecond: d.Config.ThroughputPerSecond,
 		Instances:           outboundMaxConcurrency,
+		SharedPacing:        true,
 		MaxReceiveCount:     outboundMaxReceiveCount,
 		// EMF lines on stdout, next to the logs, as the webhook's.
 		Metrics: os.Stdout,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/onboarding"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/reconcile"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -97,28 +98,16 @@ func (a ReconcileStore) ListSenders(ctx context.Context, limit int, cursor strin
 	return list, next, err
 }
 
-// UpdateSender maps "no change" and "gone" to the store's conventions.
-func (a ReconcileStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) (bool, error)) error {
-	_, err := a.S.UpdateSender(ctx, id, func(s *sender.Sender) error {
-		changed, err := fn(s)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return store.ErrNoChange
-		}
-		return nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return reconcile.ErrGone
-	}
+// UpdateSender is the store's, without the result the reconciler does not use.
+func (a ReconcileStore) UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) error {
+	_, err := a.S.UpdateSender(ctx, id, fn)
 	return err
 }
 
 // PortfolioTier returns the recorded tier, "" when none.
 func (a ReconcileStore) PortfolioTier(ctx context.Context, key string) (string, error) {
 	p, err := a.S.GetPortfolio(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {
@@ -131,6 +120,25 @@ func (a ReconcileStore) PortfolioTier(ctx context.Context, key string) (string, 
 func (a ReconcileStore) SetPortfolioTier(ctx context.Context, key, tier string, at time.Time) error {
 	_, err := a.S.SetPortfolioTier(ctx, key, tier, at)
 	return err
+}
+
+// WABABan reads the ban state account_update webhooks left on the WABA's account item.
+func (a ReconcileStore) WABABan(ctx context.Context, waba string) (sender.WABABan, error) {
+	acct, err := a.S.GetAccount(ctx, waba)
+	if errors.Is(err, persist.ErrNotFound) {
+		return sender.WABABan{}, nil
+	}
+	if err != nil {
+		return sender.WABABan{}, fmt.Errorf("get account: %w", err)
+	}
+	var b sender.WABABan
+	if acct.Ban != nil {
+		b.State, b.EventAt = acct.Ban.State, acct.Ban.EventAt
+	}
+	if sd := acct.ScheduledDisable; sd != nil {
+		b.ScheduledAt, b.ScheduledEventAt = sd.At, sd.EventAt
+	}
+	return b, nil
 }
 
 // Cursor returns where the last run stopped.

@@ -7,10 +7,12 @@ package awsclient
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -19,9 +21,22 @@ import (
 	"github.com/aloro/wa-senders/shared/config"
 )
 
+// IdleConnsPerHost is how many idle connections the SDK's HTTP client keeps per host. The
+// SDK's default (10) is below the webhook's parallelism (16 storage calls of one POST in
+// flight), so a batch POST would open, and then close, connections on every call.
+const IdleConnsPerHost = 64
+
+// HTTPClient is the SDK's HTTP client with IdleConnsPerHost.
+func HTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConns = 2 * IdleConnsPerHost
+		tr.MaxIdleConnsPerHost = IdleConnsPerHost
+	})
+}
+
 // Load returns the SDK configuration (region, credentials, endpoints from the environment).
 func Load(ctx context.Context) (aws.Config, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(HTTPClient()))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}

@@ -98,4 +98,33 @@ type Deliverability struct {
 	UndeliverableUntil   time.Time `json:"undeliverableUntil,omitzero"`
 	MarketingCappedUntil time.Time `json:"marketingCappedUntil,omitzero"`
 	Reason               string    `json:"reason,omitempty"`
+	// UndeliverableWAMID is the message whose 131026 set UndeliverableUntil.
+	UndeliverableWAMID string `json:"undeliverableWamid,omitempty"`
+	// DeliveredWAMID, in an update only, says that message was delivered after all (another
+	// device of a multi-device user received it): the mark it set is lifted.
+	DeliveredWAMID string `json:"-"`
+}
+
+// Merge applies an update m to the stored marks and reports whether anything changed. Marks
+// only extend (the later expiry wins), except that a delivery of the very message whose 131026
+// set the undeliverable mark lifts it: the customer is reachable.
+func (d *Deliverability) Merge(m Deliverability) bool {
+	changed := false
+	if m.DeliveredWAMID != "" && m.DeliveredWAMID == d.UndeliverableWAMID && !d.UndeliverableUntil.IsZero() {
+		d.UndeliverableUntil, d.UndeliverableWAMID, changed = time.Time{}, "", true
+		if d.MarketingCappedUntil.IsZero() {
+			d.Reason = ""
+		}
+	}
+	if m.UndeliverableUntil.After(d.UndeliverableUntil) {
+		// The mark now belongs to this failure (none named: no delivery can lift it).
+		d.UndeliverableUntil, d.UndeliverableWAMID, changed = m.UndeliverableUntil, m.UndeliverableWAMID, true
+	}
+	if m.MarketingCappedUntil.After(d.MarketingCappedUntil) {
+		d.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
+	}
+	if changed && m.Reason != "" {
+		d.Reason = m.Reason
+	}
+	return changed
 }

@@ -144,25 +144,7 @@ func (c *Client) GetPhoneNumber(ctx context.Context, phoneNumberID string) (Phon
 	if err := c.do(ctx, http.MethodGet, phoneNumberID, "", q, nil, &w); err != nil {
 		return PhoneNumber{}, fmt.Errorf("get phone number: %w", err)
 	}
-	p := PhoneNumber{
-		ID:                     string(w.ID),
-		DisplayPhoneNumber:     w.DisplayPhoneNumber,
-		VerifiedName:           w.VerifiedName,
-		QualityRating:          w.QualityRating,
-		MessagingLimit:         w.MessagingLimit,
-		Status:                 w.Status,
-		NameStatus:             w.NameStatus,
-		CodeVerificationStatus: w.CodeVerificationStatus,
-		PlatformType:           w.PlatformType,
-		AccountMode:            w.AccountMode,
-	}
-	if w.Throughput != nil {
-		p.ThroughputLevel = w.Throughput.Level
-	}
-	if p.ID == "" {
-		p.ID = phoneNumberID
-	}
-	return p, nil
+	return w.phone(phoneNumberID), nil
 }
 
 // HealthStatus is a node's health_status: whether it can send, and why not, per entity in the
@@ -206,6 +188,29 @@ type wireHealth struct {
 	} `json:"health_status"`
 }
 
+// phone converts the wire form; id fills an answer without an id.
+func (w wirePhoneNumber) phone(id string) PhoneNumber {
+	p := PhoneNumber{
+		ID:                     string(w.ID),
+		DisplayPhoneNumber:     w.DisplayPhoneNumber,
+		VerifiedName:           w.VerifiedName,
+		QualityRating:          w.QualityRating,
+		MessagingLimit:         w.MessagingLimit,
+		Status:                 w.Status,
+		NameStatus:             w.NameStatus,
+		CodeVerificationStatus: w.CodeVerificationStatus,
+		PlatformType:           w.PlatformType,
+		AccountMode:            w.AccountMode,
+	}
+	if w.Throughput != nil {
+		p.ThroughputLevel = w.Throughput.Level
+	}
+	if p.ID == "" {
+		p.ID = id
+	}
+	return p
+}
+
 // GetHealthStatus reads health_status of any node (phone number, WABA, template, …).
 func (c *Client) GetHealthStatus(ctx context.Context, nodeID string) (HealthStatus, error) {
 	var w wireHealth
@@ -213,8 +218,17 @@ func (c *Client) GetHealthStatus(ctx context.Context, nodeID string) (HealthStat
 	if err := c.do(ctx, http.MethodGet, nodeID, "", q, nil, &w); err != nil {
 		return HealthStatus{}, fmt.Errorf("get health status: %w", err)
 	}
-	if w.HealthStatus == nil {
+	h, ok := w.health()
+	if !ok {
 		return HealthStatus{}, fmt.Errorf("get health status: answer has no health_status: %w", ErrUnexpectedResponse)
+	}
+	return h, nil
+}
+
+// health converts the wire form; ok is false when the answer had no health_status.
+func (w wireHealth) health() (HealthStatus, bool) {
+	if w.HealthStatus == nil {
+		return HealthStatus{}, false
 	}
 	h := HealthStatus{CanSendMessage: w.HealthStatus.CanSendMessage}
 	for _, e := range w.HealthStatus.Entities {
@@ -225,7 +239,7 @@ func (c *Client) GetHealthStatus(ctx context.Context, nodeID string) (HealthStat
 		}
 		h.Entities = append(h.Entities, he)
 	}
-	return h, nil
+	return h, true
 }
 
 // stringList accepts a string array or a single string.

@@ -163,6 +163,9 @@ type Fake struct {
 	changed  chan struct{} // closed and replaced on every new send
 	su       *signup       // Embedded Signup state (onboarding.go)
 	pv       preverified   // pre-verified numbers (preverified.go)
+	// profiles and nameRequests: see profile.go.
+	profiles     map[string]map[string]any
+	nameRequests map[string]string
 }
 
 // New builds a Fake.
@@ -702,6 +705,7 @@ func (f *Fake) resetLocked() {
 	f.scripts = nil
 	f.su = nil
 	f.phones = map[string]*numberRecord{}
+	f.profiles, f.nameRequests = nil, nil
 	f.requests = nil
 	f.sends = nil
 	f.latency = f.baseLatency

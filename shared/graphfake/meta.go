@@ -45,8 +45,12 @@ func (f *Fake) defaultAnswer(c *call) result {
 	switch {
 	case c.method == http.MethodGet && c.edge == "":
 		return f.getNode(c)
+	case c.method == http.MethodPost && c.edge == "" && c.param("new_display_name") != "":
+		return f.requestDisplayName(c)
 	case c.method == http.MethodPost && c.edge == "":
 		return f.setPIN(c)
+	case c.edge == "whatsapp_business_profile" && (c.method == http.MethodGet || c.method == http.MethodPost):
+		return f.businessProfile(c)
 	case c.method == http.MethodPost && c.edge == "messages":
 		return f.send(c)
 	case c.method == http.MethodPost && c.edge == "request_code":

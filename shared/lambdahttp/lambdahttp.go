@@ -71,6 +71,7 @@ func Request(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (*http.Requ
 		}
 		u.RawQuery = q.Encode()
 	}
+	ctx = WithPrincipal(ctx, eventPrincipal(ev))
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)

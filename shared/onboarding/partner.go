@@ -51,12 +51,12 @@ func (s *Service) PartnerEvent(ctx context.Context, waba, event, ownerBusinessID
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
 	for _, snd := range senders {
-		_, err := s.o.Senders.UpdateSender(ctx, snd.ID, func(cur *sender.Sender) error {
+		_, err := s.o.Senders.UpdateSender(ctx, snd.ID, persist.InPlace(func(cur *sender.Sender) error {
 			if !cur.Disconnect(ReasonDisconnected, sender.SourceWebhook, at) {
 				return persist.ErrNoChange
 			}
 			return nil
-		})
+		}))
 		if err != nil && !isNoChange(err) && !errors.Is(err, persist.ErrNotFound) {
 			return fmt.Errorf("disconnect sender: %w", err)
 		}

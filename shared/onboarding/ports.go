@@ -2,6 +2,7 @@ package onboarding
 
 import (
 	"context"
+	"github.com/aloro/wa-senders/shared/persist"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
@@ -29,7 +30,7 @@ type Store interface {
 type Senders interface {
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
 	CreateSender(ctx context.Context, s *sender.Sender) error
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error)
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error)
 }
 

@@ -206,7 +206,7 @@ func (s *Service) reopenSender(ctx context.Context, o *Onboarding) error {
 	if o.PhoneNumberID == "" {
 		return nil
 	}
-	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, func(snd *sender.Sender) error {
+	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, persist.InPlace(func(snd *sender.Sender) error {
 		if snd.Status != sender.StatusFailed {
 			return persist.ErrNoChange
 		}
@@ -215,7 +215,7 @@ func (s *Service) reopenSender(ctx context.Context, o *Onboarding) error {
 			return err
 		}
 		return snd.Fire(sender.EventCodeVerified, sender.SourceOperator, "embedded signup: Meta verified the number", now)
-	})
+	}))
 	if err == nil || errors.Is(err, persist.ErrNotFound) || isNoChange(err) {
 		return nil
 	}
@@ -301,12 +301,12 @@ func (s *Service) failSender(ctx context.Context, o *Onboarding, reason string) 
 	if o.PhoneNumberID == "" {
 		return
 	}
-	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, func(snd *sender.Sender) error {
+	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, persist.InPlace(func(snd *sender.Sender) error {
 		if snd.Status != sender.StatusPending && snd.Status != sender.StatusConnecting {
 			return persist.ErrNoChange
 		}
 		return snd.Fire(sender.EventSetupFailed, sender.SourceOperator, "onboarding failed: "+reason, s.o.Now())
-	})
+	}))
 	if err != nil && !errors.Is(err, persist.ErrNotFound) && !isNoChange(err) {
 		s.o.Log.Error("onboarding: mark sender failed", "onboarding", o.ID, "error", err)
 	}

@@ -305,7 +305,7 @@ func (s *Service) upsertSender(ctx context.Context, o *Onboarding) result {
 		}
 	}
 	now := s.o.Now()
-	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, func(snd *sender.Sender) error {
+	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, persist.InPlace(func(snd *sender.Sender) error {
 		if snd.PhoneNumber != o.Facts.PhoneNumber {
 			return fmt.Errorf("%w: sender has another phone number", errNumberTaken)
 		}
@@ -321,7 +321,7 @@ func (s *Service) upsertSender(ctx context.Context, o *Onboarding) result {
 			return snd.Fire(sender.EventCodeVerified, sender.SourceOperator, "embedded signup: Meta verified the number", now)
 		}
 		return nil
-	})
+	}))
 	switch {
 	case err == nil:
 	case errors.Is(err, errNumberTaken):
@@ -389,7 +389,7 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 	}
 	now := s.o.Now()
 	registered := o.step(StepRegister).State == StepDone
-	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, func(snd *sender.Sender) error {
+	_, err := s.o.Senders.UpdateSender(ctx, o.PhoneNumberID, persist.InPlace(func(snd *sender.Sender) error {
 		if registered {
 			snd.MetaStatus = graph.StatusConnected // Meta accepted the register just now
 		}
@@ -403,7 +403,7 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 			return nil
 		}
 		return persist.ErrNoChange
-	})
+	}))
 	switch {
 	case err == nil, isNoChange(err):
 		return done()

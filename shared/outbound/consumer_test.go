@@ -183,9 +183,12 @@ func TestConsumerDecisions(t *testing.T) {
 			}},
 		{name: "paused template, window closed", status: outbound.StatusRejected, reason: outbound.ReasonWindowClosedTemplateRequired,
 			req: func(e env) outbound.Request {
-				_, _ = e.h.st.UpdateTemplate(e.h.ctx, e.snd.WABAID, "order_update", "en-US", func(t *template.Template, _ bool) error {
+				_, _ = e.h.st.UpdateTemplate(e.h.ctx, e.snd.WABAID, "order_update", "en-US", func(t *template.Template) (*template.Template, error) {
+					if t == nil {
+						t = &template.Template{}
+					}
 					t.Status = "PAUSED"
-					return nil
+					return t, nil
 				})
 				return templateReq("", e.snd, e.to, outbound.CategoryUtility)
 			},

@@ -79,6 +79,12 @@ const (
 	MissingTemplateTTL = time.Hour
 	// TemplateStatusMissing marks a template record after Meta's 132001.
 	TemplateStatusMissing = "MISSING"
+	// LearnedTemplateStateTTL is how long a template status learned from a send error (paused,
+	// disabled) holds requests back without Meta's webhook confirming it: Meta's first pause
+	// lasts 3 hours.
+	LearnedTemplateStateTTL = 3 * time.Hour
+	// SendErrorReasonPrefix starts the Reason of a template status learned from a send error.
+	SendErrorReasonPrefix = "send error "
 )
 
 // ServiceMessagesChargedFrom is when Meta starts charging free-form (service) messages outside
@@ -129,6 +135,12 @@ func Decide(f Facts) Decision {
 	}
 	category := templateCategory(req, f.Template)
 	marketingLike := category == CategoryMarketing || category == ""
+	// Meta's category decides the opt-out and budget rules: a request that declares another
+	// one is refused rather than sent under the rules of the wrong category.
+	if req.Template != nil && req.Template.Category != "" && category != "" && !strings.EqualFold(req.Template.Category, category) {
+		return reject(ReasonCategoryMismatch, fmt.Sprintf("template %s/%s is %s at Meta; the request declares %s",
+			req.Template.Name, req.Template.Language, category, strings.ToLower(req.Template.Category)))
+	}
 
 	// 2. Opt-outs.
 	if f.OptOut.Keyword && mode != ModeTemplate && !(freeformOpen && f.Window.LastInboundAt.After(f.OptOut.At)) {
@@ -218,25 +230,27 @@ func senderState(snd *sender.Sender, now time.Time) (soft *sender.Suspension, d 
 	return nil, reject(ReasonSenderNotOnline, fmt.Sprintf("sender %s is %s", snd.ID, snd.Status)), false
 }
 
-// templateCategory is the request's category, else the stored template's, lower-cased; ""
-// when neither says.
+// templateCategory is the stored template's category (Meta's), else the request's,
+// lower-cased; "" when neither says.
 func templateCategory(req Request, stored *template.Template) string {
 	if req.Template == nil {
 		return ""
 	}
-	if req.Template.Category != "" {
-		return req.Template.Category
-	}
-	if stored != nil {
+	if stored != nil && stored.Category != "" {
 		return strings.ToLower(stored.Category)
 	}
-	return ""
+	return strings.ToLower(req.Template.Category)
 }
 
-// templateBlocked reports a template known not to be sendable.
+// templateBlocked reports a template known not to be sendable. A status learned from a send
+// error (not from Meta's template webhook) is trusted for a while only: if the webhook that
+// lifts it is missed, the next send after that asks Meta again.
 func templateBlocked(t template.Template, now time.Time) bool {
 	if strings.EqualFold(t.Status, TemplateStatusMissing) {
 		return now.Sub(t.UpdatedAt) < MissingTemplateTTL
+	}
+	if strings.HasPrefix(t.Reason, SendErrorReasonPrefix) && now.Sub(t.UpdatedAt) >= LearnedTemplateStateTTL {
+		return false
 	}
 	return template.Blocked(t.Status)
 }

@@ -129,6 +129,31 @@ func TestDecide(t *testing.T) {
 			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "APPROVED", Category: "AUTHENTICATION"}
 			f.OptOut = customer.OptOut{Marketing: true}
 		}, want: Decision{Action: ActionSend, Mode: ModeTemplate, Category: CategoryAuthentication, CountsAgainstLimit: true, Chargeable: true}},
+		{name: "Meta's category wins over the caller's", change: func(f *Facts) {
+			f.Window = closed
+			f.Request.Template.Category = CategoryUtility
+			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "APPROVED", Category: "MARKETING"}
+			f.OptOut = customer.OptOut{Marketing: true}
+		}, want: reject(ReasonCategoryMismatch, ""), detail: "marketing at Meta"},
+		{name: "the same category declared in another case", change: func(f *Facts) {
+			f.Window = closed
+			f.Request.Template.Category = "Utility"
+			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "APPROVED", Category: "UTILITY"}
+		}, want: Decision{Action: ActionSend, Mode: ModeTemplate, Category: CategoryUtility, CountsAgainstLimit: true, Chargeable: true}},
+		{name: "a pause learned from a send error expires", change: func(f *Facts) {
+			f.Window = closed
+			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "PAUSED", Reason: SendErrorReasonPrefix + "132015",
+				UpdatedAt: decideNow.Add(-LearnedTemplateStateTTL)}
+		}, want: Decision{Action: ActionSend, Mode: ModeTemplate, Category: CategoryMarketing, CountsAgainstLimit: true, Chargeable: true}},
+		{name: "a pause learned from a send error holds for a while", change: func(f *Facts) {
+			f.Window = closed
+			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "PAUSED", Reason: SendErrorReasonPrefix + "132015",
+				UpdatedAt: decideNow.Add(-time.Hour)}
+		}, want: reject(ReasonWindowClosedTemplateRequired, ""), detail: "PAUSED"},
+		{name: "a pause from Meta's template webhook holds until lifted", change: func(f *Facts) {
+			f.Window = closed
+			f.Template = &template.Template{Name: "promo", Language: "en_US", Status: "PAUSED", UpdatedAt: decideNow.Add(-30 * 24 * time.Hour)}
+		}, want: reject(ReasonWindowClosedTemplateRequired, ""), detail: "PAUSED"},
 		{name: "marketing opt-out allows a reply in the window", change: func(f *Facts) {
 			f.OptOut = customer.OptOut{Marketing: true}
 		}, want: Decision{Action: ActionSend, Mode: ModeFreeform, Chargeable: true}},

@@ -63,7 +63,7 @@ func TestSendErrorTable(t *testing.T) {
 		{code: 131026, name: "undeliverable", kind: "template", status: outbound.StatusFailed, reason: "undeliverable",
 			check: func(t *testing.T, h *harness, snd *sender.Sender, ref customer.Ref, rec outbound.Record) {
 				d, _ := h.st.GetDeliverability(h.ctx, snd.WABAID, ref)
-				if !d.UndeliverableUntil.Equal(h.clock.Now().Add(outbound.UndeliverableFor)) {
+				if !d.UndeliverableUntil.Equal(h.clock.Now().Add(72 * time.Hour)) { // customer.ReactionTo: the one table
 					t.Errorf("undeliverable until %v", d.UndeliverableUntil)
 				}
 			}},
@@ -176,9 +176,11 @@ func TestSendErrorTable(t *testing.T) {
 			script: func(s *graphfake.Script) {
 				s.ErrorCode, s.Status, s.Body = 0, http.StatusServiceUnavailable, "upstream connect error"
 			}},
-		{code: 0, name: "connection dropped", kind: "text", status: outbound.StatusQueued, reason: "network", failure: true, delay: time.Second,
+		// No answer, or one that cannot be understood: Meta may have sent it, so the request
+		// waits for a status webhook before any resend (answer_test.go).
+		{code: 0, name: "connection dropped", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.AnswerPoll,
 			script: func(s *graphfake.Script) { s.ErrorCode, s.Drop = 0, true }},
-		{code: 0, name: "2xx that is not Meta's answer: not resent", kind: "text", status: outbound.StatusFailed, reason: "unknown",
+		{code: 0, name: "2xx that is not Meta's answer: not resent", kind: "text", status: outbound.StatusSending, reason: "answer_lost", failure: true, delay: outbound.AnswerPoll,
 			script: func(s *graphfake.Script) { s.ErrorCode, s.Status, s.Body = 0, http.StatusOK, `{"ok":true}` }},
 	}
 	for _, tc := range cases {

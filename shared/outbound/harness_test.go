@@ -30,6 +30,9 @@ type harness struct {
 	ctx   context.Context
 	clock *outboundtest.Clock
 	st    *store.Store
+	// ddb is the DynamoDB Local client and table the test's table.
+	ddb   store.API
+	table string
 	fake  *graphfake.Fake
 	vis   *visibility
 	c     *outbound.Consumer
@@ -80,7 +83,7 @@ func newHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	gc := graph.New(graph.Options{BaseURL: srv.URL, Version: "v26.0", Token: graphfake.DefaultToken, Timeout: 5 * time.Second})
-	h := &harness{t: t, ctx: context.Background(), clock: clk, st: st, fake: fake, vis: &visibility{}}
+	h := &harness{t: t, ctx: context.Background(), clock: clk, st: st, ddb: ddb, table: table, fake: fake, vis: &visibility{}}
 	h.opts = outbound.Options{
 		Store: st.Outbound(), Graph: gc, Visibility: h.vis, QueueURL: "http://sqs.local/outbound.fifo",
 		Clock: clk, Log: testLog(t),

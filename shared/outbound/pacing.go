@@ -153,6 +153,21 @@ func (p *Pacer) Throttle(now time.Time, senderID string, d time.Duration) {
 	sp.tat = later(sp.tat, now.Add(d))
 }
 
+// Held returns how long sends from senderID to recipient are still held by Meta's throttles
+// (Throttle, ThrottlePair): what the in-process pacer adds to the shared pacing.
+func (p *Pacer) Held(now time.Time, senderID, recipient string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var until time.Time
+	if sp := p.senders[senderID]; sp != nil {
+		until = sp.tat
+	}
+	if pp := p.pairs[senderID+"|"+recipient]; pp != nil && pp.count >= PairBurst {
+		until = later(until, pp.debtUntil)
+	}
+	return max(until.Sub(now), 0)
+}
+
 // ThrottlePair holds sends to one recipient for d (after Meta's 131056).
 func (p *Pacer) ThrottlePair(now time.Time, senderID, recipient string, d time.Duration) {
 	p.mu.Lock()

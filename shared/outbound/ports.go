@@ -2,26 +2,22 @@ package outbound
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 )
 
-// ErrNotFound is what the ports return (wrapped or matched with errors.Is) when an item does not
-// exist. The store's adapter (store.Store.Outbound) makes its own not-found errors match it.
-var ErrNotFound = errors.New("not found")
-
 // Records is the port to outbound records.
 type Records interface {
 	GetRecord(ctx context.Context, id string) (*Record, error)
-	// UpdateRecord applies fn to the record of id (found=false: fn fills a new one) with
-	// optimistic locking; fn returns ErrNoChange (any error matching store.ErrNoChange) to
-	// skip the write. A deferred record is indexed for DueRecords.
-	UpdateRecord(ctx context.Context, id string, fn func(cur *Record, found bool) error) (*Record, error)
+	// UpdateRecord applies fn to the record of id (cur nil: fn returns a new one) with
+	// optimistic locking; fn returns persist.ErrNoChange to skip the write. A deferred record
+	// is indexed for DueRecords.
+	UpdateRecord(ctx context.Context, id string, fn persist.Update[Record]) (*Record, error)
 	// PutWAMID records that Meta's message id belongs to request id.
 	PutWAMID(ctx context.Context, wamid, requestID string) error
 	// DueRecords returns deferred records whose NextAttemptAt is at or before now, oldest first.
@@ -38,7 +34,8 @@ type OrphanStatuses interface {
 type Senders interface {
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
 	GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error)
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error)
+	// UpdateSender applies fn to an existing sender (persist.ErrNotFound when there is none).
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	GetPortfolio(ctx context.Context, key string) (sender.Portfolio, error)
 }
 
@@ -58,7 +55,7 @@ type Customers interface {
 // Templates is the port to template records.
 type Templates interface {
 	GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error)
-	UpdateTemplate(ctx context.Context, waba, name, language string, fn func(cur *template.Template, found bool) error) (template.Template, error)
+	UpdateTemplate(ctx context.Context, waba, name, language string, fn persist.Update[template.Template]) (template.Template, error)
 }
 
 // BudgetClaim is the answer of Budget.ClaimBudget.
@@ -78,7 +75,10 @@ type BudgetClaim struct {
 // Budget is the messaging-limit budget: unique out-of-window recipients per portfolio in a
 // moving 24 h (reference §4). Meta has no error code for it, so it is ours to keep.
 type Budget interface {
+	// ClaimBudget fails with persist.ErrConflict when it lost every race for the count.
 	ClaimBudget(ctx context.Context, portfolioKey, customerKey string, limit int) (BudgetClaim, error)
+	// ReleaseBudget uncounts a recipient claimed for a send that Meta refused.
+	ReleaseBudget(ctx context.Context, portfolioKey, customerKey string) error
 }
 
 // Pause is a hold on sends: every send while the access token is invalid (190), or the
@@ -112,6 +112,9 @@ type Store interface {
 	Templates
 	Budget
 	Pauses
+	Holds
+	StateStore
+	SharedPacing
 }
 
 // Messenger sends through the Graph API (*graph.Client).
@@ -137,7 +140,3 @@ type Visibility interface {
 type Enqueuer interface {
 	Send(ctx context.Context, queueURL, groupID, dedupID, body string) error
 }
-
-// ErrNoChange is returned by an UpdateRecord closure to skip the write (the store's adapter
-// maps it to its own).
-var ErrNoChange = errors.New("no change")

@@ -70,6 +70,9 @@ const (
 	StatusFailed    Status = "failed"
 	StatusRejected  Status = "rejected"
 	StatusDeferred  Status = "deferred"
+	// StatusSending: a send was attempted and Meta's answer is not known yet (in flight, or
+	// lost); the request is not sent again before a status webhook had AnswerWait to arrive.
+	StatusSending Status = "sending"
 )
 
 // Rank orders delivery statuses so that a status update never regresses a record. Statuses
@@ -109,7 +112,9 @@ type Record struct {
 	// Request is the original request, kept so a 131047 can be re-sent as its template.
 	Request *Request `json:"request,omitempty"`
 	// FallbackID is the id of the template re-send enqueued after a 131047, once.
-	FallbackID    string    `json:"fallbackId,omitempty"`
+	FallbackID string `json:"fallbackId,omitempty"`
+	// SendingAt is when the latest send attempt started (status sending).
+	SendingAt     time.Time `json:"sendingAt,omitzero"`
 	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
 	// StatusAt is the Meta timestamp of the newest delivery status applied.
 	StatusAt  time.Time `json:"statusAt,omitzero"`

@@ -158,3 +158,56 @@ func TestPacingThroughTheConsumer(t *testing.T) {
 		t.Errorf("%d sends, want 70", len(h.sendsFrom(snd.ID)))
 	}
 }
+
+// TestRequeueDrainsInOneRun: a token pause deferred more requests than one page of the due
+// index holds; one run puts every due one back, and each conversation's in its order.
+func TestRequeueDrainsInOneRun(t *testing.T) {
+	testenv.Integration(t)
+	t.Parallel()
+	sq := testenv.SQS(t)
+	outboundURL, _, _ := testenv.Queues(t, sq)
+	h := newHarness(t, func(o *outbound.Options) {
+		o.Queue, o.QueueURL, o.RequeuePage = queue.New(sq), outboundURL, 40
+	})
+	snd := h.newSender(nil)
+	if err := h.st.SetPause(h.ctx, outbound.Pause{Scope: outbound.PauseScopeTokenOf(snd), Until: h.clock.Now().Add(15 * time.Minute), Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	const convs, per = 25, 4
+	var batch []outbound.Delivery
+	for c := range convs {
+		to := h.recipient()
+		h.openWindow(snd, customer.Ref{Phone: to})
+		for m := range per {
+			batch = append(batch, h.delivery(textReq(fmt.Sprintf("c%02d-m%d", c, m), snd, to)))
+		}
+	}
+	for i := 0; i < len(batch); i += 10 {
+		if failed := h.handle(batch[i:min(i+10, len(batch))]...); len(failed) != 0 {
+			t.Fatalf("%d deferrals were batch item failures", len(failed))
+		}
+	}
+	h.clock.Advance(16 * time.Minute)
+	n, err := h.c.Requeue(h.ctx, h.clock.Now())
+	if err != nil || n != convs*per {
+		t.Fatalf("one run requeued %d (%v), want all %d (pages of 40)", n, err, convs*per)
+	}
+	if _, err := outboundtest.Drain(h.ctx, sq, outboundURL, h.c.HandleEvent, 3); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string][]string{}
+	for _, s := range h.sendsFrom(snd.ID) {
+		c := s.BizOpaqueCallbackData[:3]
+		sent[c] = append(sent[c], s.BizOpaqueCallbackData)
+	}
+	for c := range convs {
+		key := fmt.Sprintf("c%02d", c)
+		var want []string
+		for m := range per {
+			want = append(want, fmt.Sprintf("%s-m%d", key, m))
+		}
+		if fmt.Sprint(sent[key]) != fmt.Sprint(want) {
+			t.Errorf("conversation %s sent %v, want %v", key, sent[key], want)
+		}
+	}
+}

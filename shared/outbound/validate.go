@@ -129,6 +129,9 @@ func decode(body []byte) (req Request, nums numbers, err error) {
 	if id, ok := top["id"].(string); ok && validID(id) {
 		req.ID = id
 	}
+	if err := checkRaw(body); err != nil {
+		return req, nums, err
+	}
 	if err := checkValues("", top); err != nil {
 		return req, nums, err
 	}

@@ -36,6 +36,13 @@ func TestDecodeExplains(t *testing.T) {
 		{name: "bad id is not kept", body: `{"id":"a b","from":"+40721234567","to":"+40721234567","text":"x"}`, field: "id", reason: "pattern"},
 		{name: "not JSON", body: `{"id":"r8",`, reason: "invalid_json"},
 		{name: "trailing data", body: `{"id":"r9","senderId":"1","to":"+40721234567","text":"x"} {}`, reason: "invalid_json"},
+		// Refused, not silently changed (U+FFFD, last key wins).
+		{name: "invalid UTF-8", body: "{\"id\":\"r10\",\"senderId\":\"1\",\"to\":\"+40721234567\",\"text\":\"caf\xe9\"}", reason: "invalid_utf8", id: "r10"},
+		{name: "lone high surrogate", body: `{"id":"r11","senderId":"1","to":"+40721234567","text":"a\ud83d b"}`, reason: "lone_surrogate", id: "r11"},
+		{name: "lone low surrogate", body: `{"id":"r12","senderId":"1","to":"+40721234567","text":"\ude00"}`, reason: "lone_surrogate", id: "r12"},
+		{name: "duplicate key", body: `{"id":"r13","senderId":"1","to":"+40721234567","text":"x","text":"y"}`, field: "text", reason: "duplicate_key", id: "r13"},
+		{name: "duplicate nested key", body: `{"id":"r14","senderId":"1","to":"+40721234567","template":{"name":"t","language":"en","name":"u"}}`,
+			field: "template.name", reason: "duplicate_key", id: "r14"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,8 +112,8 @@ func TestDefaultBackoff(t *testing.T) {
 		{graph.ClassPairRate, 1, time.Second, time.Second},
 		{graph.ClassPairRate, 3, 16 * time.Second, 16 * time.Second},
 		{graph.ClassThroughput, 1, time.Second, 1200 * time.Millisecond},
-		{graph.ClassThroughput, 4, 8 * time.Second, 9600 * time.Millisecond},
-		{graph.ClassNetwork, 30, 5 * time.Minute, 6 * time.Minute},
+		{graph.ClassThroughput, 4, 2 * time.Minute, 144 * time.Second},
+		{graph.ClassNetwork, 30, time.Hour, 72 * time.Minute},
 		{graph.ClassMaintenance, 1, time.Minute, 72 * time.Second},
 		{graph.ClassCallRate, 2, time.Minute, 72 * time.Second},
 	}
@@ -115,6 +122,21 @@ func TestDefaultBackoff(t *testing.T) {
 			if d := DefaultBackoff(tc.class, tc.receive); d < tc.min || d > tc.max {
 				t.Errorf("%s receive %d: %v not in [%v, %v]", tc.class, tc.receive, d, tc.min, tc.max)
 			}
+		}
+	}
+}
+
+// TestDecodeKeepsValidText: surrogate pairs, escaped quotes and repeated keys in different
+// objects are fine.
+func TestDecodeKeepsValidText(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"id":"ok1","senderId":"1","to":"+40721234567","text":"smile \ud83d\ude00 \"quoted\" \\u0041"}`,
+		`{"id":"ok2","senderId":"1","to":"+40721234567","text":"x","template":{"name":"t","language":"en","components":[{"type":"body"},{"type":"body"}]}}`,
+		"{\"id\":\"ok3\",\"senderId\":\"1\",\"to\":\"+40721234567\",\"text\":\"café ✓\"}",
+	} {
+		if _, err := Decode([]byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
 		}
 	}
 }

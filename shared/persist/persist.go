@@ -20,3 +20,17 @@ var ErrConflict = errors.New("concurrent update conflict")
 // conditioned on the version it read; it calls it again when another writer won. Returning
 // ErrNoChange skips the write; any other error aborts and is returned wrapped.
 type Update[T any] func(cur *T) (*T, error)
+
+// InPlace adapts a closure that changes an existing value in place to an Update. It never
+// creates: with no current value it returns ErrNotFound.
+func InPlace[T any](fn func(*T) error) Update[T] {
+	return func(cur *T) (*T, error) {
+		if cur == nil {
+			return nil, ErrNotFound
+		}
+		if err := fn(cur); err != nil {
+			return nil, err
+		}
+		return cur, nil
+	}
+}

@@ -1,7 +1,9 @@
 // Package phone validates and normalises phone numbers with nyaruka/phonenumbers.
 //
 // Senders and recipients are stored in E.164 ("+40721234567"). Meta's payloads carry wa_ids,
-// which are the same digits without the "+". Anything national ("0721 234 567") or formatted
+// which are the same digits without the "+", except for WhatsApp's legacy forms of Mexican
+// ("521…") and Brazilian (12 digits, no ninth digit) mobiles, which every parser here turns into
+// the canonical number so one customer has one key whichever form arrives. Anything national ("0721 234 567") or formatted
 // ("(123) 456-7890") is refused with a hint rather than guessed at: guessing a country for a
 // business number is how messages end up at the wrong person.
 package phone
@@ -110,6 +112,12 @@ func parse(s string, strict bool) (string, error) {
 	if err != nil {
 		return "", &Error{Input: s, Reason: "unparseable", Hint: e164Hint}
 	}
+	if !phonenumbers.IsValidNumber(num) {
+		if canon, ok := legacyMobile(num); ok {
+			// A legacy wa_id form of a valid mobile number: one customer, one canonical key.
+			return phonenumbers.Format(canon, phonenumbers.E164), nil
+		}
+	}
 	if strict && !phonenumbers.IsValidNumber(num) || !strict && !phonenumbers.IsPossibleNumber(num) {
 		return "", &Error{Input: s, Reason: "invalid", Hint: "the number does not exist in its country's numbering plan; check the country code and digits"}
 	}
@@ -125,6 +133,43 @@ func parse(s string, strict bool) (string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Country codes whose mobile numbers WhatsApp may still carry in a legacy form.
+const (
+	countryMexico = 52
+	countryBrazil = 55
+)
+
+// legacyMobile turns WhatsApp's legacy wa_id forms into the valid mobile number they stand for:
+// Mexico's "521" + 10 digits (the mobile prefix "1" dropped from the plan in 2019) and Brazil's
+// 12-digit ids without the ninth digit of mobile numbers (area code + 8 digits). Only a number
+// that is invalid as written and valid (a mobile in Brazil) once rewritten is changed.
+func legacyMobile(num *phonenumbers.PhoneNumber) (*phonenumbers.PhoneNumber, bool) {
+	national := phonenumbers.GetNationalSignificantNumber(num)
+	var rewritten string
+	switch num.GetCountryCode() {
+	case countryMexico:
+		if len(national) != 11 || national[0] != '1' {
+			return nil, false
+		}
+		rewritten = "+52" + national[1:]
+	case countryBrazil:
+		if len(national) != 10 || national[2] < '6' {
+			return nil, false
+		}
+		rewritten = "+55" + national[:2] + "9" + national[2:]
+	default:
+		return nil, false
+	}
+	canon, err := phonenumbers.Parse(rewritten, "")
+	if err != nil || !phonenumbers.IsValidNumber(canon) {
+		return nil, false
+	}
+	if num.GetCountryCode() == countryBrazil && phonenumbers.GetNumberType(canon) != phonenumbers.MOBILE {
+		return nil, false
+	}
+	return canon, true
 }
 
 func allDigits(s string) bool {

@@ -91,3 +91,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestLegacyWaIDForms: WhatsApp's legacy ids of Mexican and Brazilian mobiles are the customer
+// of the canonical number whichever parser reads them; numbers valid as written are untouched.
+func TestLegacyWaIDForms(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, in, want string }{
+		{"mexico 521", "5215512345678", "+525512345678"},
+		{"mexico canonical", "525512345678", "+525512345678"},
+		{"brazil without the ninth digit", "551187654321", "+5511987654321"},
+		{"brazil rio without the ninth digit", "552187654321", "+5521987654321"},
+		{"brazil canonical mobile", "5511987654321", "+5511987654321"},
+		{"brazil landline kept", "551133334444", "+551133334444"},
+	}
+	parsers := map[string]func(string) (string, error){
+		"FromWaID": FromWaID, "ParseRecipient": ParseRecipient, "Display": Display,
+		"ParseE164": func(s string) (string, error) { return ParseE164("+" + s) },
+	}
+	for _, tc := range cases {
+		for pname, parse := range parsers {
+			t.Run(tc.name+"/"+pname, func(t *testing.T) {
+				t.Parallel()
+				if got, err := parse(tc.in); err != nil || got != tc.want {
+					t.Fatalf("%s(%q) = %q, %v; want %q", pname, tc.in, got, err, tc.want)
+				}
+			})
+		}
+	}
+}

@@ -14,9 +14,11 @@ type Observation struct {
 	Phone graph.PhoneNumber
 	// Health is nil when health_status could not be read: no decision then rests on it.
 	Health *graph.HealthStatus
+	// Ban is what account_update webhooks told about the WABA's ban (zero: never told).
+	Ban sender.WABABan
 }
 
-// Change is one corrected field, for the log.
+// Change is one corrected field, recorded in the sender's history and logged.
 type Change struct {
 	Field string
 	From  string
@@ -75,9 +77,12 @@ func healthy(o Observation) bool {
 
 // Apply corrects s to what Meta says at now and returns the changes (none: leave s unwritten).
 // Quality, limit tier, throughput level, Meta's number status, name status and health are
-// copied as told; BANNED/RESTRICTED or health BLOCKED suspends the sender (source reconciler);
-// a suspension the reconciler made is lifted once Meta reports CONNECTED and AVAILABLE, and any
-// suspension whose expiry has passed is lifted unless Meta still blocks the number.
+// copied as told and each correction is recorded in the history (source reconciler).
+// DISCONNECTED is a lost registration (failed, retry setup); a ban in force (webhook-told, or a
+// scheduled disable whose date has come) suspends; BANNED/RESTRICTED or health BLOCKED
+// suspends; a hard suspension is lifted once Meta reports CONNECTED and AVAILABLE and no ban is
+// in force; any suspension whose expiry has passed is lifted unless Meta still blocks the
+// number; a connecting number Meta reports CONNECTED is online.
 func Apply(s *sender.Sender, o Observation, now time.Time) []Change {
 	var changes []Change
 	set := func(field string, cur *string, v string) bool {
@@ -108,7 +113,11 @@ func Apply(s *sender.Sender, o Observation, now time.Time) []Change {
 		limitsChanged = true
 	}
 	set("metaStatus", &s.MetaStatus, o.Phone.Status)
-	set("displayNameStatus", &s.DisplayNameStatus, o.Phone.NameStatus)
+	if s.RequestedDisplayName == "" {
+		// While a new name awaits Meta's review, name_status describes the current name: the
+		// pending status stays until phone_number_name_update decides.
+		set("displayNameStatus", &s.DisplayNameStatus, o.Phone.NameStatus)
+	}
 	if o.Health != nil {
 		set("canSendMessage", &s.CanSendMessage, o.Health.CanSendMessage)
 	}
@@ -116,16 +125,32 @@ func Apply(s *sender.Sender, o Observation, now time.Time) []Change {
 		s.LimitEventAt = now
 	}
 
+	// Every field correction is written in the history (a status change records itself).
+	for _, c := range changes {
+		s.Note(fmt.Sprintf("%s corrected from %q to %q", c.Field, c.From, c.To), sender.SourceReconciler, now)
+	}
+
 	from := s.Status
+	banned, banReason := o.Ban.InForce(now)
 	bad, reason := blocked(s, o)
 	switch {
+	case registrationLost(s, o):
+		_, _ = s.LoseRegistration("Meta reports the number "+o.Phone.Status+": registration lost; retry setup",
+			sender.SourceReconciler, now)
+	case banned && s.Status != sender.StatusSuspended:
+		// A ban Meta told by webhook (or a SCHEDULE_FOR_DISABLE whose date has come).
+		_ = s.Suspend(banReason, time.Time{}, false, sender.SourceReconciler, now)
 	case s.Status == sender.StatusSuspended:
 		switch {
 		case s.SuspensionLapsed(now) && !bad:
 			_ = s.ReinstateBecause("suspension expired", sender.SourceReconciler, now)
-		case s.Suspension != nil && s.Suspension.Source == sender.SourceReconciler && healthy(o):
-			_ = s.ReinstateBecause("Meta reports CONNECTED and can_send_message AVAILABLE", sender.SourceReconciler, now)
+		case liftable(s) && healthy(o) && !banned:
+			_ = s.ReinstateBecause("Meta reports CONNECTED and can_send_message AVAILABLE, no WABA ban in force",
+				sender.SourceReconciler, now)
 		}
+	case s.Status == sender.StatusConnecting && o.Phone.Status == graph.StatusConnected:
+		// Meta reports the number registered: the register succeeded even if its answer was lost.
+		_ = s.Fire(sender.EventRegistered, sender.SourceReconciler, "Meta reports the number CONNECTED", now)
 	case bad:
 		_ = s.Suspend(reason, time.Time{}, false, sender.SourceReconciler, now)
 	}
@@ -136,4 +161,29 @@ func Apply(s *sender.Sender, o Observation, now time.Time) []Change {
 		s.UpdatedAt = now
 	}
 	return changes
+}
+
+// registrationLost reports Meta saying a number we hold registered no longer is: a setup
+// failure to retry, not a policy suspension.
+func registrationLost(s *sender.Sender, o Observation) bool {
+	if o.Phone.Status != graph.StatusDisconnected {
+		return false
+	}
+	switch s.Status {
+	case sender.StatusOnline, sender.StatusOffline:
+		return true
+	case sender.StatusSuspended:
+		return !s.SuspendedByBan()
+	}
+	return false
+}
+
+// liftable reports a suspension the reconciler may lift when Meta reports the number healthy:
+// every hard one (whoever made it: outbound 368/131031, a webhook, the reconciler) and its own
+// soft ones; others' soft suspensions lapse at their expiry.
+func liftable(s *sender.Sender) bool {
+	if s.Suspension == nil {
+		return true
+	}
+	return !s.Suspension.Soft || s.Suspension.Source == sender.SourceReconciler
 }

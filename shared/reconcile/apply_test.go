@@ -71,8 +71,19 @@ func TestApply(t *testing.T) {
 		{"health unknown", inSync(sender.StatusOnline), nil, nil, sender.StatusOnline, nil},
 		{"reconciler's suspension lifted", suspended(sender.SourceReconciler, time.Time{}), nil, health("AVAILABLE"),
 			sender.StatusOnline, []string{"status"}},
-		{"webhook's suspension kept", suspended(sender.SourceWebhook, time.Time{}), nil, health("AVAILABLE"),
-			sender.StatusSuspended, nil},
+		{"webhook's hard suspension lifted", suspended(sender.SourceWebhook, time.Time{}), nil, health("AVAILABLE"),
+			sender.StatusOnline, []string{"status"}},
+		{"outbound's 368 suspension lifted", suspended(sender.SourceOutbound, time.Time{}), nil, health("AVAILABLE"),
+			sender.StatusOnline, []string{"status"}},
+		{"registration lost is failed, not suspended", inSync(sender.StatusOnline), func(p *graph.PhoneNumber) { p.Status = "DISCONNECTED" },
+			health("BLOCKED"), sender.StatusFailed, []string{"metaStatus", "canSendMessage", "status"}},
+		{"registration lost while offline", inSync(sender.StatusOffline), func(p *graph.PhoneNumber) { p.Status = "DISCONNECTED" },
+			health("BLOCKED"), sender.StatusFailed, []string{"metaStatus", "canSendMessage", "status"}},
+		{"health-block suspension of a lost registration becomes failed", suspended(sender.SourceReconciler, time.Time{}),
+			func(p *graph.PhoneNumber) { p.Status = "DISCONNECTED" }, health("BLOCKED"), sender.StatusFailed,
+			[]string{"metaStatus", "canSendMessage", "status"}},
+		{"connecting number Meta reports registered", inSync(sender.StatusConnecting), nil, health("AVAILABLE"),
+			sender.StatusOnline, []string{"status"}},
 		{"reconciler's suspension kept while limited", suspended(sender.SourceReconciler, time.Time{}), nil, health("LIMITED"),
 			sender.StatusSuspended, []string{"canSendMessage"}},
 		{"expired suspension lifted", suspended(sender.SourceOutbound, t0.Add(-time.Second)), nil, health("AVAILABLE"),
@@ -87,7 +98,16 @@ func TestApply(t *testing.T) {
 			if tc.phone != nil {
 				tc.phone(&p)
 			}
-			histBefore := len(tc.s.StatusHistory)
+			moves := func() int {
+				n := 0
+				for _, h := range tc.s.StatusHistory {
+					if h.From != h.To {
+						n++
+					}
+				}
+				return n
+			}
+			histBefore, notesBefore := moves(), len(tc.s.StatusHistory)-moves()
 			changes := Apply(tc.s, Observation{Phone: p, Health: tc.health}, t0)
 			var fields []string
 			for _, c := range changes {
@@ -99,12 +119,20 @@ func TestApply(t *testing.T) {
 			if tc.s.Status != tc.wantStatus {
 				t.Errorf("status = %s, want %s", tc.s.Status, tc.wantStatus)
 			}
-			statusMoved := len(tc.s.StatusHistory) != histBefore
+			statusMoved := moves() != histBefore
 			if statusMoved {
 				last := tc.s.StatusHistory[len(tc.s.StatusHistory)-1]
 				if last.Source != sender.SourceReconciler || last.Reason == "" || !last.At.Equal(t0) {
 					t.Errorf("history entry = %+v", last)
 				}
+			}
+			// Every field correction is in the history with source reconciler.
+			fieldFixes := len(fields)
+			if statusMoved {
+				fieldFixes--
+			}
+			if notes := len(tc.s.StatusHistory) - moves() - notesBefore; notes != fieldFixes {
+				t.Errorf("%d corrections recorded in the history, want %d", notes, fieldFixes)
 			}
 			if statusMoved != (len(fields) > 0 && fields[len(fields)-1] == "status") {
 				t.Errorf("history and changes disagree: %v", fields)
@@ -114,6 +142,61 @@ func TestApply(t *testing.T) {
 				t.Errorf("second Apply changed %v", again)
 			}
 		})
+	}
+}
+
+// TestApplyBan: a ban told by webhook keeps (or puts) the sender suspended, a scheduled disable
+// suspends at its date, and once Meta reinstates the WABA a ban suspension is lifted.
+func TestApplyBan(t *testing.T) {
+	t.Parallel()
+	banned := func() *sender.Sender {
+		s := inSync(sender.StatusOnline)
+		if err := s.Suspend(sender.ReasonWABADisabled, time.Time{}, false, sender.SourceWebhook, t0.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	date := t0.Add(-time.Minute)
+	tests := []struct {
+		name   string
+		s      *sender.Sender
+		ban    sender.WABABan
+		want   sender.Status
+		reason string
+	}{
+		{"ban in force kept though healthy", banned(), sender.WABABan{State: sender.BanDisable, EventAt: t0.Add(-time.Hour)},
+			sender.StatusSuspended, sender.ReasonWABADisabled},
+		{"reinstated ban lifted", banned(), sender.WABABan{State: sender.BanReinstate, EventAt: t0.Add(-time.Minute)},
+			sender.StatusOnline, ""},
+		{"missed fan-out suspends", inSync(sender.StatusOnline), sender.WABABan{State: sender.BanAccountDeleted, EventAt: t0.Add(-time.Hour)},
+			sender.StatusSuspended, sender.ReasonAccountDeleted},
+		{"scheduled disable at its date", inSync(sender.StatusOffline), sender.WABABan{ScheduledAt: date, ScheduledEventAt: t0.Add(-72 * time.Hour)},
+			sender.StatusSuspended, sender.ReasonWABADisabled},
+		{"scheduled disable before its date", inSync(sender.StatusOnline), sender.WABABan{ScheduledAt: t0.Add(time.Hour), ScheduledEventAt: t0.Add(-72 * time.Hour)},
+			sender.StatusOnline, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			Apply(tc.s, Observation{Phone: healthyPhone(), Health: health("AVAILABLE"), Ban: tc.ban}, t0)
+			if tc.s.Status != tc.want {
+				t.Fatalf("status %s, want %s", tc.s.Status, tc.want)
+			}
+			if tc.reason != "" && (tc.s.Suspension == nil || tc.s.Suspension.Reason != tc.reason) {
+				t.Errorf("suspension %+v, want reason %s", tc.s.Suspension, tc.reason)
+			}
+		})
+	}
+}
+
+// TestApplyKeepsPendingName: a display-name change awaiting Meta's review is not overwritten by
+// the current name's name_status.
+func TestApplyKeepsPendingName(t *testing.T) {
+	t.Parallel()
+	s := inSync(sender.StatusOnline)
+	s.RequestDisplayName("Shop Two", t0)
+	if changes := Apply(s, Observation{Phone: healthyPhone(), Health: health("AVAILABLE")}, t0); len(changes) != 0 || s.DisplayNameStatus != sender.NamePendingReview {
+		t.Fatalf("changes %v, name status %s", changes, s.DisplayNameStatus)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/graph"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 )
 
@@ -22,7 +24,13 @@ import (
 const (
 	DefaultCallsPerSecond = 1.0
 	DefaultBurst          = 5
-	DefaultPageSize       = 25
+	DefaultPageSize       = 100
+	// DefaultPerWABAPerSecond paces each WABA's calls just under Meta's 5,000 per hour for a
+	// WABA with a registered number: one read per sender, so 1,000 senders of one WABA take
+	// about 13 minutes, and WABAs run in parallel.
+	DefaultPerWABAPerSecond = 1.35
+	// DefaultWorkers bounds how many WABAs are reconciled at once.
+	DefaultWorkers = 8
 	// DefaultMargin is the time kept before the invocation's deadline to save the cursor.
 	DefaultMargin = 15 * time.Second
 )
@@ -31,25 +39,32 @@ const (
 type Store interface {
 	// ListSenders returns one page of senders and the cursor of the next ("" at the end).
 	ListSenders(ctx context.Context, limit int, cursor string) ([]*sender.Sender, string, error)
-	// UpdateSender applies fn with optimistic locking; fn reports whether it changed anything
-	// (false: nothing is written). A sender deleted meanwhile gives ErrGone.
-	UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) (bool, error)) error
+	// UpdateSender applies fn with optimistic locking (persist.ErrNoChange: nothing is
+	// written). A sender deleted meanwhile gives persist.ErrNotFound.
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) error
 	// PortfolioTier returns the portfolio's recorded tier ("" when never told).
 	PortfolioTier(ctx context.Context, key string) (string, error)
 	// SetPortfolioTier records the portfolio's tier as observed at.
 	SetPortfolioTier(ctx context.Context, key, tier string, at time.Time) error
+	// WABABan returns what Meta told about the WABA's ban (zero when never told).
+	WABABan(ctx context.Context, waba string) (sender.WABABan, error)
 	// Cursor and SaveCursor keep where an interrupted run stopped.
 	Cursor(ctx context.Context) (string, error)
 	SaveCursor(ctx context.Context, cursor string) error
 }
 
-// ErrGone is returned by Store.UpdateSender for a sender that no longer exists.
-var ErrGone = errors.New("sender no longer exists")
-
 // Graph is the part of the Graph API the reconciler reads (implemented by *graph.Client).
 type Graph interface {
-	GetPhoneNumber(ctx context.Context, phoneNumberID string) (graph.PhoneNumber, error)
-	GetHealthStatus(ctx context.Context, nodeID string) (graph.HealthStatus, error)
+	// GetPhoneNumberWithHealth reads the number and its health_status in one call (fields=).
+	GetPhoneNumberWithHealth(ctx context.Context, phoneNumberID string) (graph.PhoneNumber, *graph.HealthStatus, error)
+	// Register registers the number again after Meta approved a new display name.
+	Register(ctx context.Context, phoneNumberID, pin string) error
+}
+
+// PINSource returns the two-step PIN kept for a number, persist.ErrNotFound when none is kept.
+// The PIN is passed to Register only: never logged, never stored in the table.
+type PINSource interface {
+	PIN(ctx context.Context, phoneNumberID string) (string, error)
 }
 
 var _ Graph = (*graph.Client)(nil)
@@ -70,13 +85,21 @@ type Options struct {
 	Log   *slog.Logger
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
-	// Pace paces Graph calls; nil is NewBucket(DefaultCallsPerSecond, DefaultBurst, Now, nil).
-	Pace     Pacer
+	// Pace, when set, paces every Graph call of the run (on top of the per-WABA pacing).
+	Pace Pacer
+	// WABAPacer returns the pacer of one WABA's calls; nil is a NewBucket of
+	// DefaultPerWABAPerSecond and DefaultBurst per WABA.
+	WABAPacer func(waba string) Pacer
+	// Workers bounds the WABAs reconciled in parallel; 0 is DefaultWorkers.
+	Workers  int
 	PageSize int
 	// Margin is kept before the context's deadline to stop cleanly; 0 is DefaultMargin.
 	Margin time.Duration
 	// Requeue, when set, runs at the start of every run (see RequeueFunc).
 	Requeue RequeueFunc
+	// PINs gives the kept two-step PIN for the re-register after a display-name approval; nil
+	// (no PIN kept) leaves the sender marked with the reason pin_unknown.
+	PINs PINSource
 }
 
 // Reconciler runs reconciliation passes.
@@ -92,8 +115,12 @@ func New(o Options) *Reconciler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Pace == nil {
-		o.Pace = NewBucket(DefaultCallsPerSecond, DefaultBurst, o.Now, nil)
+	if o.WABAPacer == nil {
+		now := o.Now
+		o.WABAPacer = func(string) Pacer { return NewBucket(DefaultPerWABAPerSecond, DefaultBurst, now, nil) }
+	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = DefaultPageSize
@@ -137,8 +164,9 @@ type errStop struct {
 
 func (e *errStop) Error() string { return "reconcile stopped: " + e.reason }
 
-// Run makes one pass, resuming from the saved cursor. It returns an error only for storage
-// failures; Graph trouble is in the report.
+// Run makes one pass, resuming from the saved cursor. Each page's senders are grouped by WABA
+// and the WABAs reconciled in parallel, each paced on its own (Meta's call limits are per WABA).
+// It returns an error only for storage failures; Graph trouble is in the report.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var rep Report
 	if r.o.Requeue != nil {
@@ -152,47 +180,153 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: %w", err)
 	}
-	// The list is ordered by status, so a sender whose status this run changes may show up
-	// again further on: each is examined once per run.
-	seen := map[string]bool{}
+	run := &pass{r: r, seen: map[string]bool{}, bans: map[string]*banEntry{}, pacers: map[string]Pacer{}, tiers: map[string]string{}}
 	for {
 		if r.nearDeadline(ctx) {
 			rep.Stopped = StopDeadline
-			return rep, r.save(ctx, cursor)
+			return run.report(rep), r.save(ctx, cursor)
 		}
 		page, next, err := r.o.Store.ListSenders(ctx, r.o.PageSize, cursor)
 		if err != nil {
-			return rep, fmt.Errorf("reconcile: list senders: %w", err)
+			return run.report(rep), fmt.Errorf("reconcile: list senders: %w", err)
 		}
-		for _, s := range page {
-			if seen[s.ID] {
-				continue
-			}
-			seen[s.ID] = true
-			if r.nearDeadline(ctx) {
-				rep.Stopped = StopDeadline
-				return rep, r.save(ctx, cursor)
-			}
-			err := r.one(ctx, s, &rep)
-			var stop *errStop
-			switch {
-			case errors.As(err, &stop):
-				rep.Stopped, rep.StopCode = stop.reason, stop.code
-				r.o.Log.Warn("reconcile stopped early", "reason", stop.reason, "graphCode", stop.code, "sender", s.ID)
-				return rep, r.save(ctx, cursor)
-			case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
-				rep.Stopped = StopDeadline
-				return rep, r.save(context.WithoutCancel(ctx), cursor)
-			case err != nil:
-				return rep, err
-			}
+		err = run.page(ctx, page)
+		var stop *errStop
+		switch {
+		case errors.As(err, &stop):
+			rep.Stopped, rep.StopCode = stop.reason, stop.code
+			r.o.Log.Warn("reconcile stopped early", "reason", stop.reason, "graphCode", stop.code)
+			// The page is done again by the next run: what was corrected stays corrected.
+			return run.report(rep), r.save(context.WithoutCancel(ctx), cursor)
+		case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
+			rep.Stopped = StopDeadline
+			return run.report(rep), r.save(context.WithoutCancel(ctx), cursor)
+		case err != nil:
+			return run.report(rep), err
 		}
 		if next == "" {
 			rep.Complete = true
-			return rep, r.save(ctx, "")
+			return run.report(rep), r.save(ctx, "")
 		}
 		cursor = next
 	}
+}
+
+// pass is the state of one run shared by its workers.
+type pass struct {
+	r  *Reconciler
+	mu sync.Mutex
+	// seen: the list is ordered by status, so a sender whose status this run changed may show
+	// up again further on; each is examined once per run.
+	seen   map[string]bool
+	bans   map[string]*banEntry
+	pacers map[string]Pacer
+	// tiers are the portfolio tiers this run has checked or set, by portfolio key.
+	tiers map[string]string
+	rep   Report
+}
+
+type banEntry struct {
+	once sync.Once
+	ban  sender.WABABan
+	err  error
+}
+
+func (p *pass) report(base Report) Report {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	base.Examined, base.Skipped, base.Corrected = p.rep.Examined, p.rep.Skipped, p.rep.Corrected
+	base.StatusChanges, base.GraphErrors = p.rep.StatusChanges, p.rep.GraphErrors
+	return base
+}
+
+// ban reads the WABA's ban state once per run.
+func (p *pass) ban(ctx context.Context, waba string) (sender.WABABan, error) {
+	p.mu.Lock()
+	e, ok := p.bans[waba]
+	if !ok {
+		e = &banEntry{}
+		p.bans[waba] = e
+	}
+	p.mu.Unlock()
+	e.once.Do(func() { e.ban, e.err = p.r.o.Store.WABABan(ctx, waba) })
+	return e.ban, e.err
+}
+
+// wait paces one Graph call for the WABA (and the run's own pacer when set).
+func (p *pass) wait(ctx context.Context, waba string) error {
+	p.mu.Lock()
+	pc, ok := p.pacers[waba]
+	if !ok {
+		pc = p.r.o.WABAPacer(waba)
+		p.pacers[waba] = pc
+	}
+	p.mu.Unlock()
+	if err := pc.Wait(ctx); err != nil {
+		return err
+	}
+	if p.r.o.Pace != nil {
+		return p.r.o.Pace.Wait(ctx)
+	}
+	return nil
+}
+
+// page reconciles one page: its senders grouped by WABA, the WABAs in parallel (at most
+// Workers at once), each WABA's senders in order. The first stop or failure cancels the rest.
+func (p *pass) page(ctx context.Context, page []*sender.Sender) error {
+	groups := map[string][]*sender.Sender{}
+	var order []string
+	p.mu.Lock()
+	for _, s := range page {
+		if p.seen[s.ID] {
+			continue
+		}
+		p.seen[s.ID] = true
+		if _, ok := groups[s.WABAID]; !ok {
+			order = append(order, s.WABAID)
+		}
+		groups[s.WABAID] = append(groups[s.WABAID], s)
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+		sem   = make(chan struct{}, p.r.o.Workers)
+	)
+	fail := func(err error) {
+		errMu.Lock()
+		if first == nil {
+			first = err
+			cancel()
+		}
+		errMu.Unlock()
+	}
+	for _, waba := range order {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			for _, s := range groups[waba] {
+				if ctx.Err() != nil {
+					return
+				}
+				if p.r.nearDeadline(ctx) {
+					fail(context.DeadlineExceeded)
+					return
+				}
+				if err := p.one(ctx, s); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 func (r *Reconciler) save(ctx context.Context, cursor string) error {
@@ -231,66 +365,83 @@ func stopFor(err error) error {
 	return nil
 }
 
-// one reconciles one sender.
-func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) error {
+// one reconciles one sender: one Graph read (the number with its health_status).
+func (p *pass) one(ctx context.Context, s *sender.Sender) error {
+	r := p.r
 	if !needsMeta(s) {
-		rep.Skipped++
+		p.count(func(rep *Report) { rep.Skipped++ })
 		return nil
 	}
-	if err := r.o.Pace.Wait(ctx); err != nil {
+	if err := p.wait(ctx, s.WABAID); err != nil {
 		return err
 	}
-	pn, err := r.o.Graph.GetPhoneNumber(ctx, s.ID)
+	pn, hs, err := r.o.Graph.GetPhoneNumberWithHealth(ctx, s.ID)
 	if err != nil {
 		if stop := stopFor(err); stop != nil {
 			return stop
 		}
-		rep.GraphErrors++
+		p.count(func(rep *Report) { rep.GraphErrors++ })
 		r.o.Log.Warn("reconcile: phone number unreadable", "sender", s.ID, "class", string(graph.Classify(err)), "graphCode", graph.Code(err))
 		return nil
 	}
-	obs := Observation{Phone: pn}
-	if err := r.o.Pace.Wait(ctx); err != nil {
-		return err
-	}
-	hs, err := r.o.Graph.GetHealthStatus(ctx, s.ID)
-	if err != nil {
-		if stop := stopFor(err); stop != nil {
-			return stop
-		}
-		// The phone number object alone still corrects quality, limit and status.
-		rep.GraphErrors++
-		r.o.Log.Warn("reconcile: health status unreadable", "sender", s.ID, "class", string(graph.Classify(err)), "graphCode", graph.Code(err))
-	} else {
-		obs.Health = &hs
-	}
-	rep.Examined++
-
-	now := r.o.Now().UTC()
-	var changes []Change
-	err = r.o.Store.UpdateSender(ctx, s.ID, func(cur *sender.Sender) (bool, error) {
-		changes = Apply(cur, obs, now)
-		return len(changes) > 0, nil
-	})
-	if errors.Is(err, ErrGone) {
-		return nil
-	}
+	ban, err := p.ban(ctx, s.WABAID)
 	if err != nil {
 		return fmt.Errorf("reconcile sender %s: %w", s.ID, err)
 	}
+	obs := Observation{Phone: pn, Health: hs, Ban: ban}
+	p.count(func(rep *Report) { rep.Examined++ })
+
+	now := r.o.Now().UTC()
+	// Try on the listed copy first: a sender in step with Meta costs no further storage call.
+	changes := Apply(s, obs, now)
+	reregister := s.ReregisterNeeded && s.Registered()
 	if len(changes) > 0 {
-		rep.Corrected++
-	}
-	for _, c := range changes {
-		if c.Field == "status" {
-			rep.StatusChanges++
+		err = r.o.Store.UpdateSender(ctx, s.ID, func(cur *sender.Sender) (*sender.Sender, error) {
+			changes = Apply(cur, obs, now)
+			reregister = cur.ReregisterNeeded && cur.Registered()
+			if len(changes) == 0 {
+				return nil, persist.ErrNoChange
+			}
+			return cur, nil
+		})
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("reconcile sender %s: %w", s.ID, err)
+		}
+	}
+	p.count(func(rep *Report) {
+		if len(changes) > 0 {
+			rep.Corrected++
+		}
+		for _, c := range changes {
+			if c.Field == "status" {
+				rep.StatusChanges++
+			}
+		}
+	})
+	for _, c := range changes {
 		r.o.Log.Info("sender corrected", "sender", s.ID, "field", c.Field, "from", c.From, "to", c.To, "source", string(sender.SourceReconciler))
+	}
+
+	if reregister {
+		if err := p.reregister(ctx, s, now); err != nil {
+			return err
+		}
 	}
 
 	// The limit belongs to the business portfolio: keep its shared record in step.
 	if tier := TierName(pn.MessagingLimit); tier != "" {
 		key := s.PortfolioKey()
+		p.mu.Lock()
+		known := p.tiers[key] == tier
+		p.mu.Unlock()
+		if known {
+			// Checked (or set) already in this run: the portfolio is shared by its numbers.
+			return nil
+		}
+		defer func() { p.mu.Lock(); p.tiers[key] = tier; p.mu.Unlock() }()
 		cur, err := r.o.Store.PortfolioTier(ctx, key)
 		if err != nil {
 			return fmt.Errorf("reconcile portfolio %s: %w", key, err)
@@ -303,4 +454,65 @@ func (r *Reconciler) one(ctx context.Context, s *sender.Sender, rep *Report) err
 		}
 	}
 	return nil
+}
+
+// Reasons recorded by the re-register after a display-name approval.
+const (
+	ReasonReregistered     = "registered again after the display-name approval"
+	ReasonReregisterNoPIN  = "re-register after the display-name approval: pin_unknown (set a new two-step PIN)"
+	ReasonReregisterFailed = "re-register after the display-name approval failed"
+)
+
+// reregister registers the number again with its kept PIN after Meta approved a new display
+// name (Meta's rule). Without a PIN the sender keeps ReregisterNeeded and its history says
+// pin_unknown once; a failed register is retried by the next run.
+func (p *pass) reregister(ctx context.Context, s *sender.Sender, now time.Time) error {
+	r, id := p.r, s.ID
+	pin := ""
+	var perr error = persist.ErrNotFound
+	if r.o.PINs != nil {
+		pin, perr = r.o.PINs.PIN(ctx, id)
+	}
+	if perr != nil && !errors.Is(perr, persist.ErrNotFound) {
+		r.o.Log.Warn("reconcile: kept PIN unreadable", "sender", id, "error", perr.Error())
+		return nil
+	}
+	reason := ReasonReregisterNoPIN
+	if perr == nil {
+		if err := p.wait(ctx, s.WABAID); err != nil {
+			return err
+		}
+		rerr := r.o.Graph.Register(ctx, id, pin)
+		if stop := stopFor(rerr); rerr != nil && stop != nil {
+			return stop
+		}
+		reason = ReasonReregistered
+		if rerr != nil {
+			reason = fmt.Sprintf("%s: %s", ReasonReregisterFailed, graph.Classify(rerr))
+			r.o.Log.Warn("reconcile: re-register failed", "sender", id, "class", string(graph.Classify(rerr)), "graphCode", graph.Code(rerr))
+		}
+	}
+	err := r.o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) (*sender.Sender, error) {
+		if !cur.ReregisterNeeded {
+			return nil, persist.ErrNoChange
+		}
+		if reason == ReasonReregistered {
+			cur.ReregisterNeeded = false
+		}
+		if n := len(cur.StatusHistory); n > 0 && cur.StatusHistory[n-1].Reason == reason && reason != ReasonReregistered {
+			return nil, persist.ErrNoChange
+		}
+		cur.Note(reason, sender.SourceReconciler, now)
+		return cur, nil
+	})
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
+		return fmt.Errorf("reconcile sender %s: %w", id, err)
+	}
+	return nil
+}
+
+func (p *pass) count(f func(*Report)) {
+	p.mu.Lock()
+	f(&p.rep)
+	p.mu.Unlock()
 }

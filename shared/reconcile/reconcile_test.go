@@ -154,8 +154,8 @@ func TestReconcileCorrectsDrift(t *testing.T) {
 	if v := r.get(t, "1005").Version; v != 1 {
 		t.Errorf("in-sync sender rewritten (version %d)", v)
 	}
-	if got := r.pace.n.Load(); got != 8 {
-		t.Errorf("paced %d calls, want 8 (2 per examined sender)", got)
+	if got := r.pace.n.Load(); got != 4 {
+		t.Errorf("paced %d calls, want 4 (1 per examined sender: fields= on one read)", got)
 	}
 	if !strings.Contains(r.logs.String(), `"source":"reconciler"`) {
 		t.Error("corrections are not logged with their source")
@@ -199,7 +199,7 @@ func TestReconcileStopsOnCallRate(t *testing.T) {
 	if !rep.Complete || rep.Examined != 3 {
 		t.Fatalf("resumed run = %+v", rep)
 	}
-	for id, want := range map[string]int{"1001": 2, "1002": 2, "1003": 3, "1004": 2, "1005": 2} {
+	for id, want := range map[string]int{"1001": 1, "1002": 1, "1003": 2, "1004": 1, "1005": 1} {
 		if got := r.calls(id); got != want {
 			t.Errorf("%s: %d Graph calls, want %d", id, got, want)
 		}
@@ -260,10 +260,13 @@ func TestReconcilerAppRequeues(t *testing.T) {
 	outURL, _, _ := testenv.Queues(t, sq)
 	ctx := context.Background()
 	req := &outbound.Request{ID: "req-due", SenderID: "1001", To: "+16505551234", Text: "later"}
-	if _, err := r.store.UpdateRecord(ctx, req.ID, func(cur *outbound.Record, _ bool) error {
+	if _, err := r.store.UpdateRecord(ctx, req.ID, func(cur *outbound.Record) (*outbound.Record, error) {
+		if cur == nil {
+			cur = &outbound.Record{}
+		}
 		*cur = outbound.Record{SenderID: "1001", To: req.To, Status: outbound.StatusDeferred, Reason: "budget",
 			NextAttemptAt: now.Add(-time.Minute), Request: req, CreatedAt: now.Add(-time.Hour)}
-		return nil
+		return cur, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

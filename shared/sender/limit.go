@@ -36,6 +36,42 @@ func KnownTier(tier string) bool {
 	return ok || tier == "TIER_UNLIMITED"
 }
 
+// TierNotSet is what Meta tells for a number still onboarding: it says nothing about the
+// portfolio's shared limit.
+const TierNotSet = "TIER_NOT_SET"
+
+// TierTellsPortfolio reports whether a tier told for one phone number is the portfolio's limit:
+// not when empty or TIER_NOT_SET (a new number's onboarding must not cut every number's limit).
+func TierTellsPortfolio(tier string) bool { return tier != "" && tier != TierNotSet }
+
+// tierRank orders tiers for a tie between two events with the same time: the larger limit
+// ranks higher; tiers without a limit (TIER_NOT_SET, unknown) rank lowest, by name.
+func tierRank(tier string) int {
+	switch {
+	case tier == "TIER_UNLIMITED":
+		return 1 << 30
+	case KnownTier(tier):
+		return DailyLimit(tier)
+	}
+	return 0
+}
+
+// NewerTier is the one ordering rule of messaging-limit registers (portfolio and sender alike):
+// a tier told at at replaces cur told at curAt when it is later; at the same time the higher
+// tier wins (then the greater name), so events applied in any order end in the same tier.
+func NewerTier(tier string, at time.Time, cur string, curAt time.Time) bool {
+	if tier == "" {
+		return false
+	}
+	if !at.Equal(curAt) {
+		return at.After(curAt)
+	}
+	if a, b := tierRank(tier), tierRank(cur); a != b {
+		return a > b
+	}
+	return tier > cur
+}
+
 // ProductLimitLabel is the product's approximate label for a quality rating (shown where Meta
 // has not told a tier): ~250 / 1,000 / 10,000 / 100,000+.
 func ProductLimitLabel(q Quality) string {

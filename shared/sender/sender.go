@@ -75,6 +75,9 @@ type StatusChange struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
 	Source Source    `json:"source"`
+	// Actor is who acted for an operator change: the caller's IAM principal on AWS, "local"
+	// under make run.
+	Actor string `json:"actor,omitempty"`
 }
 
 // Suspension records why a sender is suspended and what to return to.
@@ -98,16 +101,21 @@ type Sender struct {
 	PhoneNumber string `json:"phoneNumber"` // E.164
 	WABAID      string `json:"wabaId"`
 	// BusinessID is the business portfolio, which owns the messaging limit; empty when unknown.
-	BusinessID        string   `json:"businessId,omitempty"`
-	DisplayName       string   `json:"displayName"`
-	DisplayNameStatus string   `json:"displayNameStatus,omitempty"` // Meta's name_status / decision
-	Status            Status   `json:"status"`
-	QualityRating     Quality  `json:"qualityRating"`
-	MessagingLimit    string   `json:"messagingLimit,omitempty"` // Meta's tier as told, e.g. TIER_2K
-	ThroughputLevel   string   `json:"throughputLevel,omitempty"`
-	MetaStatus        string   `json:"metaStatus,omitempty"` // phone number object's status
-	CanSendMessage    string   `json:"canSendMessage,omitempty"`
-	Assistants        []string `json:"assistants"`
+	BusinessID        string `json:"businessId,omitempty"`
+	DisplayName       string `json:"displayName"`
+	DisplayNameStatus string `json:"displayNameStatus,omitempty"` // Meta's name_status / decision
+	// RequestedDisplayName is a name change requested at Meta and not yet decided.
+	RequestedDisplayName string `json:"requestedDisplayName,omitempty"`
+	// ReregisterNeeded is set when Meta approved a new display name of a registered number:
+	// Meta requires a new register, which the reconciler makes with the kept two-step PIN.
+	ReregisterNeeded bool     `json:"reregisterNeeded,omitempty"`
+	Status           Status   `json:"status"`
+	QualityRating    Quality  `json:"qualityRating"`
+	MessagingLimit   string   `json:"messagingLimit,omitempty"` // Meta's tier as told, e.g. TIER_2K
+	ThroughputLevel  string   `json:"throughputLevel,omitempty"`
+	MetaStatus       string   `json:"metaStatus,omitempty"` // phone number object's status
+	CanSendMessage   string   `json:"canSendMessage,omitempty"`
+	Assistants       []string `json:"assistants"`
 	// Suspension is set while Status is suspended.
 	Suspension *Suspension `json:"suspension,omitempty"`
 	// Restrictions are the WABA's account restrictions in force (account_update), copied to

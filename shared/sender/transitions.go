@@ -17,14 +17,16 @@ const (
 	EventStartVerification Event = "start_verification"
 	// EventCodeVerified: Meta accepted the code (verify_code): pending → connecting.
 	EventCodeVerified Event = "code_verified"
-	// EventRegistered: Meta registered the number (register): connecting → online.
+	// EventRegistered: Meta registered the number (register, or the reconciler seeing the
+	// number CONNECTED): connecting → online. It is the only way to online from connecting.
 	EventRegistered Event = "registered"
 	// EventSetupFailed: verification or registration failed for good: pending|connecting → failed.
 	EventSetupFailed Event = "setup_failed"
 	// EventRegistrationLost: Meta says the number is no longer registered (133010, 131045):
 	// online|offline|connecting → failed, so the operator runs setup again.
 	EventRegistrationLost Event = "registration_lost"
-	// EventEnable: an operator sets the sender online: offline|connecting → online.
+	// EventEnable: an operator sets the sender online: offline → online. Not from connecting:
+	// online needs a successful register (EventRegistered).
 	EventEnable Event = "enable"
 	// EventDisable: an operator sets the sender offline: online → offline.
 	EventDisable Event = "disable"
@@ -87,7 +89,11 @@ func (s *Sender) Next(ev Event, src Source) (to Status, same bool, err error) {
 		return refuse(fmt.Sprintf("unknown status %q", from))
 	}
 	switch ev {
-	case EventStartVerification, EventCodeVerified, EventRegistered, EventEnable, EventDisable:
+	case EventRegistered:
+		if src != SourceOperator && src != SourceReconciler {
+			return refuse("only the register call or Meta's number status can register the number")
+		}
+	case EventStartVerification, EventCodeVerified, EventEnable, EventDisable:
 		if src != SourceOperator {
 			return refuse("only an operator can " + describe(ev))
 		}
@@ -137,12 +143,14 @@ func (s *Sender) Next(ev Event, src Source) (to Status, same bool, err error) {
 		return refuse("the sender is not registered yet")
 	case EventEnable:
 		switch from {
-		case StatusOffline, StatusConnecting:
+		case StatusOffline:
 			return StatusOnline, false, nil
 		case StatusOnline:
 			return refuse("the sender is already online")
+		case StatusConnecting:
+			return refuse("the number is not registered yet: confirm verification again to retry the register")
 		}
-		return refuse("a sender goes online only from offline or connecting; complete verification first")
+		return refuse("a sender goes online only from offline; complete verification first")
 	case EventDisable:
 		switch from {
 		case StatusOnline:
@@ -248,7 +256,7 @@ func (s *Sender) Transition(to Status, src Source, reason string, at time.Time) 
 	case to == StatusConnecting:
 		candidates = []Event{EventCodeVerified}
 	case to == StatusOnline && s.Status == StatusConnecting:
-		candidates = []Event{EventRegistered, EventEnable}
+		candidates = []Event{EventRegistered}
 	case to == StatusOnline:
 		candidates = []Event{EventEnable}
 	case to == StatusOffline:
@@ -339,9 +347,7 @@ func (s *Sender) record(from, to Status, reason string, src Source, at time.Time
 	s.Status = to
 	s.UpdatedAt = at
 	s.StatusHistory = append(s.StatusHistory, StatusChange{From: from, To: to, At: at, Reason: reason, Source: src})
-	if n := len(s.StatusHistory); n > MaxHistory {
-		s.StatusHistory = append([]StatusChange(nil), s.StatusHistory[n-MaxHistory:]...)
-	}
+	s.trimHistory()
 }
 
 // New returns a sender in its initial state (pending, quality new, default limit) with the

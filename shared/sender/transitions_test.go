@@ -28,7 +28,8 @@ var machine = map[Status]map[Event]Status{
 	},
 	StatusConnecting: {
 		EventStartVerification: refused, EventCodeVerified: refused, EventRegistered: StatusOnline,
-		EventSetupFailed: StatusFailed, EventRegistrationLost: StatusFailed, EventEnable: StatusOnline,
+		// Online only through a successful register, never by an operator's PATCH.
+		EventSetupFailed: StatusFailed, EventRegistrationLost: StatusFailed, EventEnable: refused,
 		EventDisable: refused, EventSuspend: StatusSuspended, EventReinstate: refused,
 	},
 	StatusOnline: {
@@ -58,7 +59,7 @@ var machine = map[Status]map[Event]Status{
 var allowed = map[Event][]Source{
 	EventStartVerification: {SourceOperator},
 	EventCodeVerified:      {SourceOperator},
-	EventRegistered:        {SourceOperator},
+	EventRegistered:        {SourceOperator, SourceReconciler},
 	EventEnable:            {SourceOperator},
 	EventDisable:           {SourceOperator},
 	EventSetupFailed:       {SourceOperator, SourceWebhook, SourceReconciler, SourceOutbound},

@@ -152,10 +152,13 @@ func TestDueRecords(t *testing.T) {
 	now := clk.Now()
 	put := func(id string, st outbound.Status, next time.Time, created time.Time) {
 		t.Helper()
-		if _, err := s.UpdateRecord(ctx, id, func(r *outbound.Record, _ bool) error {
+		if _, err := s.UpdateRecord(ctx, id, func(r *outbound.Record) (*outbound.Record, error) {
+			if r == nil {
+				r = &outbound.Record{}
+			}
 			r.Status, r.NextAttemptAt, r.CreatedAt = st, next, created
 			r.Request = &outbound.Request{ID: id, SenderID: "1", To: "+40721234567", Text: "x"}
-			return nil
+			return r, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -182,5 +185,78 @@ func TestDueRecords(t *testing.T) {
 	}
 	if recs, _ := s.DueRecords(ctx, now, 2); len(recs) != 2 || recs[0].ID != "first" {
 		t.Fatalf("limit 2 = %v", recs)
+	}
+}
+
+// TestBudgetCampaign is a template campaign from one portfolio: 10 concurrent batches of 10 new
+// recipients (the production batch size and concurrency). No claim fails for contention, and
+// the ceiling is exact: with a limit below the demand, exactly the limit is counted.
+func TestBudgetCampaign(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{1000, 37} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			t.Parallel()
+			s, _ := newStore(t)
+			ctx := context.Background()
+			pf := fmt.Sprintf("biz:campaign-%d", limit)
+			var mu sync.Mutex
+			counted, over := 0, 0
+			var wg sync.WaitGroup
+			// Each batch runs its 10 conversations at once: 100 claims in flight.
+			for b := range 10 {
+				for i := range 10 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						got, err := s.ClaimBudget(ctx, pf, fmt.Sprintf("tel:+407220%02d%03d", b, i), limit)
+						mu.Lock()
+						defer mu.Unlock()
+						switch {
+						case err != nil:
+							t.Errorf("claim: %v", err)
+						case got.Counted:
+							counted++
+						case got.Over:
+							over++
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			if want := min(limit, 100); counted != want || counted+over != 100 {
+				t.Errorf("counted %d, over %d; want %d counted and the rest over", counted, over, want)
+			}
+			if n, _ := s.BudgetUsed(ctx, pf); n != min(limit, 100) {
+				t.Errorf("used = %d, want %d", n, min(limit, 100))
+			}
+		})
+	}
+}
+
+// TestBudgetRelease: a recipient whose send Meta refused is uncounted, and can be counted again.
+func TestBudgetRelease(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if got, err := s.ClaimBudget(ctx, "biz:rel", "tel:+40721000001", 1); err != nil || !got.Counted {
+		t.Fatalf("claim = %+v, %v", got, err)
+	}
+	if err := s.ReleaseBudget(ctx, "biz:rel", "tel:+40721000001"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.BudgetUsed(ctx, "biz:rel"); n != 0 {
+		t.Errorf("used after release = %d, want 0", n)
+	}
+	if got, err := s.ClaimBudget(ctx, "biz:rel", "tel:+40721000002", 1); err != nil || !got.Counted {
+		t.Errorf("another recipient after the release = %+v, %v; want Counted", got, err)
+	}
+	// Releasing twice, or a recipient never counted, changes nothing.
+	for _, ck := range []string{"tel:+40721000001", "tel:+40721000009"} {
+		if err := s.ReleaseBudget(ctx, "biz:rel", ck); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := s.BudgetUsed(ctx, "biz:rel"); n != 1 {
+		t.Errorf("used = %d, want 1", n)
 	}
 }

@@ -24,7 +24,7 @@ var _ credentials.Store = (*Store)(nil)
 
 // notFound maps the store's not-found to the shared vocabulary.
 func notFound(err error) error {
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return persist.ErrNotFound
 	}
 	return err

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/customer"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // Window attributes (see windows.go for how they are kept).
@@ -28,7 +30,7 @@ func (s *Store) CloseWindow(ctx context.Context, phoneNumberID string, c custome
 
 // GetWindow returns the latest window of (phoneNumberID, customer) across every key the
 // customer is known by (its BSUID and phone, resolved through the alias of waba), or
-// ErrNotFound. The caller checks Window.OpenAt: an expired window is still returned so the
+// persist.ErrNotFound. The caller checks Window.OpenAt: an expired window is still returned so the
 // troubleshooting view can show when it closed.
 func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error) {
 	c, err := s.ResolveCustomer(ctx, waba, c)
@@ -57,7 +59,7 @@ func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c cus
 		}
 	}
 	if !found {
-		return customer.Window{}, ErrNotFound
+		return customer.Window{}, persist.ErrNotFound
 	}
 	return best, nil
 }
@@ -69,7 +71,7 @@ func (s *Store) ResolveCustomer(ctx context.Context, waba string, c customer.Ref
 		return c, nil
 	}
 	item, err := s.getItem(ctx, aliasKey(waba, c.Key()), false)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return c, nil
 	}
 	if err != nil {
@@ -93,7 +95,7 @@ func (s *Store) GetOptOut(ctx context.Context, waba string, c customer.Ref) (cus
 	for _, ck := range c.Keys() {
 		var o customer.OptOut
 		if _, err := s.getDoc(ctx, optOutKey(waba, ck), &o); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return customer.OptOut{}, fmt.Errorf("get opt-out: %w", err)
@@ -115,7 +117,7 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	for _, ck := range c.Keys() {
 		var d customer.Deliverability
 		if _, err := s.getDoc(ctx, delivKey(waba, ck), &d); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return out, fmt.Errorf("get deliverability: %w", err)
@@ -131,34 +133,34 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	return out, nil
 }
 
-// MarkDeliverability merges marks into a customer's record; later "until" times win. The
-// item expires with its latest mark.
+// deliveryReportTTL keeps an item whose marks were all lifted as long as a 131026 mark would
+// have lasted, then lets DynamoDB expire it.
+const deliveryReportTTL = 72 * time.Hour
+
+// MarkDeliverability merges marks into a customer's record (customer.Deliverability.Merge):
+// later "until" times win, a delivery lifts the 131026 mark of its message. The item expires
+// with its latest mark.
 func (s *Store) MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error {
 	ck := c.Key()
 	if ck == "" {
 		return errors.New("mark deliverability: empty customer")
 	}
-	_, err := updateDoc(ctx, s, delivKey(waba, ck), func(cur *customer.Deliverability, _ bool) (docOptions, error) {
-		changed := false
-		if m.UndeliverableUntil.After(cur.UndeliverableUntil) {
-			cur.UndeliverableUntil, changed = m.UndeliverableUntil, true
-		}
-		if m.MarketingCappedUntil.After(cur.MarketingCappedUntil) {
-			cur.MarketingCappedUntil, changed = m.MarketingCappedUntil, true
-		}
-		if !changed {
-			return docOptions{}, ErrNoChange
-		}
-		if m.Reason != "" {
-			cur.Reason = m.Reason
+	_, err := updateDoc(ctx, s, delivKey(waba, ck), func(cur *customer.Deliverability, found bool) (docOptions, error) {
+		// A delivery report is written even when there is no mark to lift, so that a 131026
+		// and the delivery of the same message end in the same item whatever their order.
+		if !cur.Merge(m) && (found || m.DeliveredWAMID == "") {
+			return docOptions{}, persist.ErrNoChange
 		}
 		ttl := cur.UndeliverableUntil
 		if cur.MarketingCappedUntil.After(ttl) {
 			ttl = cur.MarketingCappedUntil
 		}
+		if ttl.IsZero() {
+			ttl = s.now().Add(deliveryReportTTL)
+		}
 		return docOptions{ttl: ttl}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("mark deliverability: %w", err)
 	}
 	return nil

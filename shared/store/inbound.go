@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
 
-// Webhook bookkeeping: dedupe claims (claim → send → mark) and parked payloads.
+// Webhook bookkeeping: the dedupe record of inbound messages (folded into the window item),
+// claims of template re-sends (claim → send → mark), and parked payloads.
 
 // ClaimTTL is how long a claim or done record lives: longer than Meta's 7 days of retries.
 const ClaimTTL = 8 * 24 * time.Hour
@@ -37,10 +39,106 @@ const (
 	maxTransactItems = 100
 )
 
-func claimKey(id string) key { return key{"INBOUND#" + id, "#INBOUND"} }
+// Forward marks: a message forwarded by a POST that then answered 500 (another change
+// failed) is marked, so that Meta's retry of the POST does not forward it again. A message
+// that opens a window keeps its mark in the window item (map attribute fwd: wamid → ms, and
+// fwdKeep, the time until which the item must live), so that the message's one conditional
+// write also reads it; any other message keeps it in its own INBOUND# item.
+const (
+	attrFwd     = "fwd"
+	attrFwdKeep = "fwdKeep"
+	attrFwdMs   = "fwdMs"
+)
 
-func parkedKey(day, id string, part int) key {
-	return key{"PARKED#" + day, id + "#" + strconv.Itoa(part)}
+func hasMark(item map[string]types.AttributeValue, wamid string) bool {
+	m, ok := item[attrFwd].(*types.AttributeValueMemberM)
+	if !ok {
+		return false
+	}
+	_, ok = m.Value[wamid]
+	return ok
+}
+
+// windowed reports whether m's dedupe record lives in its window item.
+func windowed(m webhook.InboundMessage) bool {
+	return m.Window != nil && m.PhoneNumberID != "" && m.Customer.Key() != ""
+}
+
+// RecordInbound is the one call of a customer message on the common path: the conditional
+// write of its window (when it opens one) that also reads its forward mark; a message that
+// opens no window reads its INBOUND# record instead. forwarded is true when a mark says the
+// message was forwarded before (a redelivery to drop).
+func (s *Store) RecordInbound(ctx context.Context, m webhook.InboundMessage) (forwarded bool, err error) {
+	if m.WAMID == "" {
+		return false, errors.New("record inbound: empty wamid")
+	}
+	if windowed(m) {
+		return s.openWindow(ctx, m.PhoneNumberID, m.Customer, *m.Window, m.WAMID)
+	}
+	item, err := s.getItem(ctx, claimKey(m.WAMID), true)
+	switch {
+	case errors.Is(err, persist.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read inbound record: %w", err)
+	}
+	_, marked := item[attrFwdMs]
+	return marked || getS(item, "st") == claimDone, nil
+}
+
+// MarkForwarded leaves the forward mark of each message (see RecordInbound); the mark lives
+// ClaimTTL, past Meta's 7 days of retries.
+func (s *Store) MarkForwarded(ctx context.Context, msgs []webhook.InboundMessage) error {
+	now := s.now()
+	keep := now.Add(ClaimTTL)
+	var errs []error
+	for _, m := range msgs {
+		if !windowed(m) {
+			item := claimKey(m.WAMID).av()
+			item[attrFwdMs] = num(now.UnixMilli())
+			item[attrTTL] = ttlValue(keep)
+			if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+				errs = append(errs, fmt.Errorf("mark forwarded: %w", err))
+			}
+			continue
+		}
+		if err := s.markWindow(ctx, windowKey(m.PhoneNumberID, m.Customer.Key()), m.WAMID, now, keep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// markWindow adds wamid to the window item's marks: into the map when it exists, else as a new
+// map (DynamoDB cannot set a key of a map that does not exist), whichever condition holds.
+func (s *Store) markWindow(ctx context.Context, k key, wamid string, now, keep time.Time) error {
+	vals := map[string]types.AttributeValue{":keep": ttlValue(keep)}
+	for attempt := 0; attempt < 4; attempt++ {
+		in := &dynamodb.UpdateItemInput{
+			TableName: aws.String(s.table), Key: k.av(), ExpressionAttributeValues: vals,
+			ExpressionAttributeNames: map[string]string{"#w": wamid},
+		}
+		if attempt%2 == 0 {
+			vals[":now"] = num(now.UnixMilli())
+			delete(vals, ":m")
+			in.UpdateExpression = aws.String("SET " + attrFwd + ".#w = :now, " + attrFwdKeep + " = :keep, expiresAt = :keep")
+			in.ConditionExpression = aws.String("attribute_exists(" + attrFwd + ")")
+		} else {
+			vals[":m"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{wamid: num(now.UnixMilli())}}
+			delete(vals, ":now")
+			in.ExpressionAttributeNames = nil
+			in.UpdateExpression = aws.String("SET " + attrFwd + " = :m, " + attrFwdKeep + " = :keep, expiresAt = :keep")
+			in.ConditionExpression = aws.String("attribute_not_exists(" + attrFwd + ")")
+		}
+		_, err := s.db.UpdateItem(ctx, in)
+		if err == nil {
+			return nil
+		}
+		if !IsConditionFailed(err) {
+			return fmt.Errorf("mark forwarded: %w", err)
+		}
+	}
+	return fmt.Errorf("mark forwarded %s: %w", k.pk, persist.ErrConflict)
 }
 
 // Claim takes the dedupe record of id for owner for lease: one conditional write. It returns
@@ -151,7 +249,7 @@ func (s *Store) Release(ctx context.Context, id, owner string) error {
 	return nil
 }
 
-// ClaimStatus returns the state of id's dedupe record ("claimed", "done") or ErrNotFound.
+// ClaimStatus returns the state of id's dedupe record ("claimed", "done") or persist.ErrNotFound.
 func (s *Store) ClaimStatus(ctx context.Context, id string) (string, error) {
 	item, err := s.getItem(ctx, claimKey(id), true)
 	if err != nil {
@@ -213,7 +311,7 @@ func orDash(s string) string {
 
 // ParkedOn returns the payloads parked on day (UTC), reassembled, oldest key first.
 func (s *Store) ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, error) {
-	pk := "PARKED#" + day.UTC().Format("2006-01-02")
+	pk := parkedPK(day.UTC().Format("2006-01-02"))
 	type acc struct {
 		p     webhook.Parked
 		parts map[int64][]byte
@@ -222,12 +320,14 @@ func (s *Store) ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, 
 	byID := map[string]*acc{}
 	var order []string
 	var start map[string]types.AttributeValue
+	in, err := s.query("", attrPK, pk, "", "")
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
 	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.table), KeyConditionExpression: aws.String("pk = :p"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pk)},
-			ConsistentRead:            aws.Bool(true), ExclusiveStartKey: start,
-		})
+		in.ExclusiveStartKey = start
+		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("list parked: %w", err)
 		}

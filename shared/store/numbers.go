@@ -33,9 +33,9 @@ func intentKey(id string) key       { return key{"POOLBUY#" + id, "#INTENT"} }
 // persistErr maps the store's errors to the persist vocabulary.
 func persistErr(err error) error {
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, persist.ErrNotFound):
 		return fmt.Errorf("%w", persist.ErrNotFound)
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, persist.ErrConflict):
 		return fmt.Errorf("%w", persist.ErrConflict)
 	}
 	return err
@@ -50,7 +50,7 @@ func updatePersist[T any](ctx context.Context, s *Store, k key, fn persist.Updat
 		switch {
 		case err == nil:
 			cur = &v
-		case errors.Is(err, ErrNotFound):
+		case errors.Is(err, persist.ErrNotFound):
 			version = 0
 		default:
 			return nil, err

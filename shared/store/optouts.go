@@ -14,6 +14,8 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/webhook"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // PutAliasAt records that BSUID c.UserID and phone c.Phone are the same customer of waba, both
@@ -50,68 +52,18 @@ func (s *Store) PutAliasAt(ctx context.Context, waba string, c customer.Ref, at 
 	return errors.Join(errs...)
 }
 
-// optOutDoc is the stored opt-out: customer.OptOut (what readers decode) plus the time of each
-// signal, so that stops and resumes apply in timestamp order whatever their arrival order.
-type optOutDoc struct {
-	customer.OptOut
-	MarketingAt time.Time `json:"marketingAt,omitzero"`
-	KeywordAt   time.Time `json:"keywordAt,omitzero"`
-}
-
-// registers returns the signal times. A document written by UpdateOptOut has neither (only
-// At): both signals are then taken as set at At. Otherwise a zero time means never set.
-func (d *optOutDoc) registers() (time.Time, time.Time) {
-	if d.MarketingAt.IsZero() && d.KeywordAt.IsZero() {
-		return d.At, d.At
-	}
-	return d.MarketingAt, d.KeywordAt
-}
-
-// setRegister moves one signal: a later time wins, and on the same time a stop wins.
-func setRegister(val *bool, at *time.Time, v bool, t time.Time) bool {
-	if t.After(*at) || t.Equal(*at) && v && !*val {
-		changed := *val != v || !t.Equal(*at)
-		*val, *at = v, t
-		return changed
-	}
-	return false
-}
-
-func (d *optOutDoc) merge(marketing *bool, mAt time.Time, keyword *bool, kAt time.Time, source string, at time.Time) bool {
-	curM, curK := d.registers()
-	changed := false
-	if marketing != nil && setRegister(&d.Marketing, &curM, *marketing, mAt) {
-		changed = true
-	}
-	if keyword != nil && setRegister(&d.Keyword, &curK, *keyword, kAt) {
-		changed = true
-	}
-	if d.MarketingAt != curM || d.KeywordAt != curK {
-		d.MarketingAt, d.KeywordAt, changed = curM, curK, true
-	}
-	// Source and At describe the latest event seen, ties broken by name: order-independent.
-	if at.After(d.At) || at.Equal(d.At) && source > d.Source {
-		d.At, d.Source, changed = at, source, true
-	}
-	return changed
-}
-
-func (s *Store) mergeOptOut(ctx context.Context, waba, ck string, fn func(*optOutDoc) bool) error {
-	_, err := updateDoc(ctx, s, optOutKey(waba, ck), func(cur *optOutDoc, _ bool) (docOptions, error) {
+func (s *Store) mergeOptOut(ctx context.Context, waba, ck string, fn func(*customer.OptOutRecord) bool) error {
+	_, err := updateDoc(ctx, s, optOutKey(waba, ck), func(cur *customer.OptOutRecord, _ bool) (docOptions, error) {
 		if !fn(cur) {
-			return docOptions{}, ErrNoChange
+			return docOptions{}, persist.ErrNoChange
 		}
 		return docOptions{}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("update opt-out: %w", err)
 	}
 	return nil
 }
-
-// optLinkKey records that opt-outs of customer key from also apply to key to (the customer
-// changed number or BSUID).
-func optLinkKey(waba, from, to string) key { return key{"OPTLINK#" + waba + "#" + from, to} }
 
 // maxLinkDepth bounds how far renames are followed (a customer renamed more often than this
 // within a WABA is not plausible; the bound only protects against cycles of bad data).
@@ -121,7 +73,7 @@ const maxLinkDepth = 8
 // renamed to, level by level. Each level is written before its links are read, and CopyOptOut
 // writes a link before reading the opt-out it copies: whichever of two concurrent calls comes
 // second sees the other's write, so a stop racing a rename still reaches the new identity.
-func (s *Store) propagate(ctx context.Context, waba string, start []string, fn func(*optOutDoc) bool) error {
+func (s *Store) propagate(ctx context.Context, waba string, start []string, fn func(*customer.OptOutRecord) bool) error {
 	seen := map[string]bool{}
 	level := start
 	for depth := 0; len(level) > 0 && depth <= maxLinkDepth; depth++ {
@@ -138,12 +90,12 @@ func (s *Store) propagate(ctx context.Context, waba string, start []string, fn f
 		}
 		var next []string
 		for _, k := range fresh {
-			out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-				TableName:                 aws.String(s.table),
-				KeyConditionExpression:    aws.String("pk = :p"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":p": str("OPTLINK#" + waba + "#" + k)},
-				ConsistentRead:            aws.Bool(true),
-			})
+			in, err := s.query("", attrPK, optLinkPK(waba, k), "", "")
+			if err != nil {
+				return err
+			}
+			in.ConsistentRead = aws.Bool(true)
+			out, err := s.db.Query(ctx, in)
 			if err != nil {
 				return fmt.Errorf("follow opt-out links: %w", err)
 			}
@@ -165,16 +117,8 @@ func (s *Store) ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev
 	if c.Key() == "" {
 		return errors.New("apply opt-out: empty customer")
 	}
-	marketing := ev.Stop
-	var keyword *bool
-	switch {
-	case ev.Stop && ev.Keyword:
-		keyword = aws.Bool(true)
-	case !ev.Stop:
-		keyword = aws.Bool(false)
-	}
-	return s.propagate(ctx, waba, c.Keys(), func(d *optOutDoc) bool {
-		return d.merge(&marketing, ev.At, keyword, ev.At, ev.Source, ev.At)
+	return s.propagate(ctx, waba, c.Keys(), func(d *customer.OptOutRecord) bool {
+		return d.MergeSignal(ev.Stop, ev.Keyword, ev.Source, ev.At)
 	})
 }
 
@@ -195,18 +139,14 @@ func (s *Store) CopyOptOut(ctx context.Context, waba string, from, to customer.R
 				return fmt.Errorf("link opt-outs: %w", err)
 			}
 		}
-		var src optOutDoc
+		var src customer.OptOutRecord
 		if _, err := s.getDoc(ctx, optOutKey(waba, fk), &src); err != nil {
-			if errors.Is(err, ErrNotFound) {
+			if errors.Is(err, persist.ErrNotFound) {
 				continue
 			}
 			return fmt.Errorf("read opt-out: %w", err)
 		}
-		mAt, kAt := src.registers()
-		m, k := src.Marketing, src.Keyword
-		err := s.propagate(ctx, waba, targets, func(d *optOutDoc) bool {
-			return d.merge(&m, mAt, &k, kAt, src.Source, src.At)
-		})
+		err := s.propagate(ctx, waba, targets, func(d *customer.OptOutRecord) bool { return d.MergeFrom(src) })
 		if err != nil {
 			return err
 		}

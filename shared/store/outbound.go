@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,8 +16,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/sender"
-	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
 
@@ -36,8 +34,6 @@ const deferredShards = 8
 
 // dueTimeFormat is fixed-width UTC, so that the due index sorts lexically in time order.
 const dueTimeFormat = "2006-01-02T15:04:05.000Z"
-
-func deferredPK(shard uint32) string { return "DEFERRED#" + strconv.FormatUint(uint64(shard), 10) }
 
 func deferredShard(id string) uint32 {
 	h := fnv.New32a()
@@ -110,12 +106,10 @@ func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]out
 	return recs, nil
 }
 
-func pauseKey(scope string) key { return key{"PAUSE#" + scope, "#PAUSE"} }
-
 // GetPause returns the send hold of scope; a zero Pause (Until zero) when none is in force.
 func (s *Store) GetPause(ctx context.Context, scope string) (outbound.Pause, error) {
 	item, err := s.getItem(ctx, pauseKey(scope), true)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return outbound.Pause{Scope: scope}, nil
 	}
 	if err != nil {
@@ -141,9 +135,9 @@ func (s *Store) SetPause(ctx context.Context, p outbound.Pause) error {
 	return nil
 }
 
-// OutboundStore is the store as the outbound pipeline's port (outbound.Store) sees it: its
-// not-found errors also match outbound.ErrNotFound, and update closures may return
-// outbound.ErrNoChange. (outbound cannot import this package: records are its types.)
+// OutboundStore is the store as the outbound pipeline's port (outbound.Store) sees it: the
+// store's own methods plus StopMarketing. (outbound cannot import this package: records are its
+// types.)
 type OutboundStore struct{ *Store }
 
 var _ outbound.Store = OutboundStore{}
@@ -151,77 +145,7 @@ var _ outbound.Store = OutboundStore{}
 // Outbound returns the store as the outbound pipeline's port.
 func (s *Store) Outbound() OutboundStore { return OutboundStore{s} }
 
-// portErr makes a not-found error match outbound.ErrNotFound too.
-func portErr(err error) error {
-	if errors.Is(err, ErrNotFound) && !errors.Is(err, outbound.ErrNotFound) {
-		return fmt.Errorf("%w: %w", outbound.ErrNotFound, err)
-	}
-	return err
-}
-
-// noChange maps the pipeline's ErrNoChange to the store's.
-func noChange(err error) error {
-	if errors.Is(err, outbound.ErrNoChange) {
-		return ErrNoChange
-	}
-	return err
-}
-
-// GetRecord is Store.GetRecord for the port.
-func (o OutboundStore) GetRecord(ctx context.Context, id string) (*outbound.Record, error) {
-	r, err := o.Store.GetRecord(ctx, id)
-	return r, portErr(err)
-}
-
-// UpdateRecord is Store.UpdateRecord for the port.
-func (o OutboundStore) UpdateRecord(ctx context.Context, id string, fn func(*outbound.Record, bool) error) (*outbound.Record, error) {
-	r, err := o.Store.UpdateRecord(ctx, id, func(cur *outbound.Record, found bool) error { return noChange(fn(cur, found)) })
-	return r, portErr(err)
-}
-
-// GetSender is Store.GetSender for the port.
-func (o OutboundStore) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
-	s, err := o.Store.GetSender(ctx, id)
-	return s, portErr(err)
-}
-
-// GetSenderByPhone is Store.GetSenderByPhone for the port.
-func (o OutboundStore) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error) {
-	s, err := o.Store.GetSenderByPhone(ctx, e164)
-	return s, portErr(err)
-}
-
-// UpdateSender is Store.UpdateSender for the port.
-func (o OutboundStore) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
-	s, err := o.Store.UpdateSender(ctx, id, func(cur *sender.Sender) error { return noChange(fn(cur)) })
-	return s, portErr(err)
-}
-
-// GetPortfolio is Store.GetPortfolio for the port.
-func (o OutboundStore) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, error) {
-	p, err := o.Store.GetPortfolio(ctx, k)
-	return p, portErr(err)
-}
-
-// GetWindow is Store.GetWindow for the port.
-func (o OutboundStore) GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error) {
-	w, err := o.Store.GetWindow(ctx, phoneNumberID, waba, c)
-	return w, portErr(err)
-}
-
 // StopMarketing is Store.ApplyOptOut of a stop, for the port.
 func (o OutboundStore) StopMarketing(ctx context.Context, waba string, c customer.Ref, source string, at time.Time) error {
 	return o.Store.ApplyOptOut(ctx, waba, c, webhook.OptOutEvent{Stop: true, Source: source, At: at})
-}
-
-// GetTemplate is Store.GetTemplate for the port.
-func (o OutboundStore) GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error) {
-	t, err := o.Store.GetTemplate(ctx, waba, name, language)
-	return t, portErr(err)
-}
-
-// UpdateTemplate is Store.UpdateTemplate for the port.
-func (o OutboundStore) UpdateTemplate(ctx context.Context, waba, name, language string, fn func(*template.Template, bool) error) (template.Template, error) {
-	t, err := o.Store.UpdateTemplate(ctx, waba, name, language, func(cur *template.Template, found bool) error { return noChange(fn(cur, found)) })
-	return t, portErr(err)
 }

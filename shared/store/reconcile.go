@@ -7,17 +7,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-)
 
-// reconcileCursorKey holds where the reconciler stopped, so a run cut short (Graph API call
-// rate, Lambda deadline) is resumed by the next one instead of starting over.
-func reconcileCursorKey() key { return key{"RECONCILE#senders", "#CURSOR"} }
+	"github.com/aloro/wa-senders/shared/persist"
+)
 
 // GetReconcileCursor returns the ListSenders cursor the last reconciler run stopped at, or ""
 // to start from the beginning.
 func (s *Store) GetReconcileCursor(ctx context.Context) (string, error) {
 	item, err := s.getItem(ctx, reconcileCursorKey(), true)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, persist.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {

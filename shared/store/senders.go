@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/sender"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // ErrSenderExists is returned when a sender with that phone_number_id already exists.
@@ -24,9 +29,9 @@ var ErrPhoneTaken = errors.New("phone number already registered to a sender")
 func senderIndexAttrs(s *sender.Sender) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		attrGSI1PK: str(wabaGSI(s.WABAID)),
-		attrGSI1SK: str("SENDER#" + s.ID),
+		attrGSI1SK: str(senderGSI1SK(s.ID)),
 		attrGSI2PK: str(gsiSendersPK),
-		attrGSI2SK: str(string(s.Status) + "#" + s.ID),
+		attrGSI2SK: str(senderGSI2SK(string(s.Status), s.ID)),
 	}
 }
 
@@ -56,7 +61,7 @@ func (s *Store) CreateSender(ctx context.Context, snd *sender.Sender) error {
 	return fmt.Errorf("create sender: %w", err)
 }
 
-// GetSender returns the sender with phone_number_id id, or ErrNotFound.
+// GetSender returns the sender with phone_number_id id, or persist.ErrNotFound.
 func (s *Store) GetSender(ctx context.Context, id string) (*sender.Sender, error) {
 	var snd sender.Sender
 	v, err := s.getDoc(ctx, senderKey(id), &snd)
@@ -67,7 +72,7 @@ func (s *Store) GetSender(ctx context.Context, id string) (*sender.Sender, error
 	return &snd, nil
 }
 
-// GetSenderByPhone returns the sender owning an E.164 number, or ErrNotFound.
+// GetSenderByPhone returns the sender owning an E.164 number, or persist.ErrNotFound.
 func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error) {
 	item, err := s.getItem(ctx, phoneKey(e164), true)
 	if err != nil {
@@ -76,37 +81,34 @@ func (s *Store) GetSenderByPhone(ctx context.Context, e164 string) (*sender.Send
 	return s.GetSender(ctx, getS(item, "senderId"))
 }
 
-// UpdateSender applies fn to the current sender with optimistic locking and returns the result.
-// fn may return ErrNoChange to skip the write.
-func (s *Store) UpdateSender(ctx context.Context, id string, fn func(*sender.Sender) error) (*sender.Sender, error) {
-	var out *sender.Sender
-	res, err := updateDoc(ctx, s, senderKey(id), func(cur *sender.Sender, found bool) (docOptions, error) {
-		if !found {
-			return docOptions{}, ErrNotFound
-		}
-		if err := fn(cur); err != nil {
-			return docOptions{}, err
-		}
-		return docOptions{extra: senderIndexAttrs(cur)}, nil
+// UpdateSender applies fn to the current sender with optimistic locking and returns the result
+// (the current sender when fn returns persist.ErrNoChange); persist.ErrNotFound when there is no
+// such sender.
+func (s *Store) UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error) {
+	snd, version, err := updateV(ctx, s, senderKey(id), false, func(cur *sender.Sender) (*sender.Sender, error) {
+		return fn(cur)
+	}, func(cur *sender.Sender) docOptions {
+		return docOptions{extra: senderIndexAttrs(cur)}
 	})
 	if err != nil {
 		return nil, err
 	}
-	out = res
-	return out, nil
+	// The version read or written, as GetSender gives it (ArchiveSender conditions on it).
+	snd.Version = version
+	return snd, nil
 }
 
 // ListSendersByWABA returns every sender of a WABA (account_update fans out to them).
 func (s *Store) ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error) {
 	var senders []*sender.Sender
 	var start map[string]types.AttributeValue
+	in, err := s.query(indexGSI1, attrGSI1PK, wabaGSI(waba), attrGSI1SK, senderGSI1SK(""))
+	if err != nil {
+		return nil, err
+	}
 	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName: aws.String(s.table), IndexName: aws.String(indexGSI1),
-			KeyConditionExpression:    aws.String("gsi1pk = :p AND begins_with(gsi1sk, :s)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(wabaGSI(waba)), ":s": str("SENDER#")},
-			ExclusiveStartKey:         start,
-		})
+		in.ExclusiveStartKey = start
+		out, err := s.db.Query(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("query senders of waba: %w", err)
 		}
@@ -136,18 +138,17 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 	if limit <= 0 || limit > 100 {
 		limit = 50
 	}
-	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), IndexName: aws.String(indexGSI2),
-		KeyConditionExpression:    aws.String("gsi2pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(gsiSendersPK)},
-		Limit:                     aws.Int32(int32(limit)),
-	}
+	prefix := ""
 	if f.Status != "" {
-		in.KeyConditionExpression = aws.String("gsi2pk = :p AND begins_with(gsi2sk, :s)")
-		in.ExpressionAttributeValues[":s"] = str(string(f.Status) + "#")
+		prefix = senderGSI2SK(string(f.Status), "")
 	}
+	in, err := s.query(indexGSI2, attrGSI2PK, gsiSendersPK, attrGSI2SK, prefix)
+	if err != nil {
+		return nil, "", err
+	}
+	in.Limit = aws.Int32(int32(limit))
 	if cursor != "" {
-		start, err := decodeCursor(cursor)
+		start, err := decodeCursor(cursor, f)
 		if err != nil {
 			return nil, "", err
 		}
@@ -173,7 +174,7 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 			return senders, "", nil
 		}
 		if len(senders) >= limit {
-			next, err := encodeCursor(out.LastEvaluatedKey)
+			next, err := encodeCursor(out.LastEvaluatedKey, f)
 			return senders, next, err
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
@@ -186,7 +187,7 @@ func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.T
 	if err != nil {
 		return fmt.Errorf("encode sender: %w", err)
 	}
-	archive := key{"ARCHIVE#" + snd.ID, at.UTC().Format(time.RFC3339Nano)}.av()
+	archive := archiveKey(snd.ID, at).av()
 	archive[attrDoc] = str(string(raw))
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(s.table), Item: archive}},
@@ -197,7 +198,7 @@ func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.T
 	}})
 	if err != nil {
 		if r := transactReasons(err); len(r) == 3 && r[1] == "ConditionalCheckFailed" {
-			return ErrConflict
+			return persist.ErrConflict
 		}
 		return fmt.Errorf("archive sender: %w", err)
 	}
@@ -216,36 +217,55 @@ func decodeSender(item map[string]types.AttributeValue) (*sender.Sender, error) 
 // ErrBadCursor is returned for a pagination cursor this store did not issue.
 var ErrBadCursor = errors.New("invalid pagination cursor")
 
-func encodeCursor(k map[string]types.AttributeValue) (string, error) {
-	m := map[string]string{}
-	for n, v := range k {
-		m[n] = getS(k, n)
-		_ = v
+// cursor is what a pagination cursor holds: the last sender's id and status (its place in the
+// index) and the filter it was issued for. The key is rebuilt from them, so a crafted cursor
+// can only name a place in the sender index, and a cursor from another filter is refused.
+type cursor struct {
+	ID     string `json:"id"`
+	Status string `json:"st"`
+	Filter string `json:"f"`
+}
+
+func (f SenderFilter) tag() string { return string(f.Status) + "|" + f.Assistant }
+
+func encodeCursor(k map[string]types.AttributeValue, f SenderFilter) (string, error) {
+	st, id, ok := strings.Cut(getS(k, attrGSI2SK), "#")
+	if !ok || id == "" {
+		return "", fmt.Errorf("encode cursor: unexpected index key %q", getS(k, attrGSI2SK))
 	}
-	raw, err := json.Marshal(m)
+	raw, err := json.Marshal(cursor{ID: id, Status: st, Filter: f.tag()})
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
-func decodeCursor(c string) (map[string]types.AttributeValue, error) {
+// maxCursorLen bounds what is decoded: a real cursor is well under 200 bytes.
+const maxCursorLen = 1024
+
+func decodeCursor(c string, f SenderFilter) (map[string]types.AttributeValue, error) {
+	if len(c) > maxCursorLen {
+		return nil, ErrBadCursor
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return nil, ErrBadCursor
 	}
-	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil || m[attrPK] == "" || m[attrGSI2PK] != gsiSendersPK {
+	var cur cursor
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cur); err != nil || cur.ID == "" || len(cur.ID) > 256 || cur.Filter != f.tag() ||
+		!slices.Contains(sender.Statuses, sender.Status(cur.Status)) ||
+		(f.Status != "" && sender.Status(cur.Status) != f.Status) {
 		return nil, ErrBadCursor
 	}
-	k := map[string]types.AttributeValue{}
-	for _, n := range []string{attrPK, attrSK, attrGSI2PK, attrGSI2SK} {
-		k[n] = str(m[n])
-	}
+	k := senderKey(cur.ID).av()
+	k[attrGSI2PK] = str(gsiSendersPK)
+	k[attrGSI2SK] = str(cur.Status + "#" + cur.ID)
 	return k, nil
 }
 
-// GetPortfolio returns the business portfolio's limit state, or ErrNotFound.
+// GetPortfolio returns the business portfolio's limit state, or persist.ErrNotFound.
 func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, error) {
 	var p sender.Portfolio
 	_, err := s.getDoc(ctx, portfolioKey(k), &p)
@@ -257,14 +277,14 @@ func (s *Store) GetPortfolio(ctx context.Context, k string) (sender.Portfolio, e
 func (s *Store) SetPortfolioTier(ctx context.Context, k, tier string, eventAt time.Time) (bool, error) {
 	applied := false
 	_, err := updateDoc(ctx, s, portfolioKey(k), func(cur *sender.Portfolio, found bool) (docOptions, error) {
-		if found && !eventAt.After(cur.EventAt) {
-			return docOptions{}, ErrNoChange
+		if found && !sender.NewerTier(tier, eventAt, cur.Tier, cur.EventAt) {
+			return docOptions{}, persist.ErrNoChange
 		}
 		*cur = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}
 		applied = true
 		return docOptions{}, nil
 	})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return false, fmt.Errorf("set portfolio tier: %w", err)
 	}
 	return applied, nil

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 // Attribute names shared with template.yaml.
@@ -34,15 +36,6 @@ const (
 	indexGSI1   = "GSI1"
 	indexGSI2   = "GSI2"
 )
-
-// ErrNotFound is returned when an item does not exist (or has expired).
-var ErrNotFound = errors.New("not found")
-
-// ErrConflict is returned when an optimistic-locking update lost every retry.
-var ErrConflict = errors.New("concurrent update conflict")
-
-// ErrNoChange may be returned by an update closure to skip the write.
-var ErrNoChange = errors.New("no change")
 
 // API is the subset of the DynamoDB client the store uses.
 type API interface {
@@ -139,7 +132,7 @@ func (s *Store) getItem(ctx context.Context, k key, consistent bool) (map[string
 		return nil, err
 	}
 	if out.Item == nil || s.expired(out.Item) {
-		return nil, ErrNotFound
+		return nil, persist.ErrNotFound
 	}
 	return out.Item, nil
 }
@@ -204,38 +197,44 @@ type docOptions struct {
 
 // updateDoc is a read-modify-write of the document at k with optimistic locking. fn gets the
 // current value (zero and found=false when absent) and returns the options of the write, or
-// ErrNoChange to skip it. It retries on a lost race.
+// persist.ErrNoChange to skip it. It retries on a lost race.
 func updateDoc[T any](ctx context.Context, s *Store, k key, fn func(cur *T, found bool) (docOptions, error)) (*T, error) {
+	res, _, err := updateDocV(ctx, s, k, fn)
+	return res, err
+}
+
+// updateDocV is updateDoc that also returns the stored version of the result.
+func updateDocV[T any](ctx context.Context, s *Store, k key, fn func(cur *T, found bool) (docOptions, error)) (*T, int64, error) {
 	for attempt := 0; attempt < 8; attempt++ {
 		var cur T
 		version, err := s.getDoc(ctx, k, &cur)
 		found := err == nil
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
+		if err != nil && !errors.Is(err, persist.ErrNotFound) {
+			return nil, 0, err
 		}
 		if !found {
 			cur = *new(T)
 			version = 0
 		}
 		opts, err := fn(&cur, found)
-		if errors.Is(err, ErrNoChange) {
+		if errors.Is(err, persist.ErrNoChange) {
 			if !found {
-				return nil, ErrNotFound
+				return nil, 0, persist.ErrNotFound
 			}
-			return &cur, nil
+			return &cur, version, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		err = s.putDoc(ctx, k, &cur, version, opts.ttl, opts.extra)
 		if err == nil {
-			return &cur, nil
+			return &cur, version + 1, nil
 		}
 		if !IsConditionFailed(err) {
-			return nil, err
+			return nil, 0, err
 		}
 	}
-	return nil, fmt.Errorf("update %s: %w", k.pk, ErrConflict)
+	return nil, 0, fmt.Errorf("update %s: %w", k.pk, persist.ErrConflict)
 }
 
 // transactReasons returns the cancellation reason codes of a failed transaction, in order.
@@ -249,4 +248,50 @@ func transactReasons(err error) []string {
 		codes[i] = aws.ToString(r.Code)
 	}
 	return codes
+}
+
+// update is updateDoc in the persist shape: fn gets the current value (nil when absent; with
+// mayCreate false an absent item is persist.ErrNotFound and fn is not called), returns the new
+// one or persist.ErrNoChange (the store then returns the current value, nil when absent, and no
+// error). derive gives the write's derived attributes (TTL, index keys) from the new value.
+func update[T any](ctx context.Context, s *Store, k key, mayCreate bool, fn persist.Update[T], derive func(*T) docOptions) (*T, error) {
+	res, _, err := updateV(ctx, s, k, mayCreate, fn, derive)
+	return res, err
+}
+
+// updateV is update that also returns the stored version of the result.
+func updateV[T any](ctx context.Context, s *Store, k key, mayCreate bool, fn persist.Update[T], derive func(*T) docOptions) (*T, int64, error) {
+	var absentNoChange bool
+	res, version, err := updateDocV(ctx, s, k, func(cur *T, found bool) (docOptions, error) {
+		absentNoChange = false
+		if !found && !mayCreate {
+			return docOptions{}, persist.ErrNotFound
+		}
+		in := cur
+		if !found {
+			in = nil
+		}
+		next, err := fn(in)
+		if errors.Is(err, persist.ErrNoChange) {
+			absentNoChange = !found
+			return docOptions{}, err
+		}
+		if err != nil {
+			return docOptions{}, err
+		}
+		if next == nil {
+			return docOptions{}, fmt.Errorf("update %s: closure returned nothing to write", k.pk)
+		}
+		if next != cur {
+			*cur = *next
+		}
+		if derive == nil {
+			return docOptions{}, nil
+		}
+		return derive(cur), nil
+	})
+	if absentNoChange && errors.Is(err, persist.ErrNotFound) {
+		return nil, 0, nil
+	}
+	return res, version, err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
@@ -56,10 +57,10 @@ func TestSenders(t *testing.T) {
 	if err != nil || got.ID != "111" || got.Version != 1 {
 		t.Fatalf("by phone: %+v %v", got, err)
 	}
-	if _, err := s.GetSender(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetSender(ctx, "nope"); !errors.Is(err, persist.ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
-	upd, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) error { x.Status = sender.StatusOnline; return nil })
+	upd, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) (*sender.Sender, error) { x.Status = sender.StatusOnline; return x, nil })
 	if err != nil || upd.Status != sender.StatusOnline {
 		t.Fatalf("update: %+v %v", upd, err)
 	}
@@ -69,9 +70,9 @@ func TestSenders(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) error {
+			if _, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) (*sender.Sender, error) {
 				x.Assistants = append(x.Assistants, "x")
-				return nil
+				return x, nil
 			}); err != nil {
 				t.Error(err)
 			}
@@ -144,7 +145,7 @@ func TestWindowNeverMovesBackwards(t *testing.T) {
 	if w.OpenAt(t0.Add(2 * time.Hour)) {
 		t.Fatalf("closed window open: %+v", w)
 	}
-	if _, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: "+4000"}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: "+4000"}); !errors.Is(err, persist.ErrNotFound) {
 		t.Fatalf("unknown: %v", err)
 	}
 }
@@ -197,9 +198,12 @@ func TestPortfolioOptOutTemplateRecord(t *testing.T) {
 		t.Fatalf("opt-out: %+v %v", o, err)
 	}
 
-	if _, err := s.UpdateTemplate(ctx, "waba", "order_update", "en-US", func(tp *template.Template, _ bool) error {
+	if _, err := s.UpdateTemplate(ctx, "waba", "order_update", "en-US", func(tp *template.Template) (*template.Template, error) {
+		if tp == nil {
+			tp = &template.Template{}
+		}
 		tp.Status = "PAUSED"
-		return nil
+		return tp, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -208,12 +212,13 @@ func TestPortfolioOptOutTemplateRecord(t *testing.T) {
 		t.Fatalf("template: %+v %v", tp, err)
 	}
 
-	if _, err := s.UpdateRecord(ctx, "req-1", func(r *outbound.Record, found bool) error {
-		if found {
-			return store.ErrNoChange
+	if _, err := s.UpdateRecord(ctx, "req-1", func(r *outbound.Record) (*outbound.Record, error) {
+		if r != nil {
+			return nil, persist.ErrNoChange
 		}
+		r = &outbound.Record{}
 		r.Status = outbound.StatusQueued
-		return nil
+		return r, nil
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,57 +11,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/webhook"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
 var _ webhook.Store = (*Store)(nil)
 
-func accountKey(waba string) key                 { return key{"WABA#" + waba, "#ACCOUNT"} }
-func orphanKey(wamid, status string) key         { return key{"WAMID#" + wamid, "STATUS#" + status} }
-func orphanPrefix(wamid string) (string, string) { return "WAMID#" + wamid, "STATUS#" }
-
-// NotFound reports whether err is (or wraps) ErrNotFound: ports in domain packages classify
-// the store's errors through it without importing this package.
-func (s *Store) NotFound(err error) bool { return errors.Is(err, ErrNotFound) }
-
-// UpdateSenderIf applies fn to a sender with optimistic locking; fn reports whether it changed
-// anything (nothing is written otherwise). found is false when the sender does not exist.
-func (s *Store) UpdateSenderIf(ctx context.Context, id string, fn func(*sender.Sender) bool) (*sender.Sender, bool, error) {
-	snd, err := s.UpdateSender(ctx, id, func(x *sender.Sender) error {
-		if !fn(x) {
-			return ErrNoChange
-		}
-		return nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
+// UpdateKnownRecord applies fn to the existing record of request id with optimistic locking;
+// it never creates one (persist.ErrNotFound when absent) and keeps the deferred-record index in
+// step, as UpdateRecord does.
+func (s *Store) UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
+	rec, err := update(ctx, s, recordKey(id), false, fn, recordDerive(id))
 	if err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("update record %s: %w", id, err)
 	}
-	return snd, true, nil
-}
-
-// UpdateRecordIf applies fn to the record of request id; fn reports whether it changed
-// anything. found is false when no record exists (none is created).
-func (s *Store) UpdateRecordIf(ctx context.Context, id string, fn func(*outbound.Record) bool) (*outbound.Record, bool, error) {
-	rec, err := updateDoc(ctx, s, recordKey(id), func(cur *outbound.Record, found bool) (docOptions, error) {
-		if !found || !fn(cur) {
-			return docOptions{}, ErrNoChange
-		}
-		cur.ID = id
-		// Keep the deferred-record index in step, as UpdateRecord does.
-		return docOptions{extra: recordIndex(cur)}, nil
-	})
-	if errors.Is(err, ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("update record %s: %w", id, err)
-	}
-	return rec, true, nil
+	return rec, nil
 }
 
 // PutOrphanStatus keeps a status for a message id no record is known for, one item per
@@ -90,14 +56,12 @@ func (s *Store) PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) err
 // OrphanStatuses returns the statuses kept for wamid.
 func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.OrphanStatus, error) {
 	pk, prefix := orphanPrefix(wamid)
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("pk = :p AND begins_with(sk, :s)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":p": str(pk), ":s": str(prefix),
-		},
-		ConsistentRead: aws.Bool(true),
-	})
+	in, err := s.query("", attrPK, pk, attrSK, prefix)
+	if err != nil {
+		return nil, err
+	}
+	in.ConsistentRead = aws.Bool(true)
+	out, err := s.db.Query(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("query orphan statuses: %w", err)
 	}
@@ -134,15 +98,15 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 	}
 	if len(orphans) == 0 {
 		rec, err := s.GetRecord(ctx, requestID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, persist.ErrNotFound) {
 			return nil, nil
 		}
 		return rec, err
 	}
 	now := s.now()
-	rec, found, err := s.UpdateRecordIf(ctx, requestID, func(r *outbound.Record) bool {
+	rec, err := s.UpdateKnownRecord(ctx, requestID, func(r *outbound.Record) (*outbound.Record, error) {
 		if r.WAMID != "" && r.WAMID != wamid {
-			return false
+			return nil, persist.ErrNoChange
 		}
 		changed := false
 		for _, o := range orphans {
@@ -150,13 +114,16 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 				changed = true
 			}
 		}
-		return changed
+		if !changed {
+			return nil, persist.ErrNoChange
+		}
+		return r, nil
 	})
+	if errors.Is(err, persist.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
-	}
-	if !found {
-		return nil, nil
 	}
 	for _, o := range orphans {
 		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -173,27 +140,25 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 }
 
 // UpdateTemplateState applies fn to the template record of (waba, name, language) and its
-// quality time; fn reports whether it changed anything. Readers of template.Template see the
-// same document (QualityAt is an extra field).
-func (s *Store) UpdateTemplateState(ctx context.Context, waba, name, language string, fn func(*webhook.TemplateState, bool) bool) (webhook.TemplateState, error) {
+// quality time (cur is nil when there is no record yet). Readers of template.Template see the
+// same document (QualityAt is an extra field). It returns the zero state when fn made no change
+// to an absent record.
+func (s *Store) UpdateTemplateState(ctx context.Context, waba, name, language string, fn persist.Update[webhook.TemplateState]) (webhook.TemplateState, error) {
 	lang := template.NormalizeLanguage(language)
-	t, err := updateDoc(ctx, s, templateKey(waba, name, lang), func(cur *webhook.TemplateState, found bool) (docOptions, error) {
-		if !fn(cur, found) {
-			return docOptions{}, ErrNoChange
-		}
+	t, err := update(ctx, s, templateKey(waba, name, lang), true, fn, func(cur *webhook.TemplateState) docOptions {
 		cur.WABAID, cur.Name, cur.Language = waba, name, lang
-		return docOptions{}, nil
+		return docOptions{}
 	})
-	if errors.Is(err, ErrNotFound) {
-		return webhook.TemplateState{}, nil
-	}
 	if err != nil {
 		return webhook.TemplateState{}, fmt.Errorf("update template: %w", err)
+	}
+	if t == nil {
+		return webhook.TemplateState{}, nil
 	}
 	return *t, nil
 }
 
-// GetAccount returns what account-level webhooks told about waba, or ErrNotFound.
+// GetAccount returns what account-level webhooks told about waba, or persist.ErrNotFound.
 func (s *Store) GetAccount(ctx context.Context, waba string) (*webhook.Account, error) {
 	var a webhook.Account
 	if _, err := s.getDoc(ctx, accountKey(waba), &a); err != nil {
@@ -202,21 +167,18 @@ func (s *Store) GetAccount(ctx context.Context, waba string) (*webhook.Account, 
 	return &a, nil
 }
 
-// UpdateAccount applies fn to the account item of waba (an empty one when absent); fn reports
-// whether it changed anything.
-func (s *Store) UpdateAccount(ctx context.Context, waba string, fn func(*webhook.Account) bool) (*webhook.Account, error) {
-	a, err := updateDoc(ctx, s, accountKey(waba), func(cur *webhook.Account, _ bool) (docOptions, error) {
-		if !fn(cur) {
-			return docOptions{}, ErrNoChange
-		}
+// UpdateAccount applies fn to the account item of waba (cur is nil when there is none yet). It
+// returns an empty account when fn made no change to an absent one.
+func (s *Store) UpdateAccount(ctx context.Context, waba string, fn persist.Update[webhook.Account]) (*webhook.Account, error) {
+	a, err := update(ctx, s, accountKey(waba), true, fn, func(cur *webhook.Account) docOptions {
 		cur.WABAID = waba
-		return docOptions{}, nil
+		return docOptions{}
 	})
-	if errors.Is(err, ErrNotFound) {
-		return &webhook.Account{WABAID: waba}, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("update account: %w", err)
+	}
+	if a == nil {
+		return &webhook.Account{WABAID: waba}, nil
 	}
 	return a, nil
 }

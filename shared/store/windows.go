@@ -11,103 +11,38 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/customer"
+
+	"github.com/aloro/wa-senders/shared/persist"
 )
 
-// The webhook's window writes. A window item holds three registers, each only ever moved
-// forward, and the expiry derived from them, so messages and 131047 closes applied in any
-// order give the same item:
-//
-//	lastInboundMs  newest customer message; baseMs its expiry (24 h, or 72 h from a referral)
-//	freeMs         newest customer message from a free entry point; freeBaseMs its expiry
-//	closedMs       newest 131047 close
-//	expiresAtMs    the later of the two expiries, each capped at closedMs when the close is
-//	               not older than its message: a plain message inside a 72 h free-entry window
-//	               does not shorten it, and a close ends everything sent before it
-//
-// The common case (a newer message, no close after it) is one conditional UpdateItem.
+// The webhook's window writes. A window item holds the registers of customer.WindowRegisters
+// as plain attributes (lastInboundMs, baseMs, freeMs, freeBaseMs, closedMs) and the expiry
+// derived from them (expiresAtMs, freeEntry); the rules live in customer, this file only maps
+// and persists them. The common case (a newer message, no close after it) is one conditional
+// UpdateItem.
 
 const (
 	attrBaseMs     = "baseMs"
 	attrFreeMs     = "freeMs"
 	attrFreeBaseMs = "freeBaseMs"
 	attrClosedMs   = "closedMs"
-	// closeKeep keeps a close (and so the item) past Meta's 7-day retry horizon, so that a
-	// late redelivery of an older message cannot reopen a window Meta said was closed.
-	closeKeep = 8 * 24 * time.Hour
 )
 
-// windowState is a window item's registers.
-type windowState struct {
-	hasL, hasF, hasC bool
-	l, base          int64 // newest message and its expiry
-	lf, fbase        int64 // newest free-entry message and its expiry
-	c                int64 // newest close
-	e                int64 // derived expiry
-	free             bool  // derived: the expiry comes from a free-entry message
-}
-
-func readWindow(item map[string]types.AttributeValue) windowState {
-	w := windowState{}
+func readWindow(item map[string]types.AttributeValue) customer.WindowRegisters {
+	w := customer.WindowRegisters{}
 	if _, ok := item[attrLastInbound]; ok {
-		w.hasL, w.l = true, getN(item, attrLastInbound)
-		w.base = getN(item, attrBaseMs)
+		w.HasLast, w.Last = true, getN(item, attrLastInbound)
+		w.Base = getN(item, attrBaseMs)
 	}
 	if _, ok := item[attrFreeMs]; ok {
-		w.hasF, w.lf, w.fbase = true, getN(item, attrFreeMs), getN(item, attrFreeBaseMs)
+		w.HasFree, w.Free, w.FreeBase = true, getN(item, attrFreeMs), getN(item, attrFreeBaseMs)
 	}
 	if _, ok := item[attrClosedMs]; ok {
-		w.hasC, w.c = true, getN(item, attrClosedMs)
+		w.HasClose, w.Close = true, getN(item, attrClosedMs)
 	}
-	w.e = getN(item, attrExpiresMs)
-	w.free = getBool(item, attrFreeEntry)
+	w.Expires = getN(item, attrExpiresMs)
+	w.FreeEntry = getBool(item, attrFreeEntry)
 	return w
-}
-
-// derive recomputes the expiry from the registers.
-func (w *windowState) derive() {
-	capped := func(at, exp int64) int64 {
-		if w.hasC && w.c >= at && w.c < exp {
-			return w.c
-		}
-		return exp
-	}
-	w.free = false
-	switch {
-	case w.hasL:
-		w.e = capped(w.l, w.base)
-		if w.hasF {
-			if fe := capped(w.lf, w.fbase); fe >= w.e {
-				w.e, w.free = fe, true
-			}
-		}
-	case w.hasC:
-		w.e = w.c
-	}
-}
-
-// addMessage merges a customer message at l giving expiry e into the registers and reports
-// whether anything changed.
-func (w *windowState) addMessage(l, e int64, free bool) bool {
-	changed := false
-	if !w.hasL || l > w.l || l == w.l && e > w.base {
-		w.hasL, w.l, w.base, changed = true, l, e, true
-	}
-	if free && (!w.hasF || l > w.lf || l == w.lf && e > w.fbase) {
-		w.hasF, w.lf, w.fbase, changed = true, l, e, true
-	}
-	return changed
-}
-
-// ttl is the item's expiry: the window's, or a week past a close that still matters (one not
-// older than the last message). It depends only on the registers, like the expiry.
-func (w windowState) ttl() time.Time {
-	t := time.UnixMilli(w.e)
-	if w.hasC && (!w.hasL || w.c >= w.l) {
-		if k := time.UnixMilli(w.c).Add(closeKeep); k.After(t) {
-			t = k
-		}
-	}
-	return t
 }
 
 // OpenWindow records a customer message (w from customer.WindowFor) in the window of
@@ -115,18 +50,27 @@ func (w windowState) ttl() time.Time {
 // an older message nor a newer plain one inside a 72 h free-entry window shortens it. A 131047
 // close at or after the newest message caps the window at the close.
 func (s *Store) OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error {
+	_, err := s.openWindow(ctx, phoneNumberID, c, w, "")
+	return err
+}
+
+// openWindow is OpenWindow that, for a non-empty wamid, also reports (in the same conditional
+// write) whether MarkForwarded left a mark for wamid on the window item.
+func (s *Store) openWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window, wamid string) (forwarded bool, err error) {
 	ck := c.Key()
 	if ck == "" {
-		return errors.New("open window: customer has neither user id nor phone")
+		return false, errors.New("open window: customer has neither user id nor phone")
 	}
 	k := windowKey(phoneNumberID, ck)
 	l := w.LastInboundAt.UnixMilli()
 	e := w.ExpiresAt.UnixMilli()
-	// Fast path, one conditional write: the newest message, no close after it, and an expiry
-	// no earlier than the window's: then it alone decides the expiry.
+	// Fast path, one conditional write: the newest message, no close after it, an expiry no
+	// earlier than the window's (then it alone decides the expiry), no forward mark that keeps
+	// the item longer than this expiry, and no mark for this very message.
 	cond := "(attribute_not_exists(lastInboundMs) OR lastInboundMs < :l)" +
 		" AND (attribute_not_exists(closedMs) OR closedMs < :l)" +
-		" AND (attribute_not_exists(expiresAtMs) OR expiresAtMs <= :e)"
+		" AND (attribute_not_exists(expiresAtMs) OR expiresAtMs <= :e)" +
+		" AND (attribute_not_exists(" + attrFwdKeep + ") OR " + attrFwdKeep + " <= :ttl)"
 	set := "SET expiresAtMs = :e, baseMs = :e, expiresAt = :ttl, freeEntry = :f, lastInboundMs = :l"
 	if w.FreeEntry {
 		set += ", freeMs = :l, freeBaseMs = :e"
@@ -135,26 +79,37 @@ func (s *Store) OpenWindow(ctx context.Context, phoneNumberID string, c customer
 		":e": num(e), ":ttl": ttlValue(w.ExpiresAt),
 		":f": &types.AttributeValueMemberBOOL{Value: w.FreeEntry}, ":l": num(l),
 	}
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	var names map[string]string
+	if wamid != "" {
+		// A map key may hold dots (wamids do): only a name placeholder addresses it whole.
+		cond += " AND attribute_not_exists(" + attrFwd + ".#w)"
+		names = map[string]string{"#w": wamid}
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 k.av(),
 		UpdateExpression:                    aws.String(set),
 		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           vals,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return nil
+		return false, nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
-		return fmt.Errorf("open window: %w", err)
+		return false, fmt.Errorf("open window: %w", err)
 	}
-	if old := readWindow(ccf.Item); !old.addMessage(l, e, w.FreeEntry) {
-		return nil // a message at least as new, with an expiry at least as late, was applied
+	if wamid != "" && hasMark(ccf.Item, wamid) {
+		return true, nil
 	}
-	// Otherwise the slow path merges the registers (and recomputes a capped expiry).
-	return s.mutateWindow(ctx, k, func(st *windowState) bool { return st.addMessage(l, e, w.FreeEntry) })
+	if old := readWindow(ccf.Item); !old.AddMessage(l, e, w.FreeEntry) {
+		return false, nil // a message at least as new, with an expiry at least as late, was applied
+	}
+	// Otherwise the slow path merges the registers (and recomputes a capped expiry), starting
+	// from the item the failed write returned.
+	return false, s.mutateWindow(ctx, k, ccf.Item, func(st *customer.WindowRegisters) bool { return st.AddMessage(l, e, w.FreeEntry) })
 }
 
 // CloseWindowAt records a 131047 at `at` in the window of every key of c (creating the item
@@ -162,13 +117,7 @@ func (s *Store) OpenWindow(ctx context.Context, phoneNumberID string, c customer
 func (s *Store) CloseWindowAt(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error {
 	ms := at.UnixMilli()
 	for _, ck := range c.Keys() {
-		err := s.mutateWindow(ctx, windowKey(phoneNumberID, ck), func(st *windowState) bool {
-			if st.hasC && st.c >= ms {
-				return false
-			}
-			st.hasC, st.c = true, ms
-			return true
-		})
+		err := s.mutateWindow(ctx, windowKey(phoneNumberID, ck), nil, func(st *customer.WindowRegisters) bool { return st.CloseAt(ms) })
 		if err != nil {
 			return fmt.Errorf("close window: %w", err)
 		}
@@ -176,57 +125,76 @@ func (s *Store) CloseWindowAt(ctx context.Context, phoneNumberID string, c custo
 	return nil
 }
 
-// mutateWindow is a read-modify-write of a window item conditional on the registers read.
-func (s *Store) mutateWindow(ctx context.Context, k key, fn func(*windowState) bool) error {
+// mutateWindow is a read-modify-write of a window item conditional on the registers read (and
+// on its forward marks' keep time, which the item's TTL must not undercut). first, when not
+// nil, is the item as just read, used instead of a first GetItem.
+func (s *Store) mutateWindow(ctx context.Context, k key, first map[string]types.AttributeValue, fn func(*customer.WindowRegisters) bool) error {
 	for attempt := 0; attempt < 8; attempt++ {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k.av(), ConsistentRead: aws.Bool(true)})
-		if err != nil {
-			return err
+		item := first
+		first = nil
+		if item == nil {
+			out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k.av(), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				return err
+			}
+			item = out.Item
 		}
-		st := readWindow(out.Item)
+		st := readWindow(item)
 		prev := st
 		if !fn(&st) {
 			return nil
 		}
-		st.derive()
+		st.Derive()
+		ttl := st.KeepUntil()
+		_, hasKeep := item[attrFwdKeep]
+		keep := getN(item, attrFwdKeep)
+		if hasKeep && time.Unix(keep, 0).After(ttl) {
+			ttl = time.Unix(keep, 0)
+		}
 		set := "SET expiresAtMs = :e, expiresAt = :ttl"
-		vals := map[string]types.AttributeValue{":e": num(st.e), ":ttl": ttlValue(st.ttl())}
-		if st.hasL {
+		vals := map[string]types.AttributeValue{":e": num(st.Expires), ":ttl": ttlValue(ttl)}
+		if st.HasLast {
 			set += ", lastInboundMs = :l, baseMs = :b, freeEntry = :f"
-			vals[":l"], vals[":b"] = num(st.l), num(st.base)
-			vals[":f"] = &types.AttributeValueMemberBOOL{Value: st.free}
+			vals[":l"], vals[":b"] = num(st.Last), num(st.Base)
+			vals[":f"] = &types.AttributeValueMemberBOOL{Value: st.FreeEntry}
 		}
-		if st.hasF {
+		if st.HasFree {
 			set += ", freeMs = :lf, freeBaseMs = :fb"
-			vals[":lf"], vals[":fb"] = num(st.lf), num(st.fbase)
+			vals[":lf"], vals[":fb"] = num(st.Free), num(st.FreeBase)
 		}
-		if st.hasC {
+		if st.HasClose {
 			set += ", closedMs = :c"
-			vals[":c"] = num(st.c)
+			vals[":c"] = num(st.Close)
 		}
 		cond := "attribute_not_exists(pk)"
-		if out.Item != nil {
+		if item != nil {
 			cond = "attribute_exists(pk)"
-			if prev.hasL {
+			if hasKeep {
+				cond += " AND " + attrFwdKeep + " = :pk"
+				vals[":pk"] = num(keep)
+			} else {
+				cond += " AND attribute_not_exists(" + attrFwdKeep + ")"
+			}
+			if prev.HasLast {
 				cond += " AND lastInboundMs = :pl AND baseMs = :pb"
-				vals[":pl"], vals[":pb"] = num(prev.l), num(prev.base)
+				vals[":pl"], vals[":pb"] = num(prev.Last), num(prev.Base)
 			} else {
 				cond += " AND attribute_not_exists(lastInboundMs)"
 			}
-			if prev.hasF {
+			if prev.HasFree {
 				cond += " AND freeMs = :pf AND freeBaseMs = :pfb"
-				vals[":pf"], vals[":pfb"] = num(prev.lf), num(prev.fbase)
+				vals[":pf"], vals[":pfb"] = num(prev.Free), num(prev.FreeBase)
 			} else {
 				cond += " AND attribute_not_exists(freeMs)"
 			}
-			if prev.hasC {
+			if prev.HasClose {
 				cond += " AND closedMs = :pc"
-				vals[":pc"] = num(prev.c)
+				vals[":pc"] = num(prev.Close)
 			} else {
 				cond += " AND attribute_not_exists(closedMs)"
 			}
 		}
-		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 			TableName: aws.String(s.table), Key: k.av(), UpdateExpression: aws.String(set),
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals,
 		})
@@ -237,5 +205,5 @@ func (s *Store) mutateWindow(ctx context.Context, k key, fn func(*windowState) b
 			return err
 		}
 	}
-	return fmt.Errorf("window %s: %w", k.pk, ErrConflict)
+	return fmt.Errorf("window %s: %w", k.pk, persist.ErrConflict)
 }

@@ -14,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/webhook"
 	"github.com/aloro/wa-senders/shared/whatsapp"
@@ -210,15 +215,18 @@ func BenchmarkHandlerOnly(b *testing.B) {
 // nopStore satisfies every storage port and stores nothing (benchmarks of the handler alone).
 type nopStore struct{}
 
-var errNope = errors.New("not found")
+var errNope = fmt.Errorf("nop store: %w", persist.ErrNotFound)
 
-func (nopStore) NotFound(err error) bool { return errors.Is(err, errNope) }
 func (nopStore) Claim(context.Context, string, string, time.Duration) (webhook.ClaimState, error) {
 	return webhook.Claimed, nil
 }
-func (nopStore) MarkDone(context.Context, []string) error      { return nil }
-func (nopStore) Release(context.Context, string, string) error { return nil }
-func (nopStore) Park(context.Context, webhook.Parked) error    { return nil }
+func (nopStore) RecordInbound(context.Context, webhook.InboundMessage) (bool, error) {
+	return false, nil
+}
+func (nopStore) MarkForwarded(context.Context, []webhook.InboundMessage) error { return nil }
+func (nopStore) MarkDone(context.Context, []string) error                      { return nil }
+func (nopStore) Release(context.Context, string, string) error                 { return nil }
+func (nopStore) Park(context.Context, webhook.Parked) error                    { return nil }
 func (nopStore) GetSender(context.Context, string) (*sender.Sender, error) {
 	return &sender.Sender{ID: pnid, PhoneNumber: senderE164, WABAID: waba}, nil
 }
@@ -228,10 +236,8 @@ func (nopStore) GetSenderByPhone(context.Context, string) (*sender.Sender, error
 func (nopStore) ListSendersByWABA(context.Context, string) ([]*sender.Sender, error) {
 	return []*sender.Sender{{ID: pnid, PhoneNumber: senderE164, WABAID: waba}}, nil
 }
-func (nopStore) UpdateSenderIf(_ context.Context, _ string, fn func(*sender.Sender) bool) (*sender.Sender, bool, error) {
-	s := &sender.Sender{ID: pnid, Status: sender.StatusOnline}
-	fn(s)
-	return s, true, nil
+func (nopStore) UpdateSender(_ context.Context, _ string, fn persist.Update[sender.Sender]) (*sender.Sender, error) {
+	return nopApply(&sender.Sender{ID: pnid, Status: sender.StatusOnline}, fn)
 }
 func (nopStore) SetPortfolioTier(context.Context, string, string, time.Time) (bool, error) {
 	return true, nil
@@ -250,25 +256,63 @@ func (nopStore) MarkDeliverability(context.Context, string, customer.Ref, custom
 	return nil
 }
 func (nopStore) RequestIDForWAMID(context.Context, string) (string, error) { return "", errNope }
-func (nopStore) UpdateRecordIf(_ context.Context, id string, fn func(*outbound.Record) bool) (*outbound.Record, bool, error) {
-	r := &outbound.Record{ID: id, Status: outbound.StatusSent}
-	fn(r)
-	return r, true, nil
+func (nopStore) UpdateKnownRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
+	return nopApply(&outbound.Record{ID: id, Status: outbound.StatusSent}, fn)
 }
 func (nopStore) PutOrphanStatus(context.Context, webhook.OrphanStatus) error { return nil }
 func (nopStore) ApplyOrphans(context.Context, string, string) (*outbound.Record, error) {
 	return nil, nil
 }
-func (nopStore) UpdateTemplateState(_ context.Context, _, _, _ string, fn func(*webhook.TemplateState, bool) bool) (webhook.TemplateState, error) {
-	var t webhook.TemplateState
-	fn(&t, false)
-	return t, nil
+func (nopStore) UpdateTemplateState(_ context.Context, _, _, _ string, fn persist.Update[webhook.TemplateState]) (webhook.TemplateState, error) {
+	t, err := nopApply(nil, fn)
+	if t == nil {
+		return webhook.TemplateState{}, err
+	}
+	return *t, err
 }
 func (nopStore) GetAccount(context.Context, string) (*webhook.Account, error) {
 	return &webhook.Account{}, nil
 }
-func (nopStore) UpdateAccount(_ context.Context, _ string, fn func(*webhook.Account) bool) (*webhook.Account, error) {
-	a := &webhook.Account{}
-	fn(a)
-	return a, nil
+func (nopStore) UpdateAccount(_ context.Context, _ string, fn persist.Update[webhook.Account]) (*webhook.Account, error) {
+	a, err := nopApply(nil, fn)
+	if a == nil {
+		a = &webhook.Account{}
+	}
+	return a, err
+}
+
+// nopApply runs an update closure on cur and keeps nothing.
+func nopApply[T any](cur *T, fn persist.Update[T]) (*T, error) {
+	next, err := fn(cur)
+	if errors.Is(err, persist.ErrNoChange) {
+		return cur, nil
+	}
+	return next, err
+}
+
+// BenchmarkFloorConditionalWrite is one conditional UpdateItem through the SDK against DynamoDB
+// Local, one at a time like BenchmarkPOSTText's POSTs: the least an inbound message can cost
+// the store. BenchmarkPOSTText's rate over this one's is the webhook's throughput as a share of
+// raw conditional writes.
+func BenchmarkFloorConditionalWrite(b *testing.B) {
+	e := newEnv(b)
+	i := 0
+	cpu0 := cpuTime()
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		_, err := e.ddb.UpdateItem(e.ctx, &dynamodb.UpdateItemInput{
+			TableName: aws.String(e.table),
+			Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: "FLOOR#1"}, "sk": &types.AttributeValueMemberS{Value: "#FLOOR"},
+			},
+			UpdateExpression:          aws.String("SET n = :n"),
+			ConditionExpression:       aws.String("attribute_not_exists(n) OR n < :n"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":n": &types.AttributeValueMemberN{Value: fmt.Sprint(i)}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }

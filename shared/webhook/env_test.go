@@ -373,11 +373,14 @@ func (e *env) seedRecord(id, wamid string, withTemplate bool) {
 	if withTemplate {
 		req.Template = &outbound.Template{Name: "order_update", Language: "en_US", Category: "utility"}
 	}
-	_, err := e.st.UpdateRecord(e.ctx, id, func(r *outbound.Record, _ bool) error {
+	_, err := e.st.UpdateRecord(e.ctx, id, func(r *outbound.Record) (*outbound.Record, error) {
+		if r == nil {
+			r = &outbound.Record{}
+		}
 		*r = outbound.Record{ID: id, SenderID: pnid, To: custPhone, Mode: outbound.ModeFreeform,
 			Status: outbound.StatusSent, WAMID: wamid, Attempts: 1, Request: req,
 			CreatedAt: fixtureTime.Add(-2 * time.Hour), UpdatedAt: fixtureTime.Add(-2 * time.Hour)}
-		return nil
+		return r, nil
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -390,10 +393,13 @@ func (e *env) seedRecord(id, wamid string, withTemplate bool) {
 // seedRecordTo stores a sent record for recipient to (benchmarks).
 func (e *env) seedRecordTo(id, wamid, to string) {
 	e.t.Helper()
-	_, err := e.st.UpdateRecord(e.ctx, id, func(r *outbound.Record, _ bool) error {
+	_, err := e.st.UpdateRecord(e.ctx, id, func(r *outbound.Record) (*outbound.Record, error) {
+		if r == nil {
+			r = &outbound.Record{}
+		}
 		*r = outbound.Record{ID: id, SenderID: pnid, To: to, Mode: outbound.ModeFreeform, Status: outbound.StatusSent,
 			WAMID: wamid, Request: &outbound.Request{ID: id, SenderID: pnid, To: to, Text: "hello"}}
-		return nil
+		return r, nil
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -19,9 +19,10 @@ const EventVersion = 1
 
 // InboundEvent is one customer message, normalised, as forwarded to INBOUND_QUEUE_URL. Field
 // names follow Meta's (snake_case) so that wamid, wa_id and user_id read the same everywhere.
-// It is forwarded once per wamid (claim → send → mark, and the FIFO queue's deduplication by
-// wamid for resends within five minutes); a later repeat takes a lost mark and a late
-// redelivery, so consumers that must be exact dedupe on wamid.
+// It is forwarded once per delivery of the message; the FIFO queue drops a repeat of its wamid
+// within five minutes and a forward mark stops Meta's retry of a POST that answered 500. A
+// repeat after five minutes (the process died after the send, or Meta redelivered a message it
+// got a 200 for) carries the same wamid, so consumers that must be exact dedupe on it.
 type InboundEvent struct {
 	Version int    `json:"version"`
 	WAMID   string `json:"wamid"`

@@ -34,8 +34,9 @@ const (
 	DefaultMaxBodyBytes = 4 << 20
 	// DefaultTimeout leaves the Lambda (10 s) time to answer 500 itself.
 	DefaultTimeout = 8 * time.Second
-	// DefaultClaimLease is how long a claim blocks other deliveries of the same message id; it
-	// outlasts one invocation, so a crashed one is taken over on Meta's next retry.
+	// DefaultClaimLease is how long the claim of a template re-send (after 131047) blocks other
+	// deliveries of the same status; it outlasts one invocation, so a crashed one is taken over
+	// on Meta's next retry.
 	DefaultClaimLease = 30 * time.Second
 	// DefaultParallelism bounds the storage calls of one POST in flight at once.
 	DefaultParallelism = 16

@@ -7,20 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
-
-// claimTTL is how long a claim or done record lives: longer than Meta's 7 days of retries, so
-// no redelivery ever finds it gone.
-const claimTTL = 8 * 24 * time.Hour
 
 // maxEventBytes leaves room under SQS's 256 KiB for the batch's own overhead.
 const maxEventBytes = 250 << 10
@@ -34,10 +30,11 @@ type inbound struct {
 	ref        customer.Ref
 	ts         time.Time
 
-	claimed bool
-	body    string
-	stop    bool
-	window  *customer.Window
+	rec    InboundMessage
+	sent   bool
+	body   string
+	stop   bool
+	window *customer.Window
 }
 
 func (r *run) newInbound(waba string, v *whatsapp.MessagesValue, m *whatsapp.Message) *inbound {
@@ -67,49 +64,9 @@ func (h *Handler) fromWaID(waID string) string {
 	return e164
 }
 
-// claimID is the dedupe key of an inbound message.
-func claimID(wamid string) string { return wamid }
-
-// prepare claims the message and applies its effects; the forward itself is batched later.
+// prepare records the message (its window and dedupe record: one conditional write on the
+// common path) and applies its other effects; the forward itself is batched later.
 func (r *run) prepare(ctx context.Context, in *inbound) error {
-	state, err := r.h.st.Claim(ctx, claimID(in.msg.ID), r.owner, r.h.cfg.ClaimLease)
-	if err != nil {
-		return fmt.Errorf("claim message: %w", err)
-	}
-	switch state {
-	case AlreadyDone:
-		r.counters.Inc(metrics.DuplicateMessages)
-		return nil
-	case Held:
-		return fmt.Errorf("message %s is being handled by another delivery", truncate(in.msg.ID, 80))
-	}
-	in.claimed = true
-	if err := r.messageEffects(ctx, in); err != nil {
-		r.release(in)
-		return err
-	}
-	body, err := r.event(ctx, in)
-	if err != nil {
-		r.release(in)
-		return err
-	}
-	in.body = body
-	return nil
-}
-
-func (r *run) release(in *inbound) {
-	in.claimed = false
-	// The POST's context may be what failed; the release gets its own short one.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), 2*time.Second)
-	defer cancel()
-	if err := r.h.st.Release(ctx, claimID(in.msg.ID), r.owner); err != nil {
-		// The lease expires on its own; Meta's retry after it claims the message again.
-		r.h.log.Warn("release claim", "error", err.Error())
-	}
-}
-
-// messageEffects updates the window, the customer's alias and opt-out for one message.
-func (r *run) messageEffects(ctx context.Context, in *inbound) error {
 	m := in.msg
 	if !whatsapp.KnownMessageType(m.Type) {
 		r.counters.Inc(metrics.UnknownMessageTypes)
@@ -118,43 +75,55 @@ func (r *run) messageEffects(ctx context.Context, in *inbound) error {
 	if _, err := r.sender(ctx, in.waba, in.pnid, true); err != nil {
 		return err
 	}
+	in.rec = InboundMessage{WAMID: m.ID, PhoneNumberID: in.pnid, Customer: in.ref}
+	if m.Type != whatsapp.MessageTypeSystem && in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
+		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
+		in.window = &w
+		in.rec.Window = &w
+	}
+	forwarded, err := r.h.st.RecordInbound(ctx, in.rec)
+	if err != nil {
+		return fmt.Errorf("record message: %w", err)
+	}
+	if forwarded {
+		// A POST that forwarded it answered 500: this is Meta's retry; its effects were applied.
+		r.counters.Inc(metrics.DuplicateMessages)
+		return nil
+	}
+	if err := r.messageEffects(ctx, in); err != nil {
+		return err
+	}
+	body, err := r.event(ctx, in)
+	if err != nil {
+		return err
+	}
+	in.body = body
+	return nil
+}
+
+// messageEffects applies what a message changes besides its window: the customer's alias (a
+// write only when this instance has not written the same mapping lately), a STOP keyword's
+// opt-out, a system message's identity change. The common message changes none of them.
+func (r *run) messageEffects(ctx context.Context, in *inbound) error {
+	m := in.msg
 	if m.Type == whatsapp.MessageTypeSystem {
 		// from may name the old or the new identity: only the system object is trusted.
 		return r.identityChange(ctx, in)
 	}
-	// The three writes are independent: run them side by side (one round trip of latency).
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
 	if in.ref.UserID != "" && in.ref.Phone != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[0] = r.alias(ctx, in.waba, in.ref, in.ts) }()
-	}
-	if in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
-		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
-		in.window = &w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.h.st.OpenWindow(ctx, in.pnid, in.ref, w); err != nil {
-				errs[1] = fmt.Errorf("open window: %w", err)
-			}
-		}()
+		if err := r.alias(ctx, in.waba, in.ref, in.ts); err != nil {
+			return err
+		}
 	}
 	if m.Type == whatsapp.MessageTypeText && m.Text != nil && in.ref.Key() != "" && r.h.keywords.Match(m.Text.Body) {
 		in.stop = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ev := OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: in.ts}
-			if err := r.h.st.ApplyOptOut(ctx, in.waba, in.ref, ev); err != nil {
-				errs[2] = fmt.Errorf("record stop keyword: %w", err)
-				return
-			}
-			r.h.log.Info("customer opted out by keyword", "waba", in.waba, "phone_number_id", in.pnid)
-		}()
+		ev := OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: in.ts}
+		if err := r.h.st.ApplyOptOut(ctx, in.waba, in.ref, ev); err != nil {
+			return fmt.Errorf("record stop keyword: %w", err)
+		}
+		r.h.log.Info("customer opted out by keyword", "waba", in.waba, "phone_number_id", in.pnid)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
 
 // identityChange handles system messages: the customer changed number or BSUID. The new
@@ -272,7 +241,7 @@ func (r *run) fetchSender(ctx context.Context, pnid string) (senderInfo, error) 
 	switch {
 	case err == nil:
 		info = senderInfo{known: true, phone: snd.PhoneNumber}
-	case r.h.st.NotFound(err):
+	case errors.Is(err, persist.ErrNotFound):
 	default:
 		return senderInfo{}, fmt.Errorf("get sender: %w", err)
 	}
@@ -334,12 +303,13 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 // failedIndexes is implemented by the queue adapter's batch error.
 type failedIndexes interface{ FailedIndexes() []int }
 
-// forward sends every claimed message in one SendBatch and marks the sent ones done; the
-// claims of messages that were not sent are released so that Meta's retry sends them.
+// forward sends every prepared message in one SendBatch. A message that was not sent makes
+// the POST answer 500 and Meta's retry sends it; one that was sent is marked by markForwarded
+// if the POST answers 500 all the same.
 func (r *run) forward(ctx context.Context) {
 	var ready []*inbound
 	for _, in := range r.msgs {
-		if in.claimed && in.body != "" {
+		if in.body != "" {
 			ready = append(ready, in)
 		}
 	}
@@ -351,9 +321,8 @@ func (r *run) forward(ctx context.Context) {
 		bodies[i] = in.body
 	}
 	// The inbound queue is FIFO: one group per conversation keeps the assistants' order, and the
-	// wamid as deduplication id makes a resend after an ambiguous failure (SQS took the batch but
-	// the answer timed out, so the claim was released and Meta redelivered) a no-op within SQS's
-	// five-minute window.
+	// wamid as deduplication id makes a resend within SQS's five minutes a no-op (Meta's retry
+	// after an ambiguous failure, or a concurrent delivery of the same message).
 	fifo := func(i int) (string, string) {
 		in := ready[i]
 		return sqsID(in.pnid + "|" + in.ref.Key()), sqsID(in.msg.ID)
@@ -372,22 +341,34 @@ func (r *run) forward(ctx context.Context) {
 		}
 		r.fail(fmt.Errorf("forward %d of %d message(s) to the inbound queue: %w", len(failed), len(ready), err))
 	}
-	var done []string
+	n := 0
 	for i, in := range ready {
-		if failed[i] {
-			r.release(in)
-			continue
+		if !failed[i] {
+			in.sent = true
+			n++
 		}
-		done = append(done, claimID(in.msg.ID))
 	}
-	if len(done) == 0 {
+	r.counters.Add(metrics.ForwardedMessages, int64(n))
+}
+
+// markForwarded runs when the POST answers 500 after forwarding some of its messages: their
+// marks make Meta's retry drop them whenever it comes. The mark gets its own short context
+// (the POST's may be what failed). Without it the retry forwards them again, which the FIFO
+// queue drops within five minutes (the event carries the wamid for the assistants after that).
+func (r *run) markForwarded() {
+	var sent []InboundMessage
+	for _, in := range r.msgs {
+		if in.sent {
+			sent = append(sent, in.rec)
+		}
+	}
+	if len(sent) == 0 {
 		return
 	}
-	r.counters.Add(metrics.ForwardedMessages, int64(len(done)))
-	if err := r.h.st.MarkDone(ctx, done); err != nil {
-		// Forwarded but not marked: the claims' leases expire and Meta's retry sends again, which
-		// the FIFO queue drops within five minutes (consumers dedupe on wamid after that).
-		r.fail(fmt.Errorf("mark %d forwarded message(s): %w", len(done), err))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(context.Background()), 2*time.Second)
+	defer cancel()
+	if err := r.h.st.MarkForwarded(ctx, sent); err != nil {
+		r.h.log.Warn("mark forwarded messages of a failed POST", "count", len(sent), "error", err.Error())
 	}
 }
 

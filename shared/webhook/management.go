@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/whatsapp"
@@ -22,10 +24,12 @@ const (
 
 // Sender suspension reasons set by account_update.
 const (
-	ReasonWABADisabled       = "waba_disabled"
-	ReasonAccountDeleted     = "account_deleted"
+	ReasonWABADisabled       = sender.ReasonWABADisabled
+	ReasonAccountDeleted     = sender.ReasonAccountDeleted
 	ReasonWABAReinstated     = "waba_reinstated"
 	ReasonScheduledToDisable = "waba_scheduled_for_disable"
+	// ReasonPolicyViolation prefixes the history note an ACCOUNT_VIOLATION leaves on each sender.
+	ReasonPolicyViolation = "waba_policy_violation"
 )
 
 // banReasons maps ban states to the suspension reason they set.
@@ -34,24 +38,10 @@ var banReasons = map[string]string{
 	whatsapp.AccountEventAccountDeleted: ReasonAccountDeleted,
 }
 
-// tierRank orders tiers for a tie between two events with the same time.
-func tierRank(tier string) int {
-	n := sender.DailyLimit(tier)
-	if n == sender.Unlimited {
-		return 1 << 30
-	}
-	return n
-}
-
-// applyTier sets the sender's messaging limit when the event is newer than the one applied.
+// applyTier sets the sender's messaging limit when the event is newer than the one applied
+// (sender.NewerTier, the rule the portfolio's register uses too).
 func applyTier(s *sender.Sender, tier string, at time.Time) bool {
-	if tier == "" {
-		return false
-	}
-	if s.MessagingLimit == tier && s.LimitEventAt.Equal(at) {
-		return false
-	}
-	if at.Before(s.LimitEventAt) || at.Equal(s.LimitEventAt) && tierRank(tier) <= tierRank(s.MessagingLimit) {
+	if !sender.NewerTier(tier, at, s.MessagingLimit, s.LimitEventAt) {
 		return false
 	}
 	s.MessagingLimit, s.LimitEventAt = tier, at
@@ -60,14 +50,14 @@ func applyTier(s *sender.Sender, tier string, at time.Time) bool {
 
 // updateSender applies fn to one sender and stamps UpdatedAt when it changed anything.
 func (r *run) updateSender(ctx context.Context, id string, fn func(*sender.Sender) bool) error {
-	_, _, err := r.h.st.UpdateSenderIf(ctx, id, func(s *sender.Sender) bool {
+	_, err := r.h.st.UpdateSender(ctx, id, existing(func(s *sender.Sender) bool {
 		if !fn(s) {
 			return false
 		}
 		s.UpdatedAt = r.now
 		return true
-	})
-	if err != nil {
+	}))
+	if err != nil && !errors.Is(err, persist.ErrNotFound) {
 		return fmt.Errorf("update sender %s: %w", id, err)
 	}
 	return nil
@@ -84,11 +74,11 @@ func (r *run) senderByPhone(ctx context.Context, waba, display string) (*sender.
 	switch {
 	case err == nil:
 		return snd, e164, nil
-	case !r.h.st.NotFound(err):
+	case !errors.Is(err, persist.ErrNotFound):
 		return nil, e164, fmt.Errorf("get sender by phone: %w", err)
 	}
 	// The phone index may be behind a re-registration: the WABA's senders are authoritative.
-	list, err := r.h.st.ListSendersByWABA(ctx, waba)
+	list, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return nil, e164, err
 	}
@@ -135,7 +125,7 @@ func (r *run) qualityUpdate(ctx context.Context, waba string, u *whatsapp.PhoneN
 // portfolioTier records tier for the WABA's portfolio key and for the business portfolio of
 // each given sender (their limit is shared since October 2025).
 func (r *run) portfolioTier(ctx context.Context, waba, tier string, at time.Time, senders ...*sender.Sender) error {
-	if tier == "" {
+	if !sender.TierTellsPortfolio(tier) {
 		return nil
 	}
 	keys := []string{"waba:" + waba}
@@ -165,7 +155,7 @@ func (r *run) capabilityUpdate(ctx context.Context, waba string, u *whatsapp.Bus
 		r.markParked("unusable", where+":business_capability_update without a limit")
 		return nil
 	}
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
@@ -216,7 +206,13 @@ func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.Accoun
 			typ = u.ViolationInfo.ViolationType
 		}
 		r.h.log.Warn("WABA policy violation recorded", "waba", waba, "violation", truncate(typ, 64))
-		return r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) })
+		if err := r.updateAccount(ctx, waba, func(a *Account) bool { return a.addViolation(Violation{Type: typ, EventAt: at}) }); err != nil {
+			return err
+		}
+		// A violation changes no status (Meta follows with a restriction or a ban when it acts)
+		// but every sender's history shows it, so an operator sees why traffic may stop.
+		note := ReasonPolicyViolation + ":" + truncate(typ, 64)
+		return r.eachSender(ctx, waba, func(s *sender.Sender) bool { return s.Note(note, sender.SourceWebhook, at) })
 	default:
 		detail := ""
 		switch {
@@ -235,14 +231,14 @@ func (r *run) accountUpdate(ctx context.Context, waba string, u *whatsapp.Accoun
 // the account's current state. Re-applying the current state is harmless, which makes a retry
 // after a partial fan-out complete it.
 func (r *run) ban(ctx context.Context, waba, state string, at time.Time) error {
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !a.setBan(state, at) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record ban state: %w", err)
 	}
@@ -260,8 +256,40 @@ func (r *run) ban(ctx context.Context, waba, state string, at time.Time) error {
 }
 
 // eachSender applies fn to every sender of the WABA.
+// wabaSenders lists the senders of waba once per POST, however many of its changes fan out
+// to them (each update still reads the sender it writes, with optimistic locking).
+func (r *run) wabaSenders(ctx context.Context, waba string) ([]*sender.Sender, error) {
+	r.mu.Lock()
+	l, ok := r.wabaLists[waba]
+	if !ok {
+		l = &wabaList{done: make(chan struct{})}
+		if r.wabaLists == nil {
+			r.wabaLists = map[string]*wabaList{}
+		}
+		r.wabaLists[waba] = l
+	}
+	r.mu.Unlock()
+	if !ok {
+		l.list, l.err = r.h.st.ListSendersByWABA(ctx, waba)
+		close(l.done)
+	} else {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return l.list, l.err
+}
+
+type wabaList struct {
+	done chan struct{}
+	list []*sender.Sender
+	err  error
+}
+
 func (r *run) eachSender(ctx context.Context, waba string, fn func(*sender.Sender) bool) error {
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
@@ -305,9 +333,10 @@ func applyBan(s *sender.Sender, state string, at time.Time) bool {
 		}
 		return !reflect.DeepEqual(before, snapshot(s))
 	}
-	// REINSTATE: lift hard suspensions that started before the reinstatement; soft ones
-	// (spam rate limit) lapse on their own.
-	if s.Status != sender.StatusSuspended || s.Suspension != nil && s.Suspension.Soft {
+	// REINSTATE: lift the suspensions a ban caused that started before the reinstatement;
+	// others (368 on a send, a health block, a spam rate limit) keep their own cause, which the
+	// reconciler lifts when Meta reports the number healthy.
+	if !s.SuspendedByBan() {
 		return false
 	}
 	if since := suspendedSince(s); !since.IsZero() && since.After(at) {
@@ -348,8 +377,9 @@ var banDateLayouts = []string{"January 2, 2006", "Jan 2, 2006", "2006-01-02", ti
 
 // scheduledDisable records a SCHEDULE_FOR_DISABLE warning on the account and as a history
 // entry (without a status change) on every sender of the WABA. The senders are not suspended
-// ahead of the date: Meta sends DISABLE when it takes effect (and the reconciler's health
-// check sees it), while an early suspension would stop traffic the business may still fix.
+// ahead of the date (an early suspension would stop traffic the business may still fix): the
+// reconciler suspends them once the date has come (sender.WABABan.InForce) unless a later
+// REINSTATE cancelled it.
 func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.Time) error {
 	var when time.Time
 	for _, l := range banDateLayouts {
@@ -366,24 +396,13 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 		reason += ":" + when.Format("2006-01-02")
 	}
 	r.h.log.Warn("WABA scheduled for disable", "waba", waba, "date", truncate(date, 64))
-	senders, err := r.h.st.ListSendersByWABA(ctx, waba)
+	senders, err := r.wabaSenders(ctx, waba)
 	if err != nil {
 		return fmt.Errorf("list senders of waba: %w", err)
 	}
 	for _, s := range senders {
 		if err := r.updateSender(ctx, s.ID, func(s *sender.Sender) bool {
-			for _, h := range s.StatusHistory {
-				if h.Reason == reason && h.At.Equal(at) {
-					return false
-				}
-			}
-			s.StatusHistory = append(s.StatusHistory, sender.StatusChange{
-				From: s.Status, To: s.Status, At: at, Reason: reason, Source: sender.SourceWebhook,
-			})
-			if n := len(s.StatusHistory); n > sender.MaxHistory {
-				s.StatusHistory = append([]sender.StatusChange(nil), s.StatusHistory[n-sender.MaxHistory:]...)
-			}
-			return true
+			return s.Note(reason, sender.SourceWebhook, at)
 		}); err != nil {
 			return err
 		}
@@ -394,7 +413,7 @@ func (r *run) scheduledDisable(ctx context.Context, waba, date string, at time.T
 // restrictions merges an ACCOUNT_RESTRICTION into the account (per type, newest event wins; an
 // empty list lifts every earlier restriction) and copies the result to every sender.
 func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Restriction, at time.Time) error {
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		changed := false
 		if len(list) == 0 {
@@ -412,7 +431,7 @@ func (r *run) restrictions(ctx context.Context, waba string, list []whatsapp.Res
 			a.UpdatedAt = r.now
 		}
 		return changed
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record restrictions: %w", err)
 	}
@@ -450,7 +469,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 		reason = u.OtherInfo.Title
 	}
 	status := strings.ToUpper(u.Event)
-	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, func(t *TemplateState, found bool) bool {
+	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, ifChanged(func(t *TemplateState, found bool) bool {
 		if found && (t.Status == status && t.EventAt.Equal(at) || !newer(at, status, t.EventAt, t.Status)) {
 			return false
 		}
@@ -462,7 +481,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 			t.ID = u.TemplateID.String()
 		}
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update template status: %w", err)
 	}
@@ -472,7 +491,7 @@ func (r *run) templateStatus(ctx context.Context, waba string, u *whatsapp.Messa
 // templateQuality applies message_template_quality_update, ordered by its own event time.
 func (r *run) templateQuality(ctx context.Context, waba string, u *whatsapp.MessageTemplateQualityUpdate, at time.Time) error {
 	q := strings.ToUpper(u.NewQualityScore)
-	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, func(t *TemplateState, found bool) bool {
+	_, err := r.h.st.UpdateTemplateState(ctx, waba, u.Name, u.Language, ifChanged(func(t *TemplateState, found bool) bool {
 		if found && (t.Quality == q && t.QualityAt.Equal(at) || !newer(at, q, t.QualityAt, t.Quality)) {
 			return false
 		}
@@ -481,7 +500,7 @@ func (r *run) templateQuality(ctx context.Context, waba string, u *whatsapp.Mess
 			t.ID = u.TemplateID.String()
 		}
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update template quality: %w", err)
 	}
@@ -502,14 +521,14 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 	}
 	ns := NameState{Decision: strings.ToUpper(u.Decision), RequestedName: u.RequestedVerifiedName,
 		RejectionReason: u.RejectionReason.String(), EventAt: at}
-	acct, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	acct, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !a.setName(e164, ns) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("record name decision: %w", err)
 	}
@@ -519,17 +538,10 @@ func (r *run) nameUpdate(ctx context.Context, waba string, u *whatsapp.PhoneNumb
 	}
 	return r.converge(ctx, waba, acct, func(a *Account) any { return a.Names[e164] }, func(a *Account) error {
 		cur := a.Names[e164]
+		// The latest approved name, whatever came after it (a later rejected request does not
+		// take the approved name away); an approval asks for a re-registration.
 		return r.updateSender(ctx, snd.ID, func(s *sender.Sender) bool {
-			changed := false
-			if s.DisplayNameStatus != cur.Decision {
-				s.DisplayNameStatus, changed = cur.Decision, true
-			}
-			// The latest approved name, whatever came after it (a later rejected request does
-			// not take the approved name away).
-			if cur.ApprovedName != "" && s.DisplayName != cur.ApprovedName {
-				s.DisplayName, changed = cur.ApprovedName, true
-			}
-			return changed
+			return s.ApplyNameDecision(cur.Decision, cur.ApprovedName)
 		})
 	})
 }

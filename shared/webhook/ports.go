@@ -6,6 +6,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/whatsapp"
@@ -14,10 +15,10 @@ import (
 // The ports below are what the webhook needs from storage and queues. *store.Store implements
 // Store and *queue.Queue implements Queue; the webhook imports neither (nor the AWS SDK).
 
-// Store is every storage port of the webhook.
+// Store is every storage port of the webhook. Getters answer persist.ErrNotFound (wrapped or
+// not) for a missing item.
 type Store interface {
-	// NotFound reports whether err means "no such item" for the getters below.
-	NotFound(err error) bool
+	Inbound
 	Claims
 	Parking
 	Senders
@@ -54,7 +55,27 @@ func (s ClaimState) String() string {
 	return "unknown"
 }
 
-// Claims is the claim → send → mark dedupe record: the claim is one conditional write, the
+// InboundMessage names a customer message for its dedupe record.
+type InboundMessage struct {
+	WAMID         string
+	PhoneNumberID string
+	Customer      customer.Ref
+	// Window is the window the message opens; nil when it opens none (a group or system
+	// message, no phone_number_id or customer): its dedupe record then stands alone.
+	Window *customer.Window
+}
+
+// Inbound is what a customer message costs the store: one call on the common path.
+type Inbound interface {
+	// RecordInbound opens m's window (as Windows.OpenWindow) and, in the same conditional
+	// write, reads m's forward mark: forwarded is true when a POST that forwarded m answered
+	// 500 and left the mark, so this delivery is Meta's retry and m must not be sent again.
+	RecordInbound(ctx context.Context, m InboundMessage) (forwarded bool, err error)
+	// MarkForwarded marks messages this POST forwarded when it is about to answer 500.
+	MarkForwarded(ctx context.Context, msgs []InboundMessage) error
+}
+
+// Claims is the claim → send → mark record of a template re-send: the claim is one conditional write, the
 // mark turns it into a "done" record that outlives Meta's 7-day retry horizon.
 type Claims interface {
 	Claim(ctx context.Context, id, owner string, lease time.Duration) (ClaimState, error)
@@ -88,17 +109,15 @@ type Senders interface {
 	GetSender(ctx context.Context, id string) (*sender.Sender, error)
 	GetSenderByPhone(ctx context.Context, e164 string) (*sender.Sender, error)
 	ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error)
-	// UpdateSenderIf applies fn (which reports whether it changed anything) with optimistic
-	// locking; found is false when the sender does not exist.
-	UpdateSenderIf(ctx context.Context, id string, fn func(*sender.Sender) bool) (snd *sender.Sender, found bool, err error)
+	// UpdateSender applies fn with optimistic locking; persist.ErrNotFound when the sender
+	// does not exist.
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
 	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
 }
 
-// Windows are the customer service windows.
+// Windows are the customer service windows (a message opens its window through
+// Inbound.RecordInbound, in the same write as its dedupe check).
 type Windows interface {
-	// OpenWindow records a customer message: the window moves to w.ExpiresAt unless a newer
-	// message was already applied; a 131047 close at or after the message caps it.
-	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
 	// CloseWindowAt records Meta's 131047 at `at` for every key of c: messages older than the
 	// close can no longer keep the window open.
 	CloseWindowAt(ctx context.Context, phoneNumberID string, c customer.Ref, at time.Time) error
@@ -138,8 +157,9 @@ type OrphanStatus struct {
 // Records are the outbound records statuses apply to.
 type Records interface {
 	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
-	// UpdateRecordIf applies fn to the record of request id; found is false when it does not exist.
-	UpdateRecordIf(ctx context.Context, id string, fn func(*outbound.Record) bool) (rec *outbound.Record, found bool, err error)
+	// UpdateKnownRecord applies fn to the record of request id; persist.ErrNotFound when it
+	// does not exist (none is created).
+	UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
 	PutOrphanStatus(ctx context.Context, o OrphanStatus) error
 	// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes
 	// them; it returns the record (nil when it does not exist).
@@ -156,15 +176,16 @@ type TemplateState struct {
 
 // Templates are the template records.
 type Templates interface {
-	UpdateTemplateState(ctx context.Context, waba, name, language string, fn func(t *TemplateState, found bool) bool) (TemplateState, error)
+	// UpdateTemplateState applies fn (cur nil when there is no record yet).
+	UpdateTemplateState(ctx context.Context, waba, name, language string, fn persist.Update[TemplateState]) (TemplateState, error)
 }
 
 // Accounts are the per-WABA records of account-level webhooks.
 type Accounts interface {
 	GetAccount(ctx context.Context, waba string) (*Account, error)
-	// UpdateAccount applies fn (which reports whether it changed anything); a missing account
-	// starts empty.
-	UpdateAccount(ctx context.Context, waba string, fn func(*Account) bool) (*Account, error)
+	// UpdateAccount applies fn (cur nil when there is no account yet); an absent account left
+	// unchanged comes back empty.
+	UpdateAccount(ctx context.Context, waba string, fn persist.Update[Account]) (*Account, error)
 }
 
 // Queue sends to SQS. SendBatch returns nil or an error that may implement

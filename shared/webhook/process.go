@@ -23,8 +23,9 @@ type run struct {
 	counters *metrics.Counters
 	body     []byte
 
-	sem chan struct{}
-	wg  sync.WaitGroup
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	inline bool
 
 	mu     sync.Mutex
 	errs   []error
@@ -32,6 +33,12 @@ type run struct {
 	seen   map[string]bool
 	parked []string
 	lookup map[string]*senderLookup
+	// pending are the statuses of the POST, applied after every change is read.
+	pending []pendingStatus
+	// wabaLists are the sender lists read in this POST, by WABA.
+	wabaLists map[string]*wabaList
+	// alerts are the POST's account_alerts by WABA, merged into one account write each.
+	alerts map[string][]Alert
 }
 
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
@@ -51,12 +58,20 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 		h.log.Warn("webhook payload parked: not a WhatsApp notification", "reason", reason, "bytes", len(body))
 		return r.park(ctx, Parked{Reason: reason, Detail: err.Error()})
 	}
+	// A POST of one change with at most one item runs inline: no goroutine, no channel.
+	r.inline = len(n.Entry) == 1 && len(n.Entry[0].Changes) == 1
 	for i := range n.Entry {
 		e := &n.Entry[i]
 		for j := range e.Changes {
 			r.dispatch(ctx, e, &e.Changes[j], fmt.Sprintf("%d.%d", i, j))
 		}
 	}
+	// Statuses are applied once every change is read: those of one message (sent, delivered,
+	// read in separate changes of one POST) go to its record together, in one write.
+	for _, g := range groupStatuses(r.pending) {
+		r.spawn(func() error { return r.statuses(ctx, g[0].waba, g[0].pnid, g) })
+	}
+	r.flushAlerts(ctx)
 	r.wg.Wait()
 	r.forward(ctx)
 	if len(r.parked) > 0 {
@@ -65,11 +80,21 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 			r.fail(err)
 		}
 	}
+	if len(r.errs) > 0 {
+		r.markForwarded()
+	}
 	return errors.Join(r.errs...)
 }
 
-// spawn runs f in parallel with the POST's other tasks, within the parallelism bound.
+// spawn runs f in parallel with the POST's other tasks, within the parallelism bound; inline
+// when it is the POST's only task.
 func (r *run) spawn(f func() error) {
+	if r.inline {
+		if err := f(); err != nil {
+			r.fail(err)
+		}
+		return
+	}
 	r.wg.Add(1)
 	r.sem <- struct{}{}
 	go func() {
@@ -157,12 +182,15 @@ func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Chang
 			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setReview(v.Decision, eventAt) })
 		})
 	case *whatsapp.AccountAlerts:
-		r.spawn(func() error {
-			al := Alert{EntityType: v.EntityType, EntityID: v.EntityID.String(), Type: v.AlertInfo.AlertType,
-				Severity: v.AlertInfo.AlertSeverity, Status: v.AlertInfo.AlertStatus,
-				Description: v.AlertInfo.AlertDescription, EventAt: eventAt}
-			return r.updateAccount(ctx, waba, func(a *Account) bool { return a.setAlert(al) })
-		})
+		al := Alert{EntityType: v.EntityType, EntityID: v.EntityID.String(), Type: v.AlertInfo.AlertType,
+			Severity: v.AlertInfo.AlertSeverity, Status: v.AlertInfo.AlertStatus,
+			Description: v.AlertInfo.AlertDescription, EventAt: eventAt}
+		r.mu.Lock()
+		if r.alerts == nil {
+			r.alerts = map[string][]Alert{}
+		}
+		r.alerts[waba] = append(r.alerts[waba], al)
+		r.mu.Unlock()
 	case *whatsapp.MessageTemplateStatusUpdate:
 		if v.Name == "" {
 			r.markParked("unusable", where+":template status without a name")
@@ -191,9 +219,30 @@ func (r *run) dispatch(ctx context.Context, e *whatsapp.Entry, c *whatsapp.Chang
 	}
 }
 
+// flushAlerts writes the POST's account alerts: one account update per WABA with all of them,
+// so alerts of one POST never race each other for the shared account item.
+func (r *run) flushAlerts(ctx context.Context) {
+	for waba, list := range r.alerts {
+		r.spawn(func() error {
+			return r.updateAccount(ctx, waba, func(a *Account) bool {
+				changed := false
+				for _, al := range list {
+					if a.setAlert(al) {
+						changed = true
+					}
+				}
+				return changed
+			})
+		})
+	}
+}
+
 // messages schedules the inbound messages, statuses and out-of-band errors of a messages value.
 func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesValue, where string) {
 	pnid := v.Metadata.PhoneNumberID.String()
+	if items := len(v.Messages) + len(v.Statuses) + min(len(v.Errors), 1); items > 1 {
+		r.inline = false
+	}
 	for i := range v.Messages {
 		m := &v.Messages[i]
 		if m.ID == "" {
@@ -212,9 +261,8 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 		r.msgs = append(r.msgs, in)
 		r.spawn(func() error { return r.prepare(ctx, in) })
 	}
-	for i := range v.Statuses {
-		st := v.Statuses[i]
-		r.spawn(func() error { return r.status(ctx, waba, pnid, st, v.Contacts) })
+	for _, st := range v.Statuses {
+		r.pending = append(r.pending, pendingStatus{waba: waba, pnid: pnid, st: st, contacts: v.Contacts})
 	}
 	if len(v.Errors) > 0 {
 		errs := v.Errors
@@ -235,14 +283,14 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 }
 
 func (r *run) updateAccount(ctx context.Context, waba string, fn func(*Account) bool) error {
-	_, err := r.h.st.UpdateAccount(ctx, waba, func(a *Account) bool {
+	_, err := r.h.st.UpdateAccount(ctx, waba, ifChanged(func(a *Account, _ bool) bool {
 		a.WABAID = waba
 		if !fn(a) {
 			return false
 		}
 		a.UpdatedAt = r.now
 		return true
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("update account %s: %w", waba, err)
 	}

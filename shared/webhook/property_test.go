@@ -120,7 +120,13 @@ func seedScenario(e *env) {
 	e.seedRecord("req_undeliverable", "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBIOUM3RUQyODc3NzFBMUU2NjU3NzQAA==", false)
 	e.seedRecord("req_voice", "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBIRUY2MzI1NjFFNEYyMTlGMDJGNUIAA==", false)
 	// The outbound side records the customer's BSUID when it knows it.
-	if _, err := e.st.UpdateRecord(e.ctx, "req_reengage", func(r *outbound.Record, _ bool) error { r.ToUserID = custUID; return nil }); err != nil {
+	if _, err := e.st.UpdateRecord(e.ctx, "req_reengage", func(r *outbound.Record) (*outbound.Record, error) {
+		if r == nil {
+			r = &outbound.Record{}
+		}
+		r.ToUserID = custUID
+		return r, nil
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -173,8 +179,8 @@ func attrValue(v types.AttributeValue) any {
 	return fmt.Sprintf("%T", v)
 }
 
-// postRetrying posts like Meta: anything but 200 is retried (a claim held by a concurrent
-// delivery of the same message clears within milliseconds).
+// postRetrying posts like Meta: anything but 200 is retried (a fallback claim held by a
+// concurrent delivery clears within milliseconds).
 func (e *env) postRetrying(b []byte) {
 	e.t.Helper()
 	for attempt := 0; ; attempt++ {
@@ -257,7 +263,9 @@ func TestAnyOrderSameState(t *testing.T) {
 			close(next)
 			wg.Wait()
 
-			if d := cmp.Diff(want, state(t, e)); d != "" {
+			// A POST that answered 500 (a fallback claim held by a concurrent delivery) leaves
+			// forward marks: bookkeeping, not state.
+			if d := cmp.Diff(withoutBookkeepingTimes(want), withoutBookkeepingTimes(state(t, e))); d != "" {
 				t.Fatalf("%d POSTs of %d changes ended in another state (-in order +shuffled):\n%s", len(posts), len(work), d)
 			}
 			if got := countForwarded(t, e); !cmp.Equal(got, wantMsgs) {

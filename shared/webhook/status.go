@@ -4,22 +4,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
-
-// Meta error codes the webhook acts on when they arrive in a failed status.
-const (
-	CodeWindowClosed    = 131047
-	CodeUndeliverable   = 131026
-	CodeMarketingOptOut = 131050
-)
-
-// UndeliverableFor is how long a recipient stays marked undeliverable after a 131026 (not on
-// WhatsApp, an old client, terms not accepted). Meta gives no duration; three days stops
-// repeated paid attempts to a number that cannot receive while letting a customer who installs
-// or updates WhatsApp be reached again soon. The outbound decision reads the mark.
-const UndeliverableFor = 72 * time.Hour
 
 // Record reasons set by status webhooks.
 const (
@@ -103,11 +91,11 @@ func ApplyStatus(rec *outbound.Record, st whatsapp.Status, now time.Time) bool {
 
 func failureReason(code int) string {
 	switch code {
-	case CodeWindowClosed:
+	case customer.CodeWindowClosed:
 		return ReasonWindowClosed
-	case CodeUndeliverable:
+	case customer.CodeUndeliverable:
 		return ReasonUndeliverable
-	case CodeMarketingOptOut:
+	case customer.CodeMarketingOptOut:
 		return ReasonMarketingOptOut
 	}
 	return ReasonMetaError

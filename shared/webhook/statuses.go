@@ -2,52 +2,120 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/metrics"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/phone"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
-// status applies one status of an outbound message: to its record (correlated by
+// pendingStatus is one status of a POST with the change it came in.
+type pendingStatus struct {
+	waba, pnid string
+	st         whatsapp.Status
+	contacts   []whatsapp.Contact
+}
+
+// groupStatuses groups a POST's statuses by WABA and message id, in order of first appearance:
+// the statuses of one message (sent, delivered, read in one POST) are applied to its record
+// together, in one write, instead of racing each other.
+func groupStatuses(sts []pendingStatus) [][]pendingStatus {
+	var groups [][]pendingStatus
+	at := map[string]int{}
+	for _, p := range sts {
+		if p.st.ID == "" {
+			groups = append(groups, []pendingStatus{p})
+			continue
+		}
+		k := p.waba + "|" + p.st.ID
+		i, ok := at[k]
+		if !ok {
+			i = len(groups)
+			at[k] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
+}
+
+// statuses applies the statuses of one outbound message: to its record (correlated by
 // biz_opaque_callback_data = request id, else by wamid, else kept as an orphan), and for
 // failures the customer-level effects of 131047, 131050 and 131026.
-func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact) error {
-	if st.ID == "" {
-		r.markParked("unusable", "status without an id")
+func (r *run) statuses(ctx context.Context, waba, pnid string, group []pendingStatus) error {
+	var valid []whatsapp.Status
+	var contacts []whatsapp.Contact
+	for _, p := range group {
+		st := p.st
+		if len(p.contacts) > 0 {
+			contacts = p.contacts
+		}
+		if pnid == "" {
+			pnid = p.pnid
+		}
+		if st.ID == "" {
+			r.markParked("unusable", "status without an id")
+			continue
+		}
+		if !KnownStatus(st.Status) {
+			r.counters.Inc(metrics.UnknownValues)
+			r.h.log.Warn("webhook status value unknown: payload parked", "status", truncate(st.Status, 32))
+			r.markParked("unknown_value", "status "+truncate(st.Status, 32))
+			continue
+		}
+		if st.Timestamp.IsZero() {
+			st.Timestamp = whatsapp.UnixTime(r.now.Unix())
+		}
+		valid = append(valid, st)
+	}
+	if len(valid) == 0 {
 		return nil
 	}
-	if !KnownStatus(st.Status) {
-		r.counters.Inc(metrics.UnknownValues)
-		r.h.log.Warn("webhook status value unknown: payload parked", "status", truncate(st.Status, 32))
-		r.markParked("unknown_value", "status "+truncate(st.Status, 32))
-		return nil
-	}
-	if st.Timestamp.IsZero() {
-		st.Timestamp = whatsapp.UnixTime(r.now.Unix())
-	}
-	rec, err := r.applyToRecord(ctx, waba, pnid, st)
+	rec, deliveredAfter131026, err := r.applyToRecord(ctx, waba, pnid, valid)
 	if err != nil {
 		return err
 	}
+	if deliveredAfter131026 {
+		// Multi-device: one device failed (131026), another received the message. The
+		// customer is reachable: lift the mark that failure set.
+		ref := r.statusCustomer(valid[0], contacts, rec)
+		if ref.Key() != "" {
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: valid[0].ID}); err != nil {
+				return fmt.Errorf("lift undeliverable after a delivery: %w", err)
+			}
+		}
+	}
+	for _, st := range valid {
+		if err := r.statusEffects(ctx, waba, pnid, st, contacts, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusEffects applies the customer-level reaction to a failed status's error code.
+func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact, rec *outbound.Record) error {
 	if st.Status != whatsapp.StatusFailed || len(st.Errors) == 0 {
 		return nil
 	}
 	code := int(st.Errors[0].Code)
-	if code != CodeWindowClosed && code != CodeMarketingOptOut && code != CodeUndeliverable {
+	at := st.Timestamp.Time()
+	react, ok := customer.ReactionTo(code, at)
+	if !ok {
 		return nil
 	}
-	at := st.Timestamp.Time()
 	ref := r.statusCustomer(st, contacts, rec)
 	if ref.Key() == "" {
 		r.h.log.Warn("failed status names no customer: customer effects skipped", "code", code)
 		return nil
 	}
-	switch code {
-	case CodeWindowClosed:
+	switch {
+	case react.CloseWindow:
 		if pnid == "" && rec != nil {
 			pnid = rec.SenderID
 		}
@@ -65,13 +133,22 @@ func (r *run) status(ctx context.Context, waba, pnid string, st whatsapp.Status,
 		if rec != nil {
 			return r.fallback(ctx, rec)
 		}
-	case CodeMarketingOptOut:
+	case react.StopMarketing:
 		if err := r.h.st.ApplyOptOut(ctx, waba, ref, OptOutEvent{Stop: true, Source: "error_131050", At: at}); err != nil {
 			return fmt.Errorf("record 131050 opt-out: %w", err)
 		}
-	case CodeUndeliverable:
-		d := customer.Deliverability{UndeliverableUntil: at.Add(UndeliverableFor), Reason: "131026"}
-		if err := r.h.st.MarkDeliverability(ctx, waba, ref, d); err != nil {
+	case !react.Mark.UndeliverableUntil.IsZero():
+		if rec != nil && statusRank(rec.Status) > statusRank(outbound.StatusFailed) {
+			// The same message was delivered to another device already: reachable. Reported
+			// as a delivery so that both orders leave the same item.
+			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: st.ID}); err != nil {
+				return fmt.Errorf("record delivery over 131026: %w", err)
+			}
+			return nil
+		}
+		mark := react.Mark
+		mark.UndeliverableWAMID = st.ID
+		if err := r.h.st.MarkDeliverability(ctx, waba, ref, mark); err != nil {
 			return fmt.Errorf("mark undeliverable: %w", err)
 		}
 	}
@@ -100,45 +177,78 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 	return ref
 }
 
-// applyToRecord correlates the status with its outbound record and applies it there, or keeps
-// it as an orphan when no record is known yet. It returns the record (nil for an orphan).
-func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.Status) (*outbound.Record, error) {
+// applyToRecord correlates the statuses of one message with its outbound record and applies
+// them there, or keeps them as orphans when no record is known yet. It returns the record (nil
+// for an orphan) and whether the statuses include a delivery that overrode a 131026 failure of
+// the same message.
+func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsapp.Status) (*outbound.Record, bool, error) {
+	var lift liftFlag
+	rec, err := r.applyToRecordInner(ctx, waba, pnid, sts, &lift)
+	return rec, lift.set, err
+}
+
+// liftFlag carries, out of the record update closure, whether the statuses applied were a
+// delivery over a 131026 failure (the closure may run more than once; the last run counts).
+type liftFlag struct{ set bool }
+
+func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []whatsapp.Status, lift *liftFlag) (*outbound.Record, error) {
+	st := sts[0]
 	apply := func(rec *outbound.Record) bool {
+		lift.set = false
 		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
 		// request ids: only a record with this wamid, or none yet, is this message's.
 		if rec.WAMID != "" && rec.WAMID != st.ID {
 			return false
 		}
-		return ApplyStatus(rec, st, r.now)
-	}
-	if id := st.BizOpaqueCallbackData; id != "" {
-		rec, found, err := r.h.st.UpdateRecordIf(ctx, id, apply)
-		if err != nil {
-			return nil, fmt.Errorf("apply status to record: %w", err)
+		wasUndeliverable := rec.Status == outbound.StatusFailed && rec.ErrorCode == customer.CodeUndeliverable
+		changed := false
+		for _, x := range sts {
+			if ApplyStatus(rec, x, r.now) {
+				changed = true
+			}
 		}
-		if found && (rec.WAMID == "" || rec.WAMID == st.ID) {
+		lift.set = changed && wasUndeliverable && statusRank(rec.Status) > statusRank(outbound.StatusFailed)
+		return changed
+	}
+	bizID := ""
+	for _, x := range sts {
+		if x.BizOpaqueCallbackData != "" {
+			bizID = x.BizOpaqueCallbackData
+			break
+		}
+	}
+	if id := bizID; id != "" {
+		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+		switch {
+		case errors.Is(err, persist.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("apply status to record: %w", err)
+		case rec.WAMID == "" || rec.WAMID == st.ID:
 			return rec, nil
 		}
 	}
 	id, err := r.h.st.RequestIDForWAMID(ctx, st.ID)
 	switch {
 	case err == nil:
-		rec, found, err := r.h.st.UpdateRecordIf(ctx, id, apply)
-		if err != nil {
+		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+		switch {
+		case errors.Is(err, persist.ErrNotFound):
+		case err != nil:
 			return nil, fmt.Errorf("apply status to record: %w", err)
-		}
-		if found {
+		default:
 			return rec, nil
 		}
-	case !r.h.st.NotFound(err):
+	case !errors.Is(err, persist.ErrNotFound):
 		return nil, fmt.Errorf("look up wamid: %w", err)
 	}
 	// No record yet (the outbound side may not have stored the wamid, or the message was
 	// sent by another system): keep the status, then look again so that a record stored in
 	// the meantime is not missed (the outbound side applies orphans after storing the wamid).
-	o := OrphanStatus{PhoneNumberID: pnid, WABAID: waba, Status: st, ReceivedAt: r.now}
-	if err := r.h.st.PutOrphanStatus(ctx, o); err != nil {
-		return nil, fmt.Errorf("keep orphan status: %w", err)
+	for _, x := range sts {
+		o := OrphanStatus{PhoneNumberID: pnid, WABAID: waba, Status: x, ReceivedAt: r.now}
+		if err := r.h.st.PutOrphanStatus(ctx, o); err != nil {
+			return nil, fmt.Errorf("keep orphan status: %w", err)
+		}
 	}
 	id, err = r.h.st.RequestIDForWAMID(ctx, st.ID)
 	switch {
@@ -148,7 +258,7 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, st whatsapp.
 			return nil, fmt.Errorf("apply orphan statuses: %w", err)
 		}
 		return rec, nil
-	case r.h.st.NotFound(err):
+	case errors.Is(err, persist.ErrNotFound):
 		r.h.log.Info("status for an unknown message kept for later correlation", "status", truncate(st.Status, 32), "waba", waba)
 		return nil, nil
 	default:
@@ -173,17 +283,20 @@ func (r *run) fallback(ctx context.Context, rec *outbound.Record) error {
 		return nil
 	}
 	if rec.FallbackID == "" {
-		updated, found, err := r.h.st.UpdateRecordIf(ctx, rec.ID, func(x *outbound.Record) bool {
+		updated, err := r.h.st.UpdateKnownRecord(ctx, rec.ID, existing(func(x *outbound.Record) bool {
 			if x.FallbackID != "" {
 				return false
 			}
 			x.FallbackID, x.UpdatedAt = req.ID, r.now
 			return true
-		})
+		}))
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("record fallback id: %w", err)
 		}
-		if !found || updated.FallbackID != req.ID {
+		if updated.FallbackID != req.ID {
 			return nil
 		}
 	}

@@ -178,6 +178,12 @@ var fixtureChecks = map[string]func(*testing.T, []any){
 		_, m := inbound(t, vals, MessageTypeText)
 		eq(t, "body", m.Text.Body, "STOP")
 	},
+	"messages_text_stop_mx_legacy": func(t *testing.T, vals []any) {
+		v, m := inbound(t, vals, MessageTypeText)
+		e164, err := m.Customer(v.Contacts).E164()
+		eq(t, "legacy 521 wa_id as the canonical number", e164, "+525512345678")
+		eq(t, "err", err, error(nil))
+	},
 	"messages_text_reply_context": func(t *testing.T, vals []any) {
 		_, m := inbound(t, vals, MessageTypeText)
 		eq(t, "reply", m.IsReply(), true)
@@ -404,6 +410,13 @@ var fixtureChecks = map[string]func(*testing.T, []any){
 	"statuses_failed_131047": failedStatus(131047),
 	"statuses_failed_131050": failedStatus(131050),
 	"statuses_failed_131026": failedStatus(131026),
+	"statuses_failed_131026_then_delivered": func(t *testing.T, vals []any) {
+		v := only[MessagesValue](t, vals)
+		eq(t, "statuses", len(v.Statuses), 2)
+		eq(t, "same message", v.Statuses[0].ID, v.Statuses[1].ID)
+		eq(t, "failed first", v.Statuses[0].Status, StatusFailed)
+		eq(t, "delivered second", v.Statuses[1].Status, "delivered")
+	},
 	"batch_mixed": func(t *testing.T, vals []any) {
 		if len(vals) != 3 {
 			t.Fatalf("got %d changes, want 3", len(vals))
@@ -494,6 +507,14 @@ var fixtureChecks = map[string]func(*testing.T, []any){
 		eq(t, "entity id from number", u.EntityID, "506914307656634")
 		eq(t, "type", u.AlertInfo.AlertType, "INCREASED_CAPABILITIES_INELIGIBLE")
 	},
+	"account_alerts_40": func(t *testing.T, vals []any) {
+		eq(t, "changes", len(vals), 40)
+		for _, v := range vals {
+			if _, ok := v.(*AccountAlerts); !ok {
+				t.Fatalf("change %T, want *AccountAlerts", v)
+			}
+		}
+	},
 	"message_template_status_update_approved": templateStatus(TemplateApproved, "NONE"),
 	"message_template_status_update_paused": func(t *testing.T, vals []any) {
 		templateStatus(TemplatePaused, "")(t, vals)
@@ -517,6 +538,11 @@ var fixtureChecks = map[string]func(*testing.T, []any){
 	"phone_number_name_update_rejected": func(t *testing.T, vals []any) {
 		u := only[PhoneNumberNameUpdate](t, vals)
 		eq(t, "reason", u.RejectionReason, "NAME_FORMAT_UNACCEPTABLE")
+	},
+	"user_preferences_stop_br_legacy": func(t *testing.T, vals []any) {
+		u := only[UserPreferencesValue](t, vals)
+		eq(t, "wa_id", u.UserPreferences[0].WaID, "551187654321")
+		eq(t, "value", u.UserPreferences[0].Value, PreferenceStop)
 	},
 	"user_preferences_stop": func(t *testing.T, vals []any) {
 		u := only[UserPreferencesValue](t, vals)

@@ -1,0 +1,174 @@
+package outbound_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+)
+
+// countingAPI is the real DynamoDB Local client, counting the calls made through it.
+type countingAPI struct {
+	store.API
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *countingAPI) count(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[op]++
+}
+
+func (c *countingAPI) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.n
+	c.n = map[string]int{}
+	return out
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func show(m map[string]int) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.count("GetItem")
+	return c.API.GetItem(ctx, in, o...)
+}
+
+func (c *countingAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	c.count("PutItem")
+	return c.API.PutItem(ctx, in, o...)
+}
+
+func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	c.count("UpdateItem")
+	return c.API.UpdateItem(ctx, in, o...)
+}
+
+func (c *countingAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	c.count("DeleteItem")
+	return c.API.DeleteItem(ctx, in, o...)
+}
+
+func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.API.Query(ctx, in, o...)
+}
+
+func (c *countingAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.count("BatchGetItem")
+	return c.API.BatchGetItem(ctx, in, o...)
+}
+
+func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.count("TransactWriteItems")
+	return c.API.TransactWriteItems(ctx, in, o...)
+}
+
+// TestDynamoDBCallsPerSend counts the DynamoDB calls of one outbound request on the common
+// path, through the real client against DynamoDB Local, with the instance's sender and alias
+// caches warm (the first request of a sender fills them): a free-form message at most 5, a
+// template to a new recipient at most 6, wired as in production (orphan statuses and shared
+// pacing on).
+func TestDynamoDBCallsPerSend(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
+	cst := store.New(counter, h.table, h.clock.Now)
+	opts := h.opts
+	opts.Store, opts.Orphans, opts.SharedPacing = cst.Outbound(), cst, true
+	c, err := outbound.NewConsumer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := h.newSender(func(s *sender.Sender) { s.BusinessID = "biz-calls" })
+	if _, err := h.st.SetPortfolioTier(h.ctx, snd.PortfolioKey(), "TIER_1K", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	run := func(req outbound.Request) map[string]int {
+		t.Helper()
+		counter.reset()
+		d := h.delivery(req)
+		if failed := c.Handle(h.ctx, []outbound.Delivery{d}); len(failed) != 0 {
+			t.Fatalf("%s failed", req.ID)
+		}
+		if rec := h.record(req.ID); rec.Status != outbound.StatusSent {
+			t.Fatalf("%s: %s/%s", req.ID, rec.Status, rec.Reason)
+		}
+		return counter.reset()
+	}
+	warm := h.recipient()
+	h.openWindow(snd, customer.Ref{Phone: warm})
+	first := run(textReq("warm-up", snd, warm))
+
+	for _, tc := range []struct {
+		name string
+		req  func() outbound.Request
+		max  int
+	}{
+		{"free-form", func() outbound.Request {
+			to := h.recipient()
+			h.openWindow(snd, customer.Ref{Phone: to})
+			return textReq("text", snd, to)
+		}, 5},
+		{"template to a new recipient", func() outbound.Request {
+			return templateReq("template", snd, h.recipient(), outbound.CategoryUtility)
+		}, 6},
+	} {
+		calls := run(tc.req())
+		t.Logf("%s: %d calls (%s); first request of the sender: %d (%s)", tc.name, total(calls), show(calls), total(first), show(first))
+		if total(calls) > tc.max {
+			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, total(calls), show(calls), tc.max)
+		}
+	}
+}
+
+// TestAliasLearnedLaterIsSeen: a recipient first messaged by phone before any alias existed;
+// the customer then writes, the webhook learns its BSUID and keys the window by it. The next
+// request by phone, moments later on the same instance, finds that window (a missing alias
+// is not cached).
+func TestAliasLearnedLaterIsSeen(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	snd := h.newSender(nil)
+	to := h.recipient()
+	h.send(templateReq("first", snd, to, outbound.CategoryUtility))
+	if rec := h.record("first"); rec.Status != outbound.StatusSent {
+		t.Fatalf("first: %s/%s", rec.Status, rec.Reason)
+	}
+	full := customer.Ref{Phone: to, UserID: "GB.1234567890" + to[len(to)-4:]}
+	if err := h.st.PutAliasAt(h.ctx, snd.WABAID, full, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	h.openWindow(snd, customer.Ref{UserID: full.UserID})
+	h.clock.Advance(time.Second)
+	h.send(textReq("reply", snd, to))
+	if rec := h.record("reply"); rec.Status != outbound.StatusSent {
+		t.Errorf("reply by phone after the BSUID's window opened: %s/%s (%s)", rec.Status, rec.Reason, rec.Detail)
+	}
+}

@@ -1,0 +1,14 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/aloro/wa-senders/shared/store/memory"
+	"github.com/aloro/wa-senders/shared/store/storetest"
+)
+
+// TestContract runs the store contract against the memory store (no stack needed).
+func TestContract(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(_ *testing.T, clk *storetest.Clock) storetest.Subject { return memory.New(clk.Now) })
+}

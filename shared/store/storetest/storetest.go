@@ -1,0 +1,435 @@
+// Package storetest is the contract of the store's ports: one suite of cases that every
+// implementation must pass. It runs against the DynamoDB store on DynamoDB Local
+// (shared/store, integration) and against the in-memory store (shared/store/memory, always),
+// which is what lets logic tests use the memory store in place of the real one.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/template"
+	"github.com/aloro/wa-senders/shared/webhook"
+	"github.com/aloro/wa-senders/shared/whatsapp"
+)
+
+// Subject is what the contract exercises: the webhook's ports and the getters the admin API and
+// the outbound side read them back with.
+type Subject interface {
+	webhook.Store
+	CreateSender(ctx context.Context, snd *sender.Sender) error
+	// OpenWindow is RecordInbound's window write alone (the outbound side's tests seed with it).
+	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
+	GetPortfolio(ctx context.Context, key string) (sender.Portfolio, error)
+	GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error)
+	GetOptOut(ctx context.Context, waba string, c customer.Ref) (customer.OptOut, error)
+	GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error)
+	GetRecord(ctx context.Context, id string) (*outbound.Record, error)
+	GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error)
+	ListTemplates(ctx context.Context, waba string) ([]template.Template, error)
+	ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error
+	ClaimStatus(ctx context.Context, id string) (string, error)
+	ParkedOn(ctx context.Context, day time.Time) ([]webhook.Parked, error)
+	// PutRecord stores an outbound record and its wamid lookup (seeding; the outbound side's
+	// own writes are its contract, not this one).
+	PutRecord(ctx context.Context, rec outbound.Record) error
+}
+
+// Clock is a settable fake clock.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock.
+func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// Open returns a fresh, empty implementation on clock.
+type Open func(t *testing.T, clock *Clock) Subject
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+// Run runs every case of the contract against open.
+func Run(t *testing.T, open Open) {
+	cases := []struct {
+		name string
+		run  func(t *testing.T, s Subject, clk *Clock)
+	}{
+		{"senders", senders},
+		{"portfolio tier", portfolio},
+		{"windows in any order", windowsAnyOrder},
+		{"inbound record and forward marks", inbound},
+		{"aliases", aliases},
+		{"opt-outs", optOuts},
+		{"deliverability", deliverability},
+		{"records and orphan statuses", records},
+		{"templates and accounts", templatesAndAccounts},
+		{"claims", claims},
+		{"parking", parking},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &Clock{t: t0}
+			c.run(t, open(t, clk), clk)
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newSender(id, phone string) *sender.Sender {
+	return &sender.Sender{ID: id, Type: sender.TypeExternal, PhoneNumber: phone, WABAID: "waba-1",
+		DisplayName: "Shop", Status: sender.StatusPending, QualityRating: sender.QualityNew, Assistants: []string{"a1"}}
+}
+
+func senders(t *testing.T, s Subject, _ *Clock) {
+	must(t, s.CreateSender(ctx, newSender("111", "+40721234567")))
+	must(t, s.CreateSender(ctx, newSender("112", "+40721234568")))
+	if err := s.CreateSender(ctx, newSender("111", "+40721234569")); !errors.Is(err, store.ErrSenderExists) {
+		t.Fatalf("same id: %v", err)
+	}
+	if err := s.CreateSender(ctx, newSender("113", "+40721234567")); !errors.Is(err, store.ErrPhoneTaken) {
+		t.Fatalf("same phone: %v", err)
+	}
+	if _, err := s.GetSender(ctx, "nope"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	got, err := s.GetSenderByPhone(ctx, "+40721234568")
+	if err != nil || got.ID != "112" || got.Version != 1 {
+		t.Fatalf("by phone: %+v %v", got, err)
+	}
+	upd, err := s.UpdateSender(ctx, "111", func(x *sender.Sender) (*sender.Sender, error) {
+		x.Status = sender.StatusOnline
+		return x, nil
+	})
+	if err != nil || upd.Status != sender.StatusOnline || upd.Version != 2 {
+		t.Fatalf("update: %+v %v", upd, err)
+	}
+	same, err := s.UpdateSender(ctx, "111", func(*sender.Sender) (*sender.Sender, error) { return nil, persist.ErrNoChange })
+	if err != nil || same.Status != sender.StatusOnline || same.Version != 2 {
+		t.Fatalf("no change: %+v %v", same, err)
+	}
+	refused := errors.New("refused")
+	if _, err := s.UpdateSender(ctx, "111", func(*sender.Sender) (*sender.Sender, error) { return nil, refused }); !errors.Is(err, refused) {
+		t.Fatalf("closure error: %v", err)
+	}
+	called := false
+	if _, err := s.UpdateSender(ctx, "nope", func(x *sender.Sender) (*sender.Sender, error) { called = true; return x, nil }); !errors.Is(err, persist.ErrNotFound) || called {
+		t.Fatalf("update missing: %v (closure called %v)", err, called)
+	}
+	list, err := s.ListSendersByWABA(ctx, "waba-1")
+	if err != nil || len(list) != 2 || list[0].ID != "111" || list[1].ID != "112" {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if list, _ := s.ListSendersByWABA(ctx, "other"); len(list) != 0 {
+		t.Fatalf("other waba: %v", list)
+	}
+	// Archiving needs the version read: a stale copy is a conflict, the current one frees the number.
+	stale := *list[0]
+	stale.Version = 1
+	if err := s.ArchiveSender(ctx, &stale, t0); !errors.Is(err, persist.ErrConflict) {
+		t.Fatalf("archive with a stale version: %v", err)
+	}
+	if err := s.ArchiveSender(ctx, upd, t0); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	if _, err := s.GetSender(ctx, "111"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("archived sender still there: %v", err)
+	}
+	if err := s.CreateSender(ctx, newSender("114", "+40721234567")); err != nil {
+		t.Fatalf("number not freed by the archive: %v", err)
+	}
+}
+
+func portfolio(t *testing.T, s Subject, _ *Clock) {
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_10K", t0); !ok || err != nil {
+		t.Fatalf("first: %v %v", ok, err)
+	}
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_2K", t0.Add(-time.Minute)); ok || err != nil {
+		t.Fatalf("older: %v %v", ok, err)
+	}
+	p, err := s.GetPortfolio(ctx, "biz:1")
+	if err != nil || p.Tier != "TIER_10K" {
+		t.Fatalf("portfolio: %+v %v", p, err)
+	}
+	if _, err := s.GetPortfolio(ctx, "biz:2"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("missing portfolio: %v", err)
+	}
+}
+
+// windowsAnyOrder applies the same messages and close in every order to separate customers:
+// each ends with the same window.
+func windowsAnyOrder(t *testing.T, s Subject, _ *Clock) {
+	ref := func(i int) customer.Ref { return customer.Ref{UserID: "US." + string(rune('A'+i))} }
+	plain := customer.WindowFor(t0, false, 72*time.Hour)
+	free := customer.WindowFor(t0.Add(-time.Hour), true, 72*time.Hour)
+	later := customer.WindowFor(t0.Add(time.Hour), false, 72*time.Hour)
+	closeAt := t0.Add(30 * time.Minute)
+	steps := []func(c customer.Ref) error{
+		func(c customer.Ref) error { return s.OpenWindow(ctx, "pn", c, plain) },
+		func(c customer.Ref) error { return s.OpenWindow(ctx, "pn", c, free) },
+		func(c customer.Ref) error { return s.CloseWindowAt(ctx, "pn", c, closeAt) },
+		func(c customer.Ref) error { return s.OpenWindow(ctx, "pn", c, later) },
+	}
+	orders := [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {2, 0, 3, 1}, {1, 3, 0, 2}, {0, 1, 2, 3, 0, 2}}
+	var want customer.Window
+	for i, order := range orders {
+		for _, j := range order {
+			must(t, steps[j](ref(i)))
+		}
+		got, err := s.GetWindow(ctx, "pn", "waba", ref(i))
+		must(t, err)
+		if i == 0 {
+			want = got
+			continue
+		}
+		if !got.ExpiresAt.Equal(want.ExpiresAt) || got.FreeEntry != want.FreeEntry || !got.LastInboundAt.Equal(want.LastInboundAt) {
+			t.Fatalf("order %v: %+v, want %+v", order, got, want)
+		}
+	}
+	// The later plain message after the close gives 24 h from it; the free-entry window was
+	// capped by the close.
+	if !want.ExpiresAt.Equal(later.ExpiresAt) || want.FreeEntry {
+		t.Fatalf("window %+v, want until %v, not free entry", want, later.ExpiresAt)
+	}
+	if _, err := s.GetWindow(ctx, "pn", "waba", customer.Ref{Phone: "+4000"}); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("no window: %v", err)
+	}
+}
+
+func inbound(t *testing.T, s Subject, _ *Clock) {
+	c := customer.Ref{UserID: "US.1", Phone: "+16505551234"}
+	w := customer.WindowFor(t0, false, 72*time.Hour)
+	m := webhook.InboundMessage{WAMID: "wamid.A.1==", PhoneNumberID: "pn", Customer: c, Window: &w}
+	for i := 0; i < 2; i++ { // a redelivery without a mark is not known as forwarded
+		fwd, err := s.RecordInbound(ctx, m)
+		if err != nil || fwd {
+			t.Fatalf("record %d: %v %v", i, fwd, err)
+		}
+	}
+	got, err := s.GetWindow(ctx, "pn", "waba", c)
+	if err != nil || !got.ExpiresAt.Equal(w.ExpiresAt) {
+		t.Fatalf("window after the message: %+v %v", got, err)
+	}
+	solo := webhook.InboundMessage{WAMID: "wamid.group.1", PhoneNumberID: "pn", Customer: c}
+	must(t, s.MarkForwarded(ctx, []webhook.InboundMessage{m, solo}))
+	for _, x := range []webhook.InboundMessage{m, solo} {
+		if fwd, err := s.RecordInbound(ctx, x); err != nil || !fwd {
+			t.Fatalf("after the mark, %s: %v %v", x.WAMID, fwd, err)
+		}
+	}
+	// Another message of the same customer is not marked, and still moves the window.
+	w2 := customer.WindowFor(t0.Add(time.Hour), false, 72*time.Hour)
+	fwd, err := s.RecordInbound(ctx, webhook.InboundMessage{WAMID: "wamid.A.2==", PhoneNumberID: "pn", Customer: c, Window: &w2})
+	if err != nil || fwd {
+		t.Fatalf("next message: %v %v", fwd, err)
+	}
+	if got, err := s.GetWindow(ctx, "pn", "waba", c); err != nil || !got.ExpiresAt.Equal(w2.ExpiresAt) {
+		t.Fatalf("window after the next message: %+v %v", got, err)
+	}
+	// A close after a mark still closes.
+	must(t, s.CloseWindowAt(ctx, "pn", c, t0.Add(2*time.Hour)))
+	if got, _ := s.GetWindow(ctx, "pn", "waba", c); !got.ExpiresAt.Equal(t0.Add(2 * time.Hour)) {
+		t.Fatalf("closed window: %+v", got)
+	}
+	if _, err := s.RecordInbound(ctx, webhook.InboundMessage{}); err == nil {
+		t.Fatal("a message without a wamid was recorded")
+	}
+}
+
+func aliases(t *testing.T, s Subject, _ *Clock) {
+	must(t, s.PutAliasAt(ctx, "waba", customer.Ref{UserID: "US.new", Phone: "+1555"}, t0))
+	must(t, s.PutAliasAt(ctx, "waba", customer.Ref{UserID: "US.old", Phone: "+1555"}, t0.Add(-time.Hour))) // late, older
+	got, err := s.ResolveCustomer(ctx, "waba", customer.Ref{Phone: "+1555"})
+	if err != nil || got.UserID != "US.new" {
+		t.Fatalf("resolve by phone: %+v %v", got, err)
+	}
+	got, err = s.ResolveCustomer(ctx, "waba", customer.Ref{UserID: "US.new"})
+	if err != nil || got.Phone != "+1555" {
+		t.Fatalf("resolve by BSUID: %+v %v", got, err)
+	}
+	if got, _ := s.ResolveCustomer(ctx, "other", customer.Ref{Phone: "+1555"}); got.UserID != "" {
+		t.Fatalf("alias leaked to another WABA: %+v", got)
+	}
+}
+
+func optOuts(t *testing.T, s Subject, _ *Clock) {
+	c := customer.Ref{Phone: "+1555"}
+	// A resume older than the stop changes nothing, whatever the arrival order.
+	must(t, s.ApplyOptOut(ctx, "waba", c, webhook.OptOutEvent{Stop: true, Keyword: true, Source: "keyword", At: t0}))
+	must(t, s.ApplyOptOut(ctx, "waba", c, webhook.OptOutEvent{Stop: false, Source: "user_preferences", At: t0.Add(-time.Minute)}))
+	o, err := s.GetOptOut(ctx, "waba", c)
+	if err != nil || !o.Marketing || !o.Keyword {
+		t.Fatalf("after stop and older resume: %+v %v", o, err)
+	}
+	// The customer changes number: their opt-out follows, and so does a later stop of the old one.
+	next := customer.Ref{Phone: "+1666"}
+	must(t, s.CopyOptOut(ctx, "waba", c, next))
+	if o, _ := s.GetOptOut(ctx, "waba", next); !o.Marketing || !o.Keyword {
+		t.Fatalf("copied opt-out: %+v", o)
+	}
+	must(t, s.ApplyOptOut(ctx, "waba", c, webhook.OptOutEvent{Stop: false, Source: "user_preferences", At: t0.Add(time.Minute)}))
+	if o, _ := s.GetOptOut(ctx, "waba", next); o.Active() {
+		t.Fatalf("a resume of the old number did not follow: %+v", o)
+	}
+	if o, _ := s.GetOptOut(ctx, "waba", customer.Ref{Phone: "+1777"}); o.Active() {
+		t.Fatalf("stranger opted out: %+v", o)
+	}
+}
+
+func deliverability(t *testing.T, s Subject, _ *Clock) {
+	c := customer.Ref{UserID: "US.9"}
+	must(t, s.MarkDeliverability(ctx, "waba", c, customer.Deliverability{UndeliverableUntil: t0.Add(time.Hour), Reason: "131026"}))
+	must(t, s.MarkDeliverability(ctx, "waba", c, customer.Deliverability{UndeliverableUntil: t0, Reason: "older"}))
+	must(t, s.MarkDeliverability(ctx, "waba", c, customer.Deliverability{MarketingCappedUntil: t0.Add(2 * time.Hour), Reason: "131049"}))
+	d, err := s.GetDeliverability(ctx, "waba", c)
+	if err != nil || !d.UndeliverableUntil.Equal(t0.Add(time.Hour)) || !d.MarketingCappedUntil.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("deliverability: %+v %v", d, err)
+	}
+}
+
+func status(id, st string, at int64) whatsapp.Status {
+	return whatsapp.Status{ID: id, Status: st, Timestamp: whatsapp.UnixTime(at)}
+}
+
+func records(t *testing.T, s Subject, _ *Clock) {
+	if _, err := s.UpdateKnownRecord(ctx, "nope", func(r *outbound.Record) (*outbound.Record, error) { return r, nil }); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("update missing record: %v", err)
+	}
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-1", WAMID: "wamid.R1", Status: outbound.StatusSent}))
+	if id, err := s.RequestIDForWAMID(ctx, "wamid.R1"); err != nil || id != "req-1" {
+		t.Fatalf("wamid lookup: %q %v", id, err)
+	}
+	if _, err := s.RequestIDForWAMID(ctx, "wamid.none"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("unknown wamid: %v", err)
+	}
+	rec, err := s.UpdateKnownRecord(ctx, "req-1", func(*outbound.Record) (*outbound.Record, error) { return nil, persist.ErrNoChange })
+	if err != nil || rec.Status != outbound.StatusSent {
+		t.Fatalf("no change: %+v %v", rec, err)
+	}
+	// Statuses that came before the record was known are kept, then applied once.
+	must(t, s.PutOrphanStatus(ctx, webhook.OrphanStatus{Status: status("wamid.R1", "delivered", 1764000100)}))
+	must(t, s.PutOrphanStatus(ctx, webhook.OrphanStatus{Status: status("wamid.R1", "read", 1764000200)}))
+	must(t, s.PutOrphanStatus(ctx, webhook.OrphanStatus{Status: status("wamid.R1", "read", 1764000150)})) // older, dropped
+	rec, err = s.ApplyOrphans(ctx, "wamid.R1", "req-1")
+	if err != nil || rec == nil || rec.Status != outbound.StatusRead || !rec.StatusAt.Equal(time.Unix(1764000200, 0)) {
+		t.Fatalf("orphans applied: %+v %v", rec, err)
+	}
+	got, err := s.GetRecord(ctx, "req-1")
+	if err != nil || got.Status != outbound.StatusRead {
+		t.Fatalf("record: %+v %v", got, err)
+	}
+	if rec, err := s.ApplyOrphans(ctx, "wamid.none", "nope"); err != nil || rec != nil {
+		t.Fatalf("orphans of an unknown record: %+v %v", rec, err)
+	}
+}
+
+func templatesAndAccounts(t *testing.T, s Subject, _ *Clock) {
+	skip := func(*webhook.TemplateState) (*webhook.TemplateState, error) { return nil, persist.ErrNoChange }
+	if ts, err := s.UpdateTemplateState(ctx, "waba", "t", "en-US", skip); err != nil || ts.Status != "" {
+		t.Fatalf("no change to nothing: %+v %v", ts, err)
+	}
+	if _, err := s.GetTemplate(ctx, "waba", "t", "en_US"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("template written by a no-change: %v", err)
+	}
+	ts, err := s.UpdateTemplateState(ctx, "waba", "t", "en-US", func(cur *webhook.TemplateState) (*webhook.TemplateState, error) {
+		if cur != nil {
+			t.Error("closure got a template that does not exist")
+		}
+		return &webhook.TemplateState{Template: template.Template{Status: "APPROVED"}}, nil
+	})
+	if err != nil || ts.Status != "APPROVED" || ts.Language != "en_US" || ts.Name != "t" || ts.WABAID != "waba" {
+		t.Fatalf("template: %+v %v", ts, err)
+	}
+	if tp, err := s.GetTemplate(ctx, "waba", "t", "en-US"); err != nil || tp.Status != "APPROVED" {
+		t.Fatalf("get template: %+v %v", tp, err)
+	}
+	if list, err := s.ListTemplates(ctx, "waba"); err != nil || len(list) != 1 || list[0].Name != "t" {
+		t.Fatalf("list templates: %+v %v", list, err)
+	}
+	if list, _ := s.ListTemplates(ctx, "wab"); len(list) != 0 {
+		t.Fatalf("templates of another WABA: %+v", list)
+	}
+	if _, err := s.GetAccount(ctx, "waba"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("missing account: %v", err)
+	}
+	a, err := s.UpdateAccount(ctx, "waba", func(*webhook.Account) (*webhook.Account, error) { return nil, persist.ErrNoChange })
+	if err != nil || a == nil || a.WABAID != "waba" {
+		t.Fatalf("no change to no account: %+v %v", a, err)
+	}
+	a, err = s.UpdateAccount(ctx, "waba", func(cur *webhook.Account) (*webhook.Account, error) {
+		return &webhook.Account{UpdatedAt: t0}, nil
+	})
+	if err != nil || a.WABAID != "waba" || !a.UpdatedAt.Equal(t0) {
+		t.Fatalf("account: %+v %v", a, err)
+	}
+	if got, err := s.GetAccount(ctx, "waba"); err != nil || !got.UpdatedAt.Equal(t0) {
+		t.Fatalf("get account: %+v %v", got, err)
+	}
+}
+
+func claims(t *testing.T, s Subject, clk *Clock) {
+	lease := 30 * time.Second
+	for _, c := range []struct {
+		owner string
+		want  webhook.ClaimState
+	}{{"a", webhook.Claimed}, {"b", webhook.Held}} {
+		if st, err := s.Claim(ctx, "fallback:1", c.owner, lease); err != nil || st != c.want {
+			t.Fatalf("claim by %s: %v %v, want %v", c.owner, st, err, c.want)
+		}
+	}
+	must(t, s.Release(ctx, "fallback:1", "b")) // not b's: nothing happens
+	if st, _ := s.Claim(ctx, "fallback:1", "c", lease); st != webhook.Held {
+		t.Fatalf("released by another owner: %v", st)
+	}
+	clk.Set(t0.Add(lease + time.Second))
+	if st, _ := s.Claim(ctx, "fallback:1", "c", lease); st != webhook.Claimed {
+		t.Fatalf("expired lease not taken over: %v", st)
+	}
+	must(t, s.MarkDone(ctx, []string{"fallback:1"}))
+	if st, _ := s.Claim(ctx, "fallback:1", "d", lease); st != webhook.AlreadyDone {
+		t.Fatalf("after done: %v", st)
+	}
+	if st, err := s.ClaimStatus(ctx, "fallback:1"); err != nil || st != "done" {
+		t.Fatalf("status: %q %v", st, err)
+	}
+	if st, _ := s.Claim(ctx, "fallback:2", "a", lease); st != webhook.Claimed {
+		t.Fatal("second id")
+	}
+	must(t, s.Release(ctx, "fallback:2", "a"))
+	if _, err := s.ClaimStatus(ctx, "fallback:2"); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("released claim still there: %v", err)
+	}
+}
+
+func parking(t *testing.T, s Subject, _ *Clock) {
+	p := webhook.Parked{Reason: "unknown_field", WABAID: "waba", Field: "x", Detail: "d", Body: []byte(`{"object":"x"}`), ReceivedAt: t0}
+	must(t, s.Park(ctx, p))
+	must(t, s.Park(ctx, p)) // Meta's redelivery on the same day
+	got, err := s.ParkedOn(ctx, t0)
+	if err != nil || len(got) != 1 || string(got[0].Body) != `{"object":"x"}` || got[0].Reason != "unknown_field" {
+		t.Fatalf("parked: %+v %v", got, err)
+	}
+	if got, _ := s.ParkedOn(ctx, t0.Add(24*time.Hour)); len(got) != 0 {
+		t.Fatalf("parked the next day: %+v", got)
+	}
+}
