@@ -241,7 +241,8 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			reserved: outboundMaxConcurrency,
 			env:      platformSecret,
 			statements: []awsiam.PolicyStatement{
-				allow(dynamoDataActions, tableArns...),
+				// ConditionCheckItem: the sent record's transaction checks that no status is waiting.
+				allow(append(slices.Clone(dynamoDataActions), "dynamodb:ConditionCheckItem"), tableArns...),
 				allow([]string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 					"sqs:ChangeMessageVisibility", "sqs:SendMessage"}, outboundQueue.QueueArn()),
 				decryptCredentials,

@@ -7,12 +7,10 @@
 // concurrent update), 413 (body too large), 502 (the Graph API failed).
 //
 // Verification codes and two-step PINs pass through this package only on their way to the
-// Graph API: they are never logged, never returned and never stored in DynamoDB. A PIN the
-// caller does not give is generated with crypto/rand, used for register and then handed to the
-// optional PINKeeper (nil: forgotten). Forgetting it is safe: whoever holds the system user's
-// access token can set a new two-step PIN (POST /{phone-number-id} {"pin"}) before a later
-// re-registration, so the platform never needs to recall an old one. Keeping it belongs in a
-// secret store (e.g. Secrets Manager), never in the table.
+// Graph API: they are never logged, never returned and never stored in plaintext. A PIN the
+// caller does not give is generated with crypto/rand and handed to the PINKeeper (the
+// credentials vault: sealed, per number) before Meta sees it, because every later
+// re-registration needs it; POST /senders/{id}/pin sets a new one at Meta.
 package adminapi
 
 import (
@@ -87,7 +85,7 @@ type Options struct {
 	Graph Graph
 	// Enqueuer serves POST /messages; nil answers 501.
 	Enqueuer Enqueuer
-	// PINs keeps two-step PINs; nil forgets them after register (see the package doc).
+	// PINs keeps two-step PINs (the credentials vault); nil keeps none (tests).
 	PINs PINKeeper
 	// Onboarding serves /onboardings, /businesses/{id}/token and /senders/{id}/pin; nil answers 501.
 	Onboarding Onboarder

@@ -24,13 +24,18 @@ func Reconciler(d Deps) (func(context.Context) error, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := reconcile.New(reconcile.Options{
+	ro := reconcile.Options{
 		Store:   ReconcileStore{d.Store},
 		Graph:   d.Graph,
 		Log:     d.Log,
 		Now:     d.Now,
 		Requeue: requeue,
-	})
+	}
+	if d.Vault != nil {
+		// The kept two-step PINs, for the re-register after a display-name approval.
+		ro.PINs = d.Vault
+	}
+	r := reconcile.New(ro)
 	pool := NumberPool(d)
 	if pool != nil && d.Pool == nil {
 		// Resumed onboardings claim our numbers as the admin API's do.
