@@ -682,14 +682,21 @@ func (r *runner) drain(ctx context.Context) error {
 		}
 		r.readDLQ(ctx)
 		inDLQ := r.dlqIDs()
-		var mu sync.Mutex
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 8)
+		// The ids are read out first: the checks finish while the loop still runs, and the map
+		// is only changed once they all have.
+		var check []string
 		for id := range pending {
 			if inDLQ[id] {
 				delete(pending, id)
 				continue
 			}
+			check = append(check, id)
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		var done []string
+		sem := make(chan struct{}, 8)
+		for _, id := range check {
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
@@ -699,12 +706,15 @@ func (r *runner) drain(ctx context.Context) error {
 				cancel()
 				if err == nil && terminal(rec.Status) {
 					mu.Lock()
-					delete(pending, id)
+					done = append(done, id)
 					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
+		for _, id := range done {
+			delete(pending, id)
+		}
 		if time.Since(lastPrint) > r.o.Progress {
 			lastPrint = time.Now()
 			fmt.Fprintf(r.out, "progress drain %4.1fs: %d requests not yet in a terminal record or the DLQ, %d sent\n",

@@ -219,11 +219,11 @@ func (s *Store) ArchiveSender(_ context.Context, snd *sender.Sender, _ time.Time
 	return nil
 }
 
-// SetPortfolioTier records a tier unless a newer event already set one.
+// SetPortfolioTier records a tier unless a newer event already set one (sender.NewerTier).
 func (s *Store) SetPortfolioTier(_ context.Context, k, tier string, eventAt time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.portfolios[k]; ok && !eventAt.After(cur.EventAt) {
+	if cur, ok := s.portfolios[k]; ok && !sender.NewerTier(tier, eventAt, cur.Tier, cur.EventAt) {
 		return false, nil
 	}
 	s.portfolios[k] = sender.Portfolio{Key: k, Tier: tier, EventAt: eventAt}

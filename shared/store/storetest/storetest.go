@@ -171,6 +171,16 @@ func portfolio(t *testing.T, s Subject, _ *Clock) {
 	if err != nil || p.Tier != "TIER_10K" {
 		t.Fatalf("portfolio: %+v %v", p, err)
 	}
+	// Two events at the same time: the higher tier wins whatever the order (sender.NewerTier).
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_100K", t0); !ok || err != nil {
+		t.Fatalf("same time, higher: %v %v", ok, err)
+	}
+	if ok, err := s.SetPortfolioTier(ctx, "biz:1", "TIER_2K", t0); ok || err != nil {
+		t.Fatalf("same time, lower: %v %v", ok, err)
+	}
+	if p, err := s.GetPortfolio(ctx, "biz:1"); err != nil || p.Tier != "TIER_100K" {
+		t.Fatalf("portfolio after a tie: %+v %v", p, err)
+	}
 	if _, err := s.GetPortfolio(ctx, "biz:2"); !errors.Is(err, persist.ErrNotFound) {
 		t.Fatalf("missing portfolio: %v", err)
 	}
@@ -304,6 +314,18 @@ func deliverability(t *testing.T, s Subject, _ *Clock) {
 	d, err := s.GetDeliverability(ctx, "waba", c)
 	if err != nil || !d.UndeliverableUntil.Equal(t0.Add(time.Hour)) || !d.MarketingCappedUntil.Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("deliverability: %+v %v", d, err)
+	}
+
+	// A 131026 mark is lifted by the delivery of the message that set it, not of another one.
+	c2 := customer.Ref{UserID: "US.10"}
+	must(t, s.MarkDeliverability(ctx, "waba", c2, customer.Deliverability{UndeliverableUntil: t0.Add(72 * time.Hour), Reason: "131026", UndeliverableWAMID: "wamid.1"}))
+	must(t, s.MarkDeliverability(ctx, "waba", c2, customer.Deliverability{DeliveredWAMID: "wamid.2"}))
+	if d, err := s.GetDeliverability(ctx, "waba", c2); err != nil || !d.UndeliverableUntil.Equal(t0.Add(72*time.Hour)) {
+		t.Fatalf("after another message's delivery: %+v %v", d, err)
+	}
+	must(t, s.MarkDeliverability(ctx, "waba", c2, customer.Deliverability{DeliveredWAMID: "wamid.1"}))
+	if d, err := s.GetDeliverability(ctx, "waba", c2); err != nil || !d.UndeliverableUntil.IsZero() {
+		t.Fatalf("after the marking message's delivery: %+v %v", d, err)
 	}
 }
 
