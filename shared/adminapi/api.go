@@ -144,10 +144,6 @@ func New(o Options) *API {
 	return a
 }
 
-// roots are the first path segments the API serves; anything before one (a stage name such
-// as /prod) is ignored, so the handler works whatever prefix or route key the event carries.
-var roots = map[string]bool{"senders": true, "templates": true, "messages": true, "onboardings": true, "businesses": true}
-
 // route is a matched request: a name for logs (no ids, no phone numbers) and the path values.
 type route struct {
 	name    string
@@ -208,58 +204,120 @@ func segments(r *http.Request) []string {
 	return nil
 }
 
+// Endpoint is one operation the handler serves: a method and a path pattern whose {name}
+// segments are path parameters, spelled as the OpenAPI document spells its paths.
+type Endpoint struct {
+	Method, Pattern string
+}
+
+// endpoint is an Endpoint with its handler; the router matches on this table alone.
+type endpoint struct {
+	Endpoint
+	handle func(a *API, w http.ResponseWriter, r *http.Request, p []string) error
+}
+
+// endpoints is the routing table, in matching order: a literal segment listed before a
+// parameter in the same place wins (/numbers/available before /numbers/{e164}).
+var endpoints = []endpoint{
+	{Endpoint{http.MethodGet, "/senders"}, (*API).listSenders},
+	{Endpoint{http.MethodPost, "/senders"}, (*API).createSender},
+	{Endpoint{http.MethodGet, "/senders/{id}"}, (*API).getSender},
+	{Endpoint{http.MethodPatch, "/senders/{id}"}, (*API).patchSender},
+	{Endpoint{http.MethodDelete, "/senders/{id}"}, (*API).deleteSender},
+	{Endpoint{http.MethodGet, "/senders/{id}/profile"}, (*API).getProfile},
+	{Endpoint{http.MethodPatch, "/senders/{id}/profile"}, (*API).patchProfile},
+	{Endpoint{http.MethodPost, "/senders/{id}/verification"}, (*API).startVerification},
+	{Endpoint{http.MethodPost, "/senders/{id}/verification/confirm"}, (*API).confirmVerification},
+	{Endpoint{http.MethodPost, "/senders/{id}/pin"}, (*API).postSenderPIN},
+	{Endpoint{http.MethodGet, "/senders/{id}/customers/{customer}"}, (*API).getCustomer},
+	{Endpoint{http.MethodGet, "/templates"}, (*API).listTemplates},
+	{Endpoint{http.MethodPost, "/messages"}, (*API).postMessage},
+	{Endpoint{http.MethodGet, "/messages/{id}"}, (*API).getMessage},
+	{Endpoint{http.MethodPost, "/onboardings"}, (*API).postOnboarding},
+	{Endpoint{http.MethodGet, "/onboardings/{id}"}, (*API).getOnboarding},
+	{Endpoint{http.MethodPost, "/onboardings/{id}/retry"}, (*API).retryOnboarding},
+	{Endpoint{http.MethodPut, "/businesses/{id}/token"}, (*API).putBusinessToken},
+	{Endpoint{http.MethodGet, "/numbers"}, (*API).listNumbers},
+	{Endpoint{http.MethodPost, "/numbers"}, (*API).buyNumber},
+	{Endpoint{http.MethodGet, "/numbers/available"}, (*API).availableNumbers},
+	{Endpoint{http.MethodGet, "/numbers/{e164}"}, (*API).getNumber},
+	{Endpoint{http.MethodPost, "/numbers/{e164}/verification"}, (*API).verifyNumber},
+	{Endpoint{http.MethodPost, "/numbers/{e164}/claim"}, (*API).claimNumber},
+}
+
+// roots are the first path segments the API serves; anything before one (a stage name such
+// as /prod) is ignored, so the handler works whatever prefix or route key the event carries.
+var roots = func() map[string]bool {
+	m := map[string]bool{}
+	for _, e := range endpoints {
+		m[strings.Split(strings.Trim(e.Pattern, "/"), "/")[0]] = true
+	}
+	return m
+}()
+
+// Endpoints lists every operation the handler serves, read from the table it routes on (the
+// OpenAPI test compares it with the document).
+func Endpoints() []Endpoint {
+	out := make([]Endpoint, len(endpoints))
+	for i, e := range endpoints {
+		out[i] = e.Endpoint
+	}
+	return out
+}
+
+// matchPattern reports whether the path segments p fit pattern, with the parameters' values.
+func matchPattern(pattern string, p []string) ([]string, bool) {
+	want := strings.Split(strings.Trim(pattern, "/"), "/")
+	if len(want) != len(p) {
+		return nil, false
+	}
+	var params []string
+	for i, w := range want {
+		switch {
+		case strings.HasPrefix(w, "{"):
+			if p[i] == "" {
+				return nil, false
+			}
+			params = append(params, p[i])
+		case w != p[i]:
+			return nil, false
+		}
+	}
+	return params, true
+}
+
 func (a *API) match(r *http.Request) route {
 	p := segments(r)
 	m := r.Method
-	type h = func(w http.ResponseWriter, r *http.Request, p []string) error
-	pick := func(name string, byMethod map[string]h, params ...string) route {
+	for _, e := range endpoints {
+		params, ok := matchPattern(e.Pattern, p)
+		if !ok {
+			continue
+		}
+		name := m + " " + e.Pattern
 		for _, v := range params {
 			// No id of ours is this long; DynamoDB would refuse it as a key (a 500): not found.
 			if len(v) > maxParamLen {
-				return route{name: m + " " + name}
+				return route{name: name}
 			}
 			if err := checkText("path", v); err != nil {
-				return route{name: m + " " + name, handler: func(http.ResponseWriter, *http.Request, []string) error { return err }}
+				return route{name: name, handler: func(http.ResponseWriter, *http.Request, []string) error { return err }}
 			}
-		}
-		if f, ok := byMethod[m]; ok {
-			return route{name: m + " " + name, handler: f, params: params}
 		}
 		var allowed []string
-		for _, k := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
-			if _, ok := byMethod[k]; ok {
-				allowed = append(allowed, k)
+		for _, o := range endpoints {
+			if o.Pattern != e.Pattern {
+				continue
 			}
+			if o.Method == m {
+				h := o.handle
+				return route{name: name, params: params, handler: func(w http.ResponseWriter, r *http.Request, p []string) error {
+					return h(a, w, r, p)
+				}}
+			}
+			allowed = append(allowed, o.Method)
 		}
-		return route{name: m + " " + name, allowed: strings.Join(allowed, ", ")}
-	}
-	if rt, ok := a.matchOnboarding(p, pick); ok {
-		return rt
-	}
-	if rt, ok := a.matchNumbers(m, p); ok {
-		return rt
-	}
-	n := len(p)
-	switch {
-	case n == 1 && p[0] == "senders":
-		return pick("/senders", map[string]h{http.MethodGet: a.listSenders, http.MethodPost: a.createSender})
-	case n == 2 && p[0] == "senders" && p[1] != "":
-		return pick("/senders/{id}", map[string]h{http.MethodGet: a.getSender, http.MethodPatch: a.patchSender,
-			http.MethodDelete: a.deleteSender}, p[1])
-	case n == 3 && p[0] == "senders" && p[2] == "verification":
-		return pick("/senders/{id}/verification", map[string]h{http.MethodPost: a.startVerification}, p[1])
-	case n == 4 && p[0] == "senders" && p[2] == "verification" && p[3] == "confirm":
-		return pick("/senders/{id}/verification/confirm", map[string]h{http.MethodPost: a.confirmVerification}, p[1])
-	case n == 3 && p[0] == "senders" && p[2] == "profile":
-		return pick("/senders/{id}/profile", map[string]h{http.MethodGet: a.getProfile, http.MethodPatch: a.patchProfile}, p[1])
-	case n == 4 && p[0] == "senders" && p[2] == "customers" && p[3] != "":
-		return pick("/senders/{id}/customers/{customer}", map[string]h{http.MethodGet: a.getCustomer}, p[1], p[3])
-	case n == 1 && p[0] == "templates":
-		return pick("/templates", map[string]h{http.MethodGet: a.listTemplates})
-	case n == 1 && p[0] == "messages":
-		return pick("/messages", map[string]h{http.MethodPost: a.postMessage})
-	case n == 2 && p[0] == "messages" && p[1] != "":
-		return pick("/messages/{id}", map[string]h{http.MethodGet: a.getMessage}, p[1])
+		return route{name: name, allowed: strings.Join(allowed, ", ")}
 	}
 	return route{name: m + " (unknown)"}
 }

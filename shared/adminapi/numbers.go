@@ -19,7 +19,7 @@ import (
 	"github.com/aloro/wa-senders/shared/store"
 )
 
-// Platform numbers (the pool):
+// Platform numbers (the pool; in the endpoints table):
 //
 //	GET  /numbers/available?country=RO&kind=mobile   our verified numbers first, then the carrier's
 //	POST /numbers {"requestId","phoneNumber"}        buy into the pool (idempotent by requestId)
@@ -42,46 +42,6 @@ type NumberPool interface {
 }
 
 var _ NumberPool = (*numberpool.Pool)(nil)
-
-func init() { roots["numbers"] = true }
-
-// matchNumbers routes /numbers…; ok is false for other paths.
-func (a *API) matchNumbers(m string, p []string) (route, bool) {
-	type h = func(w http.ResponseWriter, r *http.Request, p []string) error
-	pick := func(name string, byMethod map[string]h, params ...string) route {
-		for _, v := range params {
-			if len(v) > maxParamLen {
-				return route{name: m + " " + name}
-			}
-		}
-		if f, ok := byMethod[m]; ok {
-			return route{name: m + " " + name, handler: f, params: params}
-		}
-		var allowed []string
-		for _, k := range []string{http.MethodGet, http.MethodPost} {
-			if _, ok := byMethod[k]; ok {
-				allowed = append(allowed, k)
-			}
-		}
-		return route{name: m + " " + name, allowed: strings.Join(allowed, ", ")}
-	}
-	n := len(p)
-	switch {
-	case n == 0 || p[0] != "numbers":
-		return route{}, false
-	case n == 1:
-		return pick("/numbers", map[string]h{http.MethodGet: a.listNumbers, http.MethodPost: a.buyNumber}), true
-	case n == 2 && p[1] == "available":
-		return pick("/numbers/available", map[string]h{http.MethodGet: a.availableNumbers}), true
-	case n == 2 && p[1] != "":
-		return pick("/numbers/{e164}", map[string]h{http.MethodGet: a.getNumber}, p[1]), true
-	case n == 3 && p[2] == "verification":
-		return pick("/numbers/{e164}/verification", map[string]h{http.MethodPost: a.verifyNumber}, p[1]), true
-	case n == 3 && p[2] == "claim":
-		return pick("/numbers/{e164}/claim", map[string]h{http.MethodPost: a.claimNumber}, p[1]), true
-	}
-	return route{name: m + " (unknown)"}, true
-}
 
 // NumberView is a pool number as the API shows it (no carrier event ids).
 type NumberView struct {

@@ -24,31 +24,13 @@ type Onboarder interface {
 
 var _ Onboarder = (*onboarding.Service)(nil)
 
-type routeHandler = func(w http.ResponseWriter, r *http.Request, p []string) error
-
-// matchOnboarding routes the onboarding and credential routes:
+// The onboarding and credential routes (in the endpoints table):
 //
 //	POST /onboardings                 202 {onboarding}
 //	GET  /onboardings/{id}            200 {onboarding}
 //	POST /onboardings/{id}/retry      202 {onboarding}
 //	PUT  /businesses/{id}/token       204
 //	POST /senders/{id}/pin            200 {"phoneNumberId","pinSet":true}
-func (a *API) matchOnboarding(p []string, pick func(string, map[string]routeHandler, ...string) route) (route, bool) {
-	n := len(p)
-	switch {
-	case n == 1 && p[0] == "onboardings":
-		return pick("/onboardings", map[string]routeHandler{http.MethodPost: a.postOnboarding}), true
-	case n == 2 && p[0] == "onboardings" && p[1] != "":
-		return pick("/onboardings/{id}", map[string]routeHandler{http.MethodGet: a.getOnboarding}, p[1]), true
-	case n == 3 && p[0] == "onboardings" && p[2] == "retry":
-		return pick("/onboardings/{id}/retry", map[string]routeHandler{http.MethodPost: a.retryOnboarding}, p[1]), true
-	case n == 3 && p[0] == "businesses" && p[2] == "token":
-		return pick("/businesses/{id}/token", map[string]routeHandler{http.MethodPut: a.putBusinessToken}, p[1]), true
-	case n == 3 && p[0] == "senders" && p[2] == "pin":
-		return pick("/senders/{id}/pin", map[string]routeHandler{http.MethodPost: a.postSenderPIN}, p[1]), true
-	}
-	return route{}, false
-}
 
 // onboardingRequest is the body of POST /onboardings: what Embedded Signup returned to the
 // product's page, and the product's own choices.
