@@ -74,9 +74,11 @@ type Enqueuer interface {
 // ErrInvalidRequest may be wrapped by an Enqueuer's validation errors to get a 400.
 var ErrInvalidRequest = errors.New("invalid request")
 
-// PINKeeper stores a two-step PIN where secrets are kept. Optional.
+// PINKeeper keeps each number's two-step PIN where secrets are kept (the credentials vault).
+// PIN returns persist.ErrNotFound when none is kept.
 type PINKeeper interface {
-	KeepPIN(ctx context.Context, phoneNumberID, pin string) error
+	PutPIN(ctx context.Context, phoneNumberID, pin string) error
+	PIN(ctx context.Context, phoneNumberID string) (string, error)
 }
 
 // Options configure the API.

@@ -328,19 +328,8 @@ func (a *API) claimNumber(w http.ResponseWriter, r *http.Request, p []string) er
 		return err
 	}
 	if snd.Status == sender.StatusConnecting {
-		pin := in.PIN
-		if pin == "" {
-			if pin, err = newPIN(); err != nil {
-				return fmt.Errorf("generate pin: %w", err)
-			}
-		}
-		if snd, err = a.register(ctx, snd, pin); err != nil {
+		if snd, err = a.registerWithKeptPIN(ctx, snd, in.PIN); err != nil {
 			return err
-		}
-		if a.pins != nil {
-			if err := a.pins.KeepPIN(ctx, snd.ID, pin); err != nil {
-				a.log.Error("keep two-step pin failed", "sender", snd.ID, "error", err.Error())
-			}
 		}
 	}
 	return a.writeSender(ctx, w, http.StatusOK, snd)

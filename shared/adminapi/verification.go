@@ -142,22 +142,38 @@ func (a *API) confirmVerification(w http.ResponseWriter, r *http.Request, p []st
 			return err
 		}
 	}
-	pin := in.PIN
-	if pin == "" {
-		if pin, err = newPIN(); err != nil {
-			return fmt.Errorf("generate pin: %w", err)
-		}
-	}
-	if snd, err = a.register(ctx, snd, pin); err != nil {
+	if snd, err = a.registerWithKeptPIN(ctx, snd, in.PIN); err != nil {
 		return err
 	}
-	if a.pins != nil {
-		if err := a.pins.KeepPIN(ctx, snd.ID, pin); err != nil {
-			// The number is registered; losing the PIN is recoverable (see the package doc).
-			a.log.Error("keep two-step pin failed", "sender", snd.ID, "error", err.Error())
+	return a.writeSender(ctx, w, http.StatusOK, snd)
+}
+
+// registerWithKeptPIN registers snd with pin, else the PIN already kept for it (a retry after a
+// lost answer must not change it), else a new one. The PIN is kept before Meta sees it, so
+// neither a lost answer nor a process dying after the register leaves the number with a PIN
+// nobody holds; every later re-registration needs it.
+func (a *API) registerWithKeptPIN(ctx context.Context, snd *sender.Sender, pin string) (*sender.Sender, error) {
+	if pin == "" && a.pins != nil {
+		kept, err := a.pins.PIN(ctx, snd.ID)
+		switch {
+		case err == nil:
+			pin = kept
+		case !errors.Is(err, persist.ErrNotFound):
+			return nil, fmt.Errorf("read kept two-step pin: %w", err)
 		}
 	}
-	return a.writeSender(ctx, w, http.StatusOK, snd)
+	if pin == "" {
+		var err error
+		if pin, err = newPIN(); err != nil {
+			return nil, fmt.Errorf("generate pin: %w", err)
+		}
+	}
+	if a.pins != nil {
+		if err := a.pins.PutPIN(ctx, snd.ID, pin); err != nil {
+			return nil, fmt.Errorf("keep two-step pin: %w", err)
+		}
+	}
+	return a.register(ctx, snd, pin)
 }
 
 func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (*sender.Sender, error) {

@@ -6,13 +6,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/aloro/wa-senders/shared/adminapi"
 	"github.com/aloro/wa-senders/shared/graphfake"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
@@ -281,5 +284,59 @@ func TestRegisterLimitFailsSetup(t *testing.T) {
 	h := history(r)
 	if r.str("status") != "failed" || !strings.Contains(fmt.Sprint(h[len(h)-1]["reason"]), "133016") {
 		t.Fatalf("after 133016: %s", r.raw)
+	}
+}
+
+// memPINs is a PIN keeper in memory, for tests.
+type memPINs struct {
+	mu   sync.Mutex
+	pins map[string]string
+}
+
+func (m *memPINs) PutPIN(_ context.Context, id, pin string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.pins == nil {
+		m.pins = map[string]string{}
+	}
+	m.pins[id] = pin
+	return nil
+}
+
+func (m *memPINs) PIN(_ context.Context, id string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.pins[id]; ok {
+		return p, nil
+	}
+	return "", persist.ErrNotFound
+}
+
+// TestLostRegisterAnswerKeepsOnePIN: Meta registered the number with a generated PIN but every
+// answer was lost; the PIN was kept before Meta saw it, and the operator's retry registers with
+// that same PIN (Meta refuses another one), so the number ends online with the PIN we hold.
+func TestLostRegisterAnswerKeepsOnePIN(t *testing.T) {
+	t.Parallel()
+	pins := &memPINs{}
+	e := newEnv(t, func(o *adminapi.Options) { o.PINs = pins })
+	e.create("1001", "+40721234567")
+	e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "sms"})
+	if err := e.fake.Script(graphfake.Script{Path: "*/register", LoseAnswer: true, Times: -1}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustErr(http.StatusServiceUnavailable, "register_retry_later", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{"code": testCode})
+	kept, err := pins.PIN(context.Background(), "1001")
+	if err != nil {
+		t.Fatalf("no PIN kept after Meta registered the number: %v", err)
+	}
+	if got := e.fake.PIN("1001"); got != kept {
+		t.Fatalf("Meta's PIN is not the kept one")
+	}
+	e.fake.ClearScripts()
+	if r := e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification/confirm", map[string]any{}); r.str("status") != "online" {
+		t.Fatalf("retried register: %s", r.raw)
+	}
+	if again, _ := pins.PIN(context.Background(), "1001"); again != kept {
+		t.Fatal("the retry replaced the kept PIN")
 	}
 }

@@ -199,11 +199,6 @@ func (v *Vault) PIN(ctx context.Context, phoneNumberID string) (string, error) {
 	return v.get(ctx, KindPIN, phoneNumberID)
 }
 
-// KeepPIN is PutPIN under the admin API's PINKeeper name.
-func (v *Vault) KeepPIN(ctx context.Context, phoneNumberID, pin string) error {
-	return v.PutPIN(ctx, phoneNumberID, pin)
-}
-
 // Bind records that the Graph nodes belong to the business, so calls on them use its token.
 func (v *Vault) Bind(ctx context.Context, businessID string, nodeIDs ...string) error {
 	for _, id := range nodeIDs {
