@@ -6,6 +6,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
@@ -99,4 +100,25 @@ func failureReason(code int) string {
 		return ReasonMarketingOptOut
 	}
 	return ReasonMetaError
+}
+
+// ApplyOrphanStatuses is the update of a send's record by the statuses that arrived before its
+// wamid was known: each applied by ApplyStatus, unless the record already belongs to another
+// wamid; no change when none of them moves it.
+func ApplyOrphanStatuses(wamid string, orphans []OrphanStatus, now time.Time) persist.Update[outbound.Record] {
+	return func(r *outbound.Record) (*outbound.Record, error) {
+		if r.WAMID != "" && r.WAMID != wamid {
+			return nil, persist.ErrNoChange
+		}
+		changed := false
+		for _, o := range orphans {
+			if ApplyStatus(r, o.Status, now) {
+				changed = true
+			}
+		}
+		if !changed {
+			return nil, persist.ErrNoChange
+		}
+		return r, nil
+	}
 }

@@ -551,21 +551,7 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 	}
 	s.mu.Unlock()
 	now := s.now()
-	rec, err := s.UpdateKnownRecord(ctx, requestID, func(r *outbound.Record) (*outbound.Record, error) {
-		if r.WAMID != "" && r.WAMID != wamid {
-			return nil, persist.ErrNoChange
-		}
-		changed := false
-		for _, o := range orphans {
-			if webhook.ApplyStatus(r, o.Status, now) {
-				changed = true
-			}
-		}
-		if !changed {
-			return nil, persist.ErrNoChange
-		}
-		return r, nil
-	})
+	rec, err := s.UpdateKnownRecord(ctx, requestID, webhook.ApplyOrphanStatuses(wamid, orphans, now))
 	if errors.Is(err, persist.ErrNotFound) {
 		return nil, nil
 	}
