@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/outbound"
@@ -74,13 +75,6 @@ type Enqueuer interface {
 // ErrInvalidRequest may be wrapped by an Enqueuer's validation errors to get a 400.
 var ErrInvalidRequest = errors.New("invalid request")
 
-// PINKeeper keeps each number's two-step PIN where secrets are kept (the credentials vault).
-// PIN returns persist.ErrNotFound when none is kept.
-type PINKeeper interface {
-	PutPIN(ctx context.Context, phoneNumberID, pin string) error
-	PIN(ctx context.Context, phoneNumberID string) (string, error)
-}
-
 // Options configure the API.
 type Options struct {
 	Store Store
@@ -88,7 +82,7 @@ type Options struct {
 	// Enqueuer serves POST /messages; nil answers 501.
 	Enqueuer Enqueuer
 	// PINs keeps two-step PINs (the credentials vault); nil keeps none (tests).
-	PINs PINKeeper
+	PINs credentials.PINKeeper
 	// Onboarding serves /onboardings, /businesses/{id}/token and /senders/{id}/pin; nil answers 501.
 	Onboarding Onboarder
 	Log        *slog.Logger
@@ -114,7 +108,7 @@ type API struct {
 	store    Store
 	graph    Graph
 	enqueuer Enqueuer
-	pins     PINKeeper
+	pins     credentials.PINKeeper
 	onboard  Onboarder
 	log      *slog.Logger
 	now      func() time.Time

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aloro/wa-senders/shared/carrier"
+	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/numberpool"
 	"github.com/aloro/wa-senders/shared/persist"
@@ -288,7 +289,7 @@ func (a *API) claimNumber(w http.ResponseWriter, r *http.Request, p []string) er
 	if err := graphID("wabaId", in.WABAID, true); err != nil {
 		return err
 	}
-	if in.PIN != "" && !pinPattern.MatchString(in.PIN) {
+	if in.PIN != "" && !credentials.ValidPIN(in.PIN) {
 		return badRequest("pin: the two-step PIN is 6 digits")
 	}
 	name, err := displayName(in.DisplayName)

@@ -148,7 +148,7 @@ func onboardingErr(err error) error {
 		return &apiError{http.StatusConflict, "code_required", onboarding.ErrCodeRequired.Error()}
 	case errors.Is(err, onboarding.ErrTokenRefused):
 		return &apiError{http.StatusBadRequest, "token_refused", onboarding.ErrTokenRefused.Error()}
-	case errors.Is(err, onboarding.ErrBadPIN):
+	case errors.Is(err, credentials.ErrBadPIN):
 		return badRequest("pin must be six digits")
 	case errors.Is(err, credentials.ErrTokenForgotten):
 		return &apiError{http.StatusConflict, "business_disconnected", "the business disconnected: onboard it again"}

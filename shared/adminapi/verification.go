@@ -2,16 +2,15 @@ package adminapi
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"github.com/aloro/wa-senders/shared/persist"
-	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
@@ -109,10 +108,7 @@ type confirmRequest struct {
 // String keeps the secrets out of any accidental %v.
 func (confirmRequest) String() string { return "confirmRequest{redacted}" }
 
-var (
-	codePattern = regexp.MustCompile(`^[0-9]{6}$`)
-	pinPattern  = codePattern
-)
+var codePattern = regexp.MustCompile(`^[0-9]{6}$`)
 
 // confirmVerification submits the code (pending → connecting) and registers the number with
 // its two-step PIN (connecting → online). A sender already connecting (its code verified, the
@@ -123,7 +119,7 @@ func (a *API) confirmVerification(w http.ResponseWriter, r *http.Request, p []st
 		return err
 	}
 	in.Code = strings.TrimSpace(in.Code)
-	if in.PIN != "" && !pinPattern.MatchString(in.PIN) {
+	if in.PIN != "" && !credentials.ValidPIN(in.PIN) {
 		return badRequest("pin: the two-step PIN is 6 digits")
 	}
 	ctx := r.Context()
@@ -149,31 +145,24 @@ func (a *API) confirmVerification(w http.ResponseWriter, r *http.Request, p []st
 }
 
 // registerWithKeptPIN registers snd with pin, else the PIN already kept for it (a retry after a
-// lost answer must not change it), else a new one. The PIN is kept before Meta sees it, so
-// neither a lost answer nor a process dying after the register leaves the number with a PIN
-// nobody holds; every later re-registration needs it.
+// lost answer must not change it), else a new one. The PIN is kept before Meta sees it and a
+// refused one never replaces the PIN kept before (credentials.ApplyPIN): every later
+// re-registration needs it.
 func (a *API) registerWithKeptPIN(ctx context.Context, snd *sender.Sender, pin string) (*sender.Sender, error) {
-	if pin == "" && a.pins != nil {
-		kept, err := a.pins.PIN(ctx, snd.ID)
-		switch {
-		case err == nil:
-			pin = kept
-		case !errors.Is(err, persist.ErrNotFound):
-			return nil, fmt.Errorf("read kept two-step pin: %w", err)
-		}
-	}
+	keeper := a.pins
 	if pin == "" {
 		var err error
-		if pin, err = newPIN(); err != nil {
-			return nil, fmt.Errorf("generate pin: %w", err)
+		if pin, _, err = credentials.KeptOrNewPIN(ctx, keeper, snd.ID); err != nil {
+			return nil, err
 		}
 	}
-	if a.pins != nil {
-		if err := a.pins.PutPIN(ctx, snd.ID, pin); err != nil {
-			return nil, fmt.Errorf("keep two-step pin: %w", err)
-		}
+	err := credentials.ApplyPIN(ctx, keeper, snd.ID, pin, func(pin string) error {
+		return a.registerAtMeta(ctx, snd.ID, pin)
+	}, graph.Refused)
+	if errors.Is(err, credentials.ErrPINNotKept) {
+		return nil, err // Meta was not asked
 	}
-	return a.register(ctx, snd, pin)
+	return a.recordRegister(ctx, snd, err)
 }
 
 func (a *API) verifyCode(ctx context.Context, snd *sender.Sender, code string) (*sender.Sender, error) {
@@ -247,16 +236,22 @@ func classifyRegister(err error) registerFailure {
 	return registerFailedForGood
 }
 
-func (a *API) register(ctx context.Context, snd *sender.Sender, pin string) (*sender.Sender, error) {
+// registerAtMeta registers the number, repeating a passing failure once.
+func (a *API) registerAtMeta(ctx context.Context, phoneNumberID, pin string) error {
 	var rerr error
 	for i := range registerAttempts {
-		if rerr = a.graph.Register(ctx, snd.ID, pin); rerr == nil || !graph.IsRetryable(rerr) || i == registerAttempts-1 {
+		if rerr = a.graph.Register(ctx, phoneNumberID, pin); rerr == nil || !graph.IsRetryable(rerr) || i == registerAttempts-1 {
 			break
 		}
 		if err := sleepCtx(ctx, a.registerBackoff); err != nil {
 			break
 		}
 	}
+	return rerr
+}
+
+// recordRegister moves snd by the register's outcome rerr (nil: registered).
+func (a *API) recordRegister(ctx context.Context, snd *sender.Sender, rerr error) (*sender.Sender, error) {
 	now := a.now().UTC()
 	if rerr == nil {
 		upd, err := a.store.UpdateSender(ctx, snd.ID, persist.InPlace(func(s *sender.Sender) error {
@@ -315,10 +310,3 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // newPIN draws a uniform six-digit PIN from crypto/rand.
-func newPIN() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%06d", n.Int64()), nil
-}

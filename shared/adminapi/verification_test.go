@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/adminapi"
+	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
@@ -338,5 +339,22 @@ func TestLostRegisterAnswerKeepsOnePIN(t *testing.T) {
 	}
 	if again, _ := pins.PIN(context.Background(), "1001"); again != kept {
 		t.Fatal("the retry replaced the kept PIN")
+	}
+}
+
+// TestRefusedPINKeepsTheKeptOne: an operator's PIN that Meta refuses (the number has another
+// two-step PIN) never replaces the PIN we keep for the number.
+func TestRefusedPINKeepsTheKeptOne(t *testing.T) {
+	t.Parallel()
+	pins := &memPINs{pins: map[string]string{"1001": "482913"}}
+	e := newEnv(t, func(o *adminapi.Options) { o.PINs = pins })
+	e.create("1001", "+40721234567")
+	e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "sms"})
+	if err := e.fake.Script(graphfake.Script{Path: "*/register", ErrorCode: graph.CodeWrongPIN}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustErr(http.StatusBadRequest, "wrong_pin", http.MethodPost, "/senders/1001/verification/confirm", map[string]any{"code": testCode, "pin": "111111"})
+	if kept, _ := pins.PIN(context.Background(), "1001"); kept != "482913" {
+		t.Fatal("a PIN Meta refused replaced the kept one")
 	}
 }

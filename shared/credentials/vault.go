@@ -2,10 +2,8 @@ package credentials
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
 
@@ -261,13 +259,4 @@ func (v *Vault) TokenFor(ctx context.Context, nodeID string) (string, error) {
 		return "", ErrTokenForgotten
 	}
 	return t, err
-}
-
-// NewPIN returns a random six-digit PIN.
-func NewPIN() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "", fmt.Errorf("generate pin: %w", err)
-	}
-	return fmt.Sprintf("%06d", n.Int64()), nil
 }

@@ -2,50 +2,28 @@ package onboarding
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"math/big"
+
+	"github.com/aloro/wa-senders/shared/credentials"
+	"github.com/aloro/wa-senders/shared/graph"
 )
 
-func newPIN() (string, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%06d", n.Int64()), nil
-}
-
-// ErrBadPIN is a PIN that is not six digits.
-var ErrBadPIN = errors.New("pin must be six digits")
-
-// SetPIN sets a new two-step PIN for the number at Meta (generated when pin is empty) and keeps
-// it. The Graph client resolves the number's business token.
+// SetPIN sets a new two-step PIN for the number at Meta (generated when pin is empty). The PIN
+// is kept before Meta sees it and the previous one put back if Meta refuses it
+// (credentials.ApplyPIN). The Graph client resolves the number's business token.
 func (s *Service) SetPIN(ctx context.Context, phoneNumberID, pin string) error {
 	if pin == "" {
 		var err error
-		if pin, err = newPIN(); err != nil {
-			return fmt.Errorf("generate pin: %w", err)
+		if pin, err = credentials.NewPIN(); err != nil {
+			return err
 		}
-	} else if len(pin) != 6 || !allDigits(pin) {
-		return ErrBadPIN
+	} else if !credentials.ValidPIN(pin) {
+		return credentials.ErrBadPIN
 	}
-	if err := s.o.Graph.SetPIN(ctx, phoneNumberID, pin); err != nil {
-		return err
-	}
-	if err := s.o.Secrets.PutPIN(ctx, phoneNumberID, pin); err != nil {
-		return fmt.Errorf("keep pin (Meta has it: set a new one to recover): %w", err)
-	}
-	return nil
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return credentials.ApplyPIN(ctx, s.o.Secrets, phoneNumberID, pin, func(pin string) error {
+		return s.o.Graph.SetPIN(ctx, phoneNumberID, pin)
+	}, graph.Refused)
 }
 
 // ErrTokenRefused is a replacement token Meta reports invalid, issued to another app, or not

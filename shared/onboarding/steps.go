@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aloro/wa-senders/shared/credentials"
 	"slices"
 	"time"
 
@@ -361,17 +362,15 @@ func (s *Service) register(ctx context.Context, o *Onboarding) result {
 	if o.Facts != nil && o.Facts.Status == graph.StatusConnected {
 		return skipped("already_registered")
 	}
-	pin, err := s.o.Secrets.PIN(ctx, o.PhoneNumberID)
-	if errors.Is(err, persist.ErrNotFound) {
-		if pin, err = newPIN(); err != nil {
-			return storageFailure("generate pin")
-		}
+	pin, kept, err := credentials.KeptOrNewPIN(ctx, s.o.Secrets, o.PhoneNumberID)
+	if err != nil {
+		return storageFailure("read pin")
+	}
+	if !kept {
 		// Kept before Meta sees it: an answer lost after Meta set it must not lose the PIN.
 		if err := s.o.Secrets.PutPIN(ctx, o.PhoneNumberID, pin); err != nil {
 			return storageFailure("keep pin")
 		}
-	} else if err != nil {
-		return storageFailure("read pin")
 	}
 	tok, err := s.businessToken(ctx, o)
 	if err != nil {
