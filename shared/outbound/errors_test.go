@@ -168,7 +168,7 @@ func TestSendErrorTable(t *testing.T) {
 			status: outbound.StatusFailed, reason: "not_registered", check: registrationLost,
 			setup: func(t *testing.T, h *harness, snd *sender.Sender) {
 				if _, err := h.st.UpdateSender(h.ctx, snd.ID, func(s *sender.Sender) (*sender.Sender, error) {
-					return s, s.Suspend("quality hold", h.clock.Now().Add(time.Hour), true, sender.SourceOperator, h.clock.Now())
+					return s, s.Suspend("quality hold", h.clock.Now().Add(time.Hour), true, sender.SourceWebhook, h.clock.Now())
 				}); err != nil {
 					t.Fatal(err)
 				}
