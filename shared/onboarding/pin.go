@@ -100,7 +100,12 @@ func (s *Service) ReplaceToken(ctx context.Context, businessID, token string) er
 		return fmt.Errorf("store token: %w", err)
 	}
 	// The token is replaced: a hold left by the refused one must not keep the sends waiting.
+	lifted := map[string]bool{}
 	for _, snd := range senders {
+		if lifted[snd.PortfolioKey()] {
+			continue // one hold per portfolio
+		}
+		lifted[snd.PortfolioKey()] = true
 		if err := s.o.Portfolio.LiftTokenHold(ctx, snd); err != nil {
 			return fmt.Errorf("lift the 190 send hold (token stored; PUT it again to retry): %w", err)
 		}
