@@ -11,6 +11,7 @@ import (
 	"github.com/aloro/wa-senders/shared/credentials"
 	"github.com/aloro/wa-senders/shared/credentials/kmskey"
 	"github.com/aloro/wa-senders/shared/onboarding"
+	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -49,6 +50,7 @@ func Onboarding(d Deps) (*onboarding.Service, error) {
 	return onboarding.New(onboarding.Options{
 		Store:     d.Store,
 		Senders:   OnboardingSenders{d.Store},
+		Portfolio: OnboardingSenders{d.Store},
 		Secrets:   d.Vault,
 		Graph:     g,
 		Pool:      d.Pool,
@@ -63,7 +65,20 @@ func Onboarding(d Deps) (*onboarding.Service, error) {
 // shared conflict error.
 type OnboardingSenders struct{ *store.Store }
 
-var _ onboarding.Senders = OnboardingSenders{}
+var (
+	_ onboarding.Senders   = OnboardingSenders{}
+	_ onboarding.Portfolio = OnboardingSenders{}
+)
+
+// SendersOfBusiness lists the business's senders.
+func (a OnboardingSenders) SendersOfBusiness(ctx context.Context, businessID string) ([]*sender.Sender, error) {
+	return a.Store.ListSendersByBusiness(ctx, businessID)
+}
+
+// LiftTokenHold ends the outbound hold a 190 put on the sends of s's portfolio.
+func (a OnboardingSenders) LiftTokenHold(ctx context.Context, s *sender.Sender) error {
+	return a.Store.LiftPause(ctx, outbound.PauseScopeTokenOf(s))
+}
 
 // CreateSender returns persist.ErrConflict when the phone number or id is taken.
 func (a OnboardingSenders) CreateSender(ctx context.Context, s *sender.Sender) error {

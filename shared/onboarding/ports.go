@@ -34,6 +34,15 @@ type Senders interface {
 	ListSendersByWABA(ctx context.Context, waba string) ([]*sender.Sender, error)
 }
 
+// Portfolio is what replacing a business's token needs besides the secrets (implemented by the
+// store through the app's adapter).
+type Portfolio interface {
+	// SendersOfBusiness lists the senders whose businessId is businessID.
+	SendersOfBusiness(ctx context.Context, businessID string) ([]*sender.Sender, error)
+	// LiftTokenHold ends the hold Meta's 190 put on the sends of s's portfolio (nil when none).
+	LiftTokenHold(ctx context.Context, s *sender.Sender) error
+}
+
 // Secrets keeps business tokens, pending tokens and PINs sealed (implemented by
 // *credentials.Vault). Getters return persist.ErrNotFound when there is none.
 type Secrets interface {

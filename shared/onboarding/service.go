@@ -21,6 +21,8 @@ type Options struct {
 	Senders Senders
 	Secrets Secrets
 	Graph   Graph
+	// Portfolio lists a business's senders and lifts their 190 hold; needed by ReplaceToken.
+	Portfolio Portfolio
 	// Pool claims platform numbers; nil when the platform has no pool.
 	Pool PoolClaimer
 	// AppID and AppSecret are the app's credentials for the code exchange and debug_token.

@@ -198,32 +198,12 @@ func (s *Service) checkAccess(ctx context.Context, o *Onboarding) result {
 	if err != nil {
 		return classify(err, ReasonTokenInvalid)
 	}
-	switch {
-	case !info.Valid || info.AppID != s.o.AppID:
-		return failed(ReasonTokenInvalid, "Meta reports the token invalid or issued to another app")
-	case !info.Grants(graph.ScopeManagement, o.WABAID) || !info.Grants(graph.ScopeMessaging, o.WABAID):
-		return failed(ReasonWABANotGranted, "the token does not grant whatsapp_business_management and whatsapp_business_messaging on this WABA")
-	}
-	tctx := graph.WithToken(ctx, tok)
-	owner, err := s.o.Graph.WABAOwner(tctx, o.WABAID)
-	if err != nil {
-		r := classify(err, ReasonWABANotGranted)
-		if r.reason == ReasonPermission {
-			r.reason = ReasonWABANotGranted
-		}
-		return r
-	}
-	if owner != o.BusinessID {
-		return failed(ReasonBusinessMismatch, "the WABA belongs to another business portfolio")
-	}
+	var phones []string
 	if o.PhoneNumberID != "" {
-		list, err := s.o.Graph.ListPhoneNumbers(tctx, o.WABAID)
-		if err != nil {
-			return classify(err, ReasonWABANotGranted)
-		}
-		if !slices.ContainsFunc(list, func(p graph.PhoneNumber) bool { return p.ID == o.PhoneNumberID }) {
-			return failed(ReasonNumberNotInWABA, "the phone number is not one of the WABA's")
-		}
+		phones = []string{o.PhoneNumberID}
+	}
+	if r := s.tokenReaches(ctx, tok, info, o.BusinessID, o.WABAID, phones); r.state != StepDone {
+		return r
 	}
 	// Checked: it becomes the business's one token (replacing an older one) and the WABA's calls use it.
 	if err := s.o.Secrets.PutToken(ctx, o.BusinessID, tok); err != nil {
@@ -234,6 +214,42 @@ func (s *Service) checkAccess(ctx context.Context, o *Onboarding) result {
 	}
 	if err := s.o.Secrets.DeletePending(ctx, o.ID); err != nil {
 		s.o.Log.Warn("onboarding: drop pending token", "onboarding", o.ID, "error", err)
+	}
+	return done()
+}
+
+// tokenReaches checks that tok (debug_token's info) is valid for the app and reaches the
+// business's WABA and each of the numbers: the check before a token becomes the business's.
+func (s *Service) tokenReaches(ctx context.Context, tok string, info graph.TokenInfo, businessID, waba string, phones []string) result {
+	switch {
+	case !info.Valid || info.AppID != s.o.AppID:
+		return failed(ReasonTokenInvalid, "Meta reports the token invalid or issued to another app")
+	case !info.Grants(graph.ScopeManagement, waba) || !info.Grants(graph.ScopeMessaging, waba):
+		return failed(ReasonWABANotGranted, "the token does not grant whatsapp_business_management and whatsapp_business_messaging on this WABA")
+	}
+	tctx := graph.WithToken(ctx, tok)
+	owner, err := s.o.Graph.WABAOwner(tctx, waba)
+	if err != nil {
+		r := classify(err, ReasonWABANotGranted)
+		if r.reason == ReasonPermission {
+			r.reason = ReasonWABANotGranted
+		}
+		return r
+	}
+	if owner != businessID {
+		return failed(ReasonBusinessMismatch, "the WABA belongs to another business portfolio")
+	}
+	if len(phones) == 0 {
+		return done()
+	}
+	list, err := s.o.Graph.ListPhoneNumbers(tctx, waba)
+	if err != nil {
+		return classify(err, ReasonWABANotGranted)
+	}
+	for _, id := range phones {
+		if !slices.ContainsFunc(list, func(p graph.PhoneNumber) bool { return p.ID == id }) {
+			return failed(ReasonNumberNotInWABA, "the phone number is not one of the WABA's")
+		}
 	}
 	return done()
 }
@@ -396,7 +412,11 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 		case sender.StatusConnecting:
 			return snd.Fire(sender.EventRegistered, sender.SourceOperator, "embedded signup: registered", now)
 		case sender.StatusOffline:
-			return snd.Fire(sender.EventEnable, sender.SourceOperator, "embedded signup: reconnected", now)
+			// Offline is the operator's (or a disconnection's) until a register brings the
+			// number back: a re-run that registered nothing leaves it so.
+			if registered {
+				return snd.Fire(sender.EventEnable, sender.SourceOperator, "embedded signup: reconnected", now)
+			}
 		}
 		if registered {
 			return nil

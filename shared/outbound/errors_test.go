@@ -29,7 +29,9 @@ type errorCase struct {
 	delay   time.Duration
 	// script overrides the scripted answer (default: Meta's error body for code).
 	script func(*graphfake.Script)
-	check  func(t *testing.T, h *harness, snd *sender.Sender, ref customer.Ref, rec outbound.Record)
+	// setup changes the sender before the send.
+	setup func(t *testing.T, h *harness, snd *sender.Sender)
+	check func(t *testing.T, h *harness, snd *sender.Sender, ref customer.Ref, rec outbound.Record)
 }
 
 func TestSendErrorTable(t *testing.T) {
@@ -162,6 +164,15 @@ func TestSendErrorTable(t *testing.T) {
 		{code: 131057, name: "maintenance", kind: "text", status: outbound.StatusQueued, reason: "maintenance", failure: true, delay: time.Minute},
 		{code: 133010, name: "not registered", kind: "text", status: outbound.StatusFailed, reason: "not_registered", check: registrationLost},
 		{code: 131045, name: "incorrect certificate", kind: "text", status: outbound.StatusFailed, reason: "not_registered", check: registrationLost},
+		{code: 133010, name: "not registered while soft-suspended: the suspension gives way", kind: "text",
+			status: outbound.StatusFailed, reason: "not_registered", check: registrationLost,
+			setup: func(t *testing.T, h *harness, snd *sender.Sender) {
+				if _, err := h.st.UpdateSender(h.ctx, snd.ID, func(s *sender.Sender) (*sender.Sender, error) {
+					return s, s.Suspend("quality hold", h.clock.Now().Add(time.Hour), true, sender.SourceWebhook, h.clock.Now())
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}},
 		{code: 130497, name: "country restricted", kind: "template", status: outbound.StatusFailed, reason: "country_restricted"},
 		{code: 131021, name: "sender is recipient", kind: "text", status: outbound.StatusRejected, reason: "same_number"},
 		{code: 131062, name: "type not for BSUIDs", kind: "text", status: outbound.StatusRejected, reason: "bsuid_unsupported"},
@@ -207,6 +218,9 @@ func TestSendErrorTable(t *testing.T) {
 				tc.script(&s)
 			}
 			h.script(s)
+			if tc.setup != nil {
+				tc.setup(t, h, snd)
+			}
 
 			d, failed := h.send(req)
 			rec := h.record("req")

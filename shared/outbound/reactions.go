@@ -140,8 +140,9 @@ func (c *Consumer) sendFailed(ctx context.Context, j *job, dec Decision, err err
 
 	case graph.ClassNotRegistered:
 		if s, err := c.o.Store.UpdateSender(ctx, snd.ID, func(s *sender.Sender) (*sender.Sender, error) {
-			err := s.Fire(sender.EventRegistrationLost, sender.SourceOutbound, fmt.Sprintf("Meta answered %d: the number is not registered; run setup again", code), now)
-			if sender.IsRefused(err) {
+			// The reconciler's rule: a suspension no ban caused gives way, a ban holds.
+			changed, err := s.LoseRegistration(fmt.Sprintf("Meta answered %d: the number is not registered; run setup again", code), sender.SourceOutbound, now)
+			if sender.IsRefused(err) || (err == nil && !changed) {
 				return nil, persist.ErrNoChange
 			}
 			return s, err

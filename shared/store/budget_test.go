@@ -141,6 +141,25 @@ func TestPauses(t *testing.T) {
 	if p, _ := s.GetPause(ctx, "token"); !p.Until.IsZero() {
 		t.Fatalf("expired pause still read: %+v", p)
 	}
+	// A lifted hold ends at once, whatever its end; lifting none is no error.
+	if err := s.SetPause(ctx, outbound.Pause{Scope: "token:biz:1", Until: clk.Now().Add(time.Hour), Reason: "190"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := s.LiftPause(ctx, "token:biz:1"); err != nil {
+			t.Fatalf("lift %d: %v", i, err)
+		}
+	}
+	if p, err := s.GetPause(ctx, "token:biz:1"); err != nil || !p.Until.IsZero() {
+		t.Fatalf("lifted pause still read: %+v, %v", p, err)
+	}
+	// The next hold after a lift is set again (no longer one kept in its way).
+	if err := s.SetPause(ctx, outbound.Pause{Scope: "token:biz:1", Until: clk.Now().Add(time.Minute), Reason: "190"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := s.GetPause(ctx, "token:biz:1"); !p.Until.Equal(clk.Now().Add(time.Minute)) {
+		t.Fatalf("hold after a lift: %+v", p)
+	}
 }
 
 // TestDueRecords checks the deferred index: only deferred records that are due, in due then

@@ -135,6 +135,15 @@ func (s *Store) SetPause(ctx context.Context, p outbound.Pause) error {
 	return nil
 }
 
+// LiftPause ends the send hold of scope at once (a replaced token lifts its 190 hold); no hold
+// is no error.
+func (s *Store) LiftPause(ctx context.Context, scope string) error {
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: pauseKey(scope).av()}); err != nil {
+		return fmt.Errorf("lift pause %s: %w", scope, err)
+	}
+	return nil
+}
+
 // OutboundStore is the store as the outbound pipeline's port (outbound.Store) sees it: the
 // store's own methods plus StopMarketing. (outbound cannot import this package: records are its
 // types.)

@@ -181,6 +181,28 @@ func (s *Store) ListSenders(ctx context.Context, f SenderFilter, limit int, curs
 	}
 }
 
+// ListSendersByBusiness returns every sender whose businessId is business. It reads the
+// whole sender index: an operator's rare action (a token replacement), not a send path.
+func (s *Store) ListSendersByBusiness(ctx context.Context, business string) ([]*sender.Sender, error) {
+	var out []*sender.Sender
+	cursor := ""
+	for {
+		page, next, err := s.ListSenders(ctx, SenderFilter{}, 100, cursor)
+		if err != nil {
+			return nil, err
+		}
+		for _, snd := range page {
+			if snd.BusinessID == business {
+				out = append(out, snd)
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
 // ArchiveSender moves a sender (and its history) to an archive item and frees its number.
 func (s *Store) ArchiveSender(ctx context.Context, snd *sender.Sender, at time.Time) error {
 	raw, err := json.Marshal(snd)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,18 @@ func TestSenders(t *testing.T) {
 	page2, _, err := s.ListSenders(ctx, store.SenderFilter{}, 1, cursor)
 	if err != nil || len(page2) != 1 || page2[0].ID == page1[0].ID {
 		t.Fatalf("page2: %v %v", page2, err)
+	}
+	// By business: across pages of the sender index, only that business's senders.
+	for i, id := range []string{"555", "556", "557"} {
+		x := newSender(id, "+4072123458"+strconv.Itoa(i))
+		x.BusinessID = map[bool]string{true: "biz-1", false: "biz-2"}[i != 1]
+		if err := s.CreateSender(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byBiz, err := s.ListSendersByBusiness(ctx, "biz-1")
+	if err != nil || len(byBiz) != 2 || byBiz[0].BusinessID != "biz-1" || byBiz[1].BusinessID != "biz-1" {
+		t.Fatalf("by business: %v %v", byBiz, err)
 	}
 	if _, _, err := s.ListSenders(ctx, store.SenderFilter{}, 1, "garbage"); !errors.Is(err, store.ErrBadCursor) {
 		t.Fatalf("bad cursor: %v", err)
