@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -59,15 +61,6 @@ func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
 	}
 }
 
-// NewGraph returns the Graph API client for cfg.
-func NewGraph(cfg config.Config) *graph.Client {
-	return graph.New(graph.Options{
-		BaseURL: cfg.GraphBaseURL,
-		Version: cfg.GraphVersion,
-		Token:   cfg.Secrets.AccessToken,
-	})
-}
-
 // WithGraph returns d with the Graph API client, whose calls on a business's WABA or number use
 // that business's token from d.Vault. Only the functions that call Graph add it: the webhook
 // then holds no path to the vault's KMS unwrap (its role has no KMS grant).
@@ -85,9 +78,21 @@ func NewGraphFor(cfg config.Config, v *credentials.Vault) *graph.Client {
 		Token:   cfg.Secrets.AccessToken,
 	}
 	if v != nil {
-		o.TokenFor = v.TokenFor
+		o.TokenFor = tokenFor(v)
 	}
 	return graph.New(o)
+}
+
+// tokenFor is v's token resolution in the Graph client's terms: a forgotten business token is
+// graph.ErrTokenRefused (the business's sends pause), any other failure stays retryable.
+func tokenFor(v *credentials.Vault) func(ctx context.Context, nodeID string) (string, error) {
+	return func(ctx context.Context, nodeID string) (string, error) {
+		t, err := v.TokenFor(ctx, nodeID)
+		if errors.Is(err, credentials.ErrTokenForgotten) {
+			return "", fmt.Errorf("%w: %w", graph.ErrTokenRefused, err)
+		}
+		return t, err
+	}
 }
 
 // Bootstrap is the cold start shared by every Lambda main: configuration (secrets included),
