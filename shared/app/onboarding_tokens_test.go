@@ -60,7 +60,7 @@ func TestReplacedTokenAndDisconnection(t *testing.T) {
 	first := o.replyThrough(ctx, a, "wamid.tok-a-1", "tok-a-1")
 
 	// A second warm instance (another Lambda) reads the token through its own cache.
-	other, err := app.NewVault(config.Config{CredentialsLocalKey: localKeyOf(t, o), CredentialsCacheTTL: ttl}, o.st, nil, clock.Now)
+	other, err := app.NewVault(config.Config{Secrets: config.Secrets{CredentialsLocalKey: localKeyOf(t, o)}, CredentialsCacheTTL: ttl}, o.st, nil, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
