@@ -53,9 +53,11 @@ func run(addr, fakeAddr, carrierAddr, envFile string, reconcileEvery time.Durati
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, awsCfg, err := awsclient.Bootstrap(ctx, config.Need{
+	need := config.Need{
 		OutboundQueue: true, InboundQueue: true, AppSecret: true, VerifyToken: true, AccessToken: true, AppID: true, Carrier: true,
-	})
+		CredentialsKey: true,
+	}
+	cfg, awsCfg, err := awsclient.Bootstrap(ctx, need)
 	if err != nil {
 		return err
 	}
@@ -79,7 +81,11 @@ func run(addr, fakeAddr, carrierAddr, envFile string, reconcileEvery time.Durati
 		servers = append(servers, srv)
 	}
 
-	deps := app.FromAWS(cfg, awsCfg, log).WithGraph()
+	deps, err := app.FromAWS(cfg, awsCfg, need, log)
+	if err != nil {
+		return err
+	}
+	deps = deps.WithGraph()
 	webhook, err := app.Webhook(deps)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
-	deps, err := app.Bootstrap(context.Background(), config.Need{OutboundQueue: true, AccessToken: true}, log)
+	deps, err := app.Bootstrap(context.Background(), config.Need{OutboundQueue: true, AccessToken: true, CredentialsKey: true}, log)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 func main() {
 	log := logging.New(os.Stdout, os.Getenv(config.EnvLogLevel))
-	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true, AppSecret: true, AppID: true, Carrier: true}, log)
+	deps, err := app.Bootstrap(context.Background(), config.Need{AccessToken: true, OutboundQueue: true, AppSecret: true, AppID: true, Carrier: true, CredentialsKey: true}, log)
 	if err != nil {
 		logging.Fatal(log, "cold start", err)
 	}

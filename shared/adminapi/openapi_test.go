@@ -317,8 +317,8 @@ func newOnboardingAPI(t *testing.T) *onboardingAPI {
 		key[i] = byte(i*11 + 3)
 	}
 	cfg := config.Config{GraphBaseURL: fakeURL, GraphVersion: config.DefaultGraphVersion,
-		Secrets:             config.Secrets{AccessToken: graphfake.DefaultToken, AppID: graphfake.DefaultAppID, AppSecret: graphfake.DefaultAppSecret},
-		CredentialsLocalKey: base64.StdEncoding.EncodeToString(key)}
+		Secrets: config.Secrets{AccessToken: graphfake.DefaultToken, AppID: graphfake.DefaultAppID, AppSecret: graphfake.DefaultAppSecret,
+			CredentialsLocalKey: base64.StdEncoding.EncodeToString(key)}}
 	vault, err := app.NewVault(cfg, st, nil, nil)
 	if err != nil {
 		t.Fatal(err)

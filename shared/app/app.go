@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -38,16 +40,27 @@ type Deps struct {
 }
 
 // FromAWS builds the production adapters from the configuration and the SDK configuration,
-// all but the Graph API client (WithGraph adds it). It is called once per cold start.
-func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
+// all but the Graph API client (WithGraph adds it). It is called once per cold start. When need
+// asks for the credentials key, a vault that cannot seal or open (a malformed local key, no key)
+// fails the cold start: every business send would otherwise fail. Functions that only forget
+// tokens (the webhook) log it and go on with a vault without a key.
+func FromAWS(cfg config.Config, awsCfg aws.Config, need config.Need, log *slog.Logger) (Deps, error) {
 	st := store.New(awsclient.DynamoDB(awsCfg), cfg.TableName, nil)
 	var kmsAPI kmskey.API
-	if cfg.CredentialsKMSKeyID != "" && cfg.CredentialsLocalKey == "" {
+	if cfg.CredentialsKMSKeyID != "" && cfg.Secrets.CredentialsLocalKey == "" {
 		kmsAPI = kms.NewFromConfig(awsCfg)
 	}
 	vault, err := NewVault(cfg, st, kmsAPI, nil)
-	if err != nil && log != nil {
-		log.Error("credentials vault: business tokens and PINs cannot be sealed or opened", "error", err.Error())
+	if err == nil && need.CredentialsKey && kmsAPI == nil && cfg.Secrets.CredentialsLocalKey == "" {
+		err = &config.MissingError{Name: config.EnvCredentialsKMSKey}
+	}
+	if err != nil {
+		if need.CredentialsKey {
+			return Deps{}, fmt.Errorf("credentials vault: %w", err)
+		}
+		if log != nil {
+			log.Error("credentials vault: business tokens and PINs cannot be sealed or opened", "error", err.Error())
+		}
 	}
 	return Deps{
 		Config: cfg,
@@ -56,16 +69,7 @@ func FromAWS(cfg config.Config, awsCfg aws.Config, log *slog.Logger) Deps {
 		Vault:  vault,
 		Log:    log,
 		Now:    time.Now,
-	}
-}
-
-// NewGraph returns the Graph API client for cfg.
-func NewGraph(cfg config.Config) *graph.Client {
-	return graph.New(graph.Options{
-		BaseURL: cfg.GraphBaseURL,
-		Version: cfg.GraphVersion,
-		Token:   cfg.Secrets.AccessToken,
-	})
+	}, nil
 }
 
 // WithGraph returns d with the Graph API client, whose calls on a business's WABA or number use
@@ -85,17 +89,30 @@ func NewGraphFor(cfg config.Config, v *credentials.Vault) *graph.Client {
 		Token:   cfg.Secrets.AccessToken,
 	}
 	if v != nil {
-		o.TokenFor = v.TokenFor
+		o.TokenFor = tokenFor(v)
 	}
 	return graph.New(o)
 }
 
+// tokenFor is v's token resolution in the Graph client's terms: a forgotten business token is
+// graph.ErrTokenRefused (the business's sends pause), any other failure stays retryable.
+func tokenFor(v *credentials.Vault) func(ctx context.Context, nodeID string) (string, error) {
+	return func(ctx context.Context, nodeID string) (string, error) {
+		t, err := v.TokenFor(ctx, nodeID)
+		if errors.Is(err, credentials.ErrTokenForgotten) {
+			return "", fmt.Errorf("%w: %w", graph.ErrTokenRefused, err)
+		}
+		return t, err
+	}
+}
+
 // Bootstrap is the cold start shared by every Lambda main: configuration (secrets included),
-// SDK clients and a JSON logger. A missing setting is returned as *config.MissingError.
+// SDK clients and a JSON logger. A missing setting is returned as *config.MissingError; a
+// credentials key that cannot be used, when need asks for it, as an error too.
 func Bootstrap(ctx context.Context, need config.Need, log *slog.Logger) (Deps, error) {
 	cfg, awsCfg, err := awsclient.Bootstrap(ctx, need)
 	if err != nil {
 		return Deps{}, err
 	}
-	return FromAWS(cfg, awsCfg, log), nil
+	return FromAWS(cfg, awsCfg, need, log)
 }

@@ -91,7 +91,7 @@ func newE2E(t *testing.T) *e2e {
 		Secrets:  config.Secrets{AppSecret: e2eAppSecret, VerifyToken: e2eVerifyToken, AccessToken: e2eAccessToken},
 	}
 	e := &e2e{t: t, fake: fake, logs: &syncBuffer{}, st: store.New(ddb, table, nil), sq: sq, outbound: out, inbound: in}
-	deps := app.Deps{Config: cfg, Store: e.st, SQS: sq, Graph: app.NewGraph(cfg),
+	deps := app.Deps{Config: cfg, Store: e.st, SQS: sq, Graph: app.NewGraphFor(cfg, nil),
 		Log: logging.New(e.logs, "DEBUG"), Now: time.Now}
 
 	f, err := os.CreateTemp(t.TempDir(), "stdout-*.log")

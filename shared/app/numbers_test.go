@@ -62,7 +62,7 @@ func TestPlatformNumbersComposed(t *testing.T) {
 			WebhookBaseURL: srv.URL, Hold: config.DefaultNumberHold, CodeTimeout: config.DefaultNumberCodeTimeout},
 	}
 	logs := &syncBuffer{}
-	deps := app.Deps{Config: cfg, Store: store.New(ddb, table, nil), Graph: app.NewGraph(cfg), Log: logging.New(logs, "DEBUG"), Now: time.Now}
+	deps := app.Deps{Config: cfg, Store: store.New(ddb, table, nil), Graph: app.NewGraphFor(cfg, nil), Log: logging.New(logs, "DEBUG"), Now: time.Now}
 	admin, err := app.Senders(deps)
 	if err != nil {
 		t.Fatal(err)

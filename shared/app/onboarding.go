@@ -25,13 +25,16 @@ func NewVault(cfg config.Config, st *store.Store, kmsAPI kmskey.API, now func() 
 	o := credentials.Options{Store: st, CacheTTL: cfg.CredentialsCacheTTL, Now: now}
 	var err error
 	switch {
-	case cfg.CredentialsLocalKey != "":
-		raw, derr := base64.StdEncoding.DecodeString(cfg.CredentialsLocalKey)
+	case cfg.Secrets.CredentialsLocalKey != "":
+		raw, derr := base64.StdEncoding.DecodeString(cfg.Secrets.CredentialsLocalKey)
 		if derr != nil {
 			err = fmt.Errorf("%s is not base64", config.EnvCredentialsLocalKey)
 			break
 		}
-		o.Keys, err = credentials.NewLocalKey(raw)
+		var k *credentials.LocalKey
+		if k, err = credentials.NewLocalKey(raw); err == nil {
+			o.Keys = k // a nil *LocalKey in the interface would pass for a key
+		}
 	case cfg.CredentialsKMSKeyID != "" && kmsAPI != nil:
 		o.Keys = kmskey.New(kmsAPI, cfg.CredentialsKMSKeyID)
 	}

@@ -53,8 +53,7 @@ func newOnboardingE2E(t *testing.T, cacheTTL time.Duration, clock func() time.Ti
 		FreeEntryWindow: config.DefaultFreeEntryWindow, ThroughputPerSecond: config.DefaultThroughput,
 		LogLevel: "DEBUG",
 		Secrets: config.Secrets{AppSecret: e2eAppSecret, VerifyToken: e2eVerifyToken, AccessToken: e2eAccessToken,
-			AppID: e2eAppID},
-		CredentialsLocalKey: base64.StdEncoding.EncodeToString(key),
+			AppID: e2eAppID, CredentialsLocalKey: base64.StdEncoding.EncodeToString(key)},
 		CredentialsCacheTTL: cacheTTL,
 	}
 	if clock == nil {

@@ -57,10 +57,10 @@ func TestOnboardingClaimsAPoolNumber(t *testing.T) {
 	cfg := config.Config{
 		TableName: table, GraphBaseURL: fakeURL, GraphVersion: config.DefaultGraphVersion, LogLevel: "DEBUG",
 		Secrets: config.Secrets{AccessToken: e2eAccessToken, AppID: e2eAppID, AppSecret: e2eAppSecret,
-			CarrierAccountSID: cf.AccountSID(), CarrierAuthToken: cf.AuthToken()},
+			CarrierAccountSID: cf.AccountSID(), CarrierAuthToken: cf.AuthToken(),
+			CredentialsLocalKey: base64.StdEncoding.EncodeToString(key)},
 		Numbers: config.Numbers{Mode: config.PoolPreVerified, BusinessID: "555000111", CarrierBaseURL: carrierSrv.URL,
 			WebhookBaseURL: srv.URL, Hold: config.DefaultNumberHold, CodeTimeout: config.DefaultNumberCodeTimeout},
-		CredentialsLocalKey: base64.StdEncoding.EncodeToString(key),
 	}
 	st := store.New(ddb, table, nil)
 	vault, err := app.NewVault(cfg, st, nil, nil)

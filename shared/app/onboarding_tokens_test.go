@@ -60,7 +60,7 @@ func TestReplacedTokenAndDisconnection(t *testing.T) {
 	first := o.replyThrough(ctx, a, "wamid.tok-a-1", "tok-a-1")
 
 	// A second warm instance (another Lambda) reads the token through its own cache.
-	other, err := app.NewVault(config.Config{CredentialsLocalKey: localKeyOf(t, o), CredentialsCacheTTL: ttl}, o.st, nil, clock.Now)
+	other, err := app.NewVault(config.Config{Secrets: config.Secrets{CredentialsLocalKey: localKeyOf(t, o)}, CredentialsCacheTTL: ttl}, o.st, nil, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +140,17 @@ func TestReplacedTokenAndDisconnection(t *testing.T) {
 	clock.Add(ttl + time.Second)
 	if _, err := other.TokenFor(ctx, a.phone); !errors.Is(err, credentials.ErrTokenForgotten) {
 		t.Errorf("a disconnected business's number resolves to %v, want ErrTokenForgotten (never the platform token)", err)
+	}
+	// The functions' wiring reads it as a refused token (the business's sends pause), not as a
+	// failure of unknown kind, and nothing reaches Meta.
+	n := len(o.fake.Sends())
+	wired := app.NewGraphFor(config.Config{GraphBaseURL: o.fakeURL, GraphVersion: config.DefaultGraphVersion,
+		Secrets: config.Secrets{AccessToken: e2eAccessToken}}, other)
+	if _, err := wired.SendMessage(ctx, a.phone, graph.Message{To: "+16505551234", Text: &graph.Text{Body: "hello"}}); graph.Classify(err) != graph.ClassTokenInvalid {
+		t.Errorf("send for a disconnected business: %v classified %s, want %s", err, graph.Classify(err), graph.ClassTokenInvalid)
+	}
+	if len(o.fake.Sends()) != n {
+		t.Error("a send for a disconnected business reached Meta")
 	}
 	if _, snd := o.getSender(b.phone); snd.Status != sender.StatusOnline {
 		t.Errorf("the other business's sender: %s", snd.Status)

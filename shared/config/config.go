@@ -79,10 +79,9 @@ type Config struct {
 	ThroughputPerSecond int
 	LogLevel            string
 	Secrets             Secrets
-	// CredentialsKMSKeyID, CredentialsLocalKey and CredentialsCacheTTL configure the
+	// CredentialsKMSKeyID, Secrets.CredentialsLocalKey and CredentialsCacheTTL configure the
 	// business-credentials vault (shared/credentials).
 	CredentialsKMSKeyID string
-	CredentialsLocalKey string
 	CredentialsCacheTTL time.Duration
 	// Numbers configures platform numbers (numbers.go).
 	Numbers Numbers
@@ -97,6 +96,9 @@ type Secrets struct {
 	// The carrier's credentials, read when platform numbers are on.
 	CarrierAccountSID string `json:"TWILIO_ACCOUNT_SID"`
 	CarrierAuthToken  string `json:"TWILIO_AUTH_TOKEN"`
+	// CredentialsLocalKey (EnvCredentialsLocalKey) wraps business tokens and PINs where no KMS
+	// exists. Read from the environment only: no Secrets Manager secret holds it.
+	CredentialsLocalKey string `json:"-"`
 }
 
 // secretKey is one secret value: the variable that carries it (also its key in the secret's
@@ -147,6 +149,10 @@ type Need struct {
 	AppID         bool
 	// Carrier needs the carrier's credentials when platform numbers are on.
 	Carrier bool
+	// CredentialsKey: the function seals or opens business tokens and PINs, so a key to wrap
+	// them (EnvCredentialsKMSKey or EnvCredentialsLocalKey) is required. The webhook only
+	// forgets tokens and holds no key.
+	CredentialsKey bool
 }
 
 // Load reads the environment (through getenv, os.Getenv when nil), fills each secret value need
@@ -171,11 +177,11 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		FreeEntryWindow:     DefaultFreeEntryWindow,
 		LogLevel:            get(EnvLogLevel, "INFO"),
 		CredentialsKMSKeyID: get(EnvCredentialsKMSKey, ""),
-		CredentialsLocalKey: getenv(EnvCredentialsLocalKey),
 	}
 	for _, k := range secretKeys {
 		*k.field(&c.Secrets) = getenv(k.env)
 	}
+	c.Secrets.CredentialsLocalKey = getenv(EnvCredentialsLocalKey)
 	if v := get(EnvCredentialsCacheTTL, ""); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -234,6 +240,9 @@ func Load(ctx context.Context, getenv func(string) string, src SecretSource, nee
 		if req.on && req.value == "" {
 			return Config{}, &MissingError{Name: req.name}
 		}
+	}
+	if need.CredentialsKey && c.CredentialsKMSKeyID == "" && c.Secrets.CredentialsLocalKey == "" {
+		return Config{}, &MissingError{Name: EnvCredentialsKMSKey}
 	}
 	return c, nil
 }

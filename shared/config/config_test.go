@@ -1,9 +1,11 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +115,28 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(s, "s3cr3t") || strings.Contains(s, "EAAG-token") {
 			t.Fatalf("secret printed: %s", s)
+		}
+	}
+}
+
+// TestCredentialsLocalKeyNeverPrinted: the key that wraps business tokens and PINs is read
+// from the environment and stays out of every print and log line of the Config.
+func TestCredentialsLocalKeyNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const key = "S2V5VGhhdFdyYXBzVG9rZW5zQW5kUElOc0Zvckdvb2Q="
+	c, err := Load(context.Background(), env(map[string]string{EnvCredentialsLocalKey: key}), nil, Need{CredentialsKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Secrets.CredentialsLocalKey != key {
+		t.Fatalf("local key not read: %q", c.Secrets.CredentialsLocalKey)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "cfg", c)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "cfg", c)
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logs.String()} {
+		if strings.Contains(s, key) {
+			t.Fatalf("credentials key printed: %s", s)
 		}
 	}
 }
@@ -246,8 +270,16 @@ func TestCredentialsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.CredentialsKMSKeyID != "alias/k" || c.CredentialsLocalKey != "bG9jYWw=" || c.CredentialsCacheTTL != 30*time.Second {
-		t.Fatalf("got %q %q %v", c.CredentialsKMSKeyID, c.CredentialsLocalKey, c.CredentialsCacheTTL)
+	if c.CredentialsKMSKeyID != "alias/k" || c.Secrets.CredentialsLocalKey != "bG9jYWw=" || c.CredentialsCacheTTL != 30*time.Second {
+		t.Fatalf("got %q %q %v", c.CredentialsKMSKeyID, c.Secrets.CredentialsLocalKey, c.CredentialsCacheTTL)
+	}
+	// A function that seals or opens tokens needs a key; one that only forgets them does not.
+	var me *MissingError
+	if _, err := Load(context.Background(), env(nil), nil, Need{CredentialsKey: true}); !errors.As(err, &me) || me.Name != EnvCredentialsKMSKey {
+		t.Errorf("no credentials key with Need.CredentialsKey: err = %v; want missing %s", err, EnvCredentialsKMSKey)
+	}
+	if _, err := Load(context.Background(), env(nil), nil, Need{}); err != nil {
+		t.Errorf("no credentials key without Need.CredentialsKey: %v", err)
 	}
 	for _, bad := range []string{"0s", "-1m", "soon"} {
 		if _, err := Load(context.Background(), env(map[string]string{EnvCredentialsCacheTTL: bad}), nil, Need{}); err == nil {

@@ -39,11 +39,12 @@ type Options struct {
 	// Token is a static access token. Ignored when TokenSource is set.
 	Token string
 	// TokenSource returns the access token per request (e.g. cached from Secrets Manager). Its
-	// errors are returned wrapped, unclassified (ClassUnknown) unless they wrap a graph error.
+	// errors (and TokenFor's) come back as a *TokenError: ClassTransient, as nothing was sent,
+	// or ClassTokenInvalid when they wrap ErrTokenRefused or a graph error of code 190.
 	TokenSource func(ctx context.Context) (string, error)
 	// TokenFor returns the business token for a call on nodeID (a phone number or WABA id), or
 	// "" when the node has none of its own and the client's token applies. A token put in the
-	// context with WithToken wins over both.
+	// context with WithToken wins over both. A business token gone for good wraps ErrTokenRefused.
 	TokenFor func(ctx context.Context, nodeID string) (string, error)
 	// HTTPClient defaults to a client with no timeout of its own (Timeout governs) that keeps up
 	// to 64 idle connections to Meta, so parallel sends reuse TLS sessions.
@@ -124,7 +125,7 @@ func (c *Client) do(ctx context.Context, method, id, edge string, query url.Valu
 	}
 	token, err := c.resolveToken(ctx, id)
 	if err != nil {
-		return fmt.Errorf("%s: access token: %w", op, err)
+		return &TokenError{Op: op, Err: err}
 	}
 	if token == "" {
 		return fmt.Errorf("%s: %w", op, ErrNoToken)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -386,6 +387,50 @@ func TestTokenSource(t *testing.T) {
 		t.Fatalf("err = %v; want ErrNoToken", err)
 	}
 	if rec.count() != 1 {
+		t.Fatalf("requests = %d; token failures must not reach the server", rec.count())
+	}
+}
+
+// TestClassifyTokenSourceErrors: a failed token lookup sent nothing, so it is retried
+// (ClassTransient), whatever the cause; a token refused for good is ClassTokenInvalid; a graph
+// error the source wraps keeps its own class.
+func TestClassifyTokenSourceErrors(t *testing.T) {
+	t.Parallel()
+	rec, srv := serve(t, 200, `{"messages":[{"id":"wamid.1"}]}`)
+	for _, tc := range []struct {
+		name string
+		err  error
+		want graph.Class
+	}{
+		{"store down", errors.New("read binding: dynamodb: throttled"), graph.ClassTransient},
+		{"kms down", fmt.Errorf("open token: %w", errors.New("kms: decrypt: timeout")), graph.ClassTransient},
+		{"no key", errors.New("credentials: this function holds no key to seal or open secrets"), graph.ClassTransient},
+		{"deadline", context.DeadlineExceeded, graph.ClassTransient},
+		{"forgotten", fmt.Errorf("%w: disconnected", graph.ErrTokenRefused), graph.ClassTokenInvalid},
+		{"graph 190", &graph.Error{Code: graph.CodeTokenInvalid, HTTPStatus: 400}, graph.ClassTokenInvalid},
+	} {
+		for _, via := range []string{"TokenFor", "TokenSource"} {
+			c := newClient(srv, func(o *graph.Options) {
+				if via == "TokenFor" {
+					o.TokenFor = func(context.Context, string) (string, error) { return "", tc.err }
+				} else {
+					o.TokenSource = func(context.Context) (string, error) { return "", tc.err }
+				}
+			})
+			err := c.Deregister(context.Background(), "123")
+			if got := graph.Classify(err); got != tc.want {
+				t.Errorf("%s via %s: Classify(%v) = %s; want %s", tc.name, via, err, got, tc.want)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%s via %s: %v does not wrap the source's error", tc.name, via, err)
+			}
+			var te *graph.TokenError
+			if !errors.As(err, &te) {
+				t.Errorf("%s via %s: err = %T; want *graph.TokenError", tc.name, via, err)
+			}
+		}
+	}
+	if rec.count() != 0 {
 		t.Fatalf("requests = %d; token failures must not reach the server", rec.count())
 	}
 }

@@ -296,12 +296,31 @@ var ErrInvalidRequest = errors.New("graph: invalid request")
 // id). Classify gives ClassUnknown: a send may have happened, so it must not be blindly retried.
 var ErrUnexpectedResponse = errors.New("graph: unexpected response")
 
+// TokenError is a call that never left: the access token of the call could not be had (the
+// token source or Options.TokenFor failed). Nothing reached Meta, so it is retried
+// (ClassTransient), unless the cause wraps ErrTokenRefused (ClassTokenInvalid).
+type TokenError struct {
+	Op  string // "POST /{id}/messages" style
+	Err error
+}
+
+func (e *TokenError) Error() string { return "graph: " + e.Op + ": access token: " + e.Err.Error() }
+
+// Unwrap exposes the token source's error.
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// ErrTokenRefused is what a token source wraps when the node's business token is gone for good
+// (the business disconnected and its token was forgotten): retrying cannot help, and the
+// platform token must not stand in for it. Classify maps it to ClassTokenInvalid.
+var ErrTokenRefused = errors.New("graph: the business's access token is refused")
+
 // ErrNoToken is returned when the client has no access token configured or the token source
 // returned an empty one.
 var ErrNoToken = errors.New("graph: no access token")
 
 // Classify maps any error from this package to a Class, by Meta's code first; a 5xx without a
-// known code and any TransportError are ClassNetwork. nil gives ClassNone.
+// known code and any TransportError are ClassNetwork; a TokenError is ClassTransient (nothing was
+// sent) and ErrTokenRefused ClassTokenInvalid. nil gives ClassNone.
 func Classify(err error) Class {
 	if err == nil {
 		return ClassNone
@@ -313,6 +332,13 @@ func Classify(err error) Class {
 	var te *TransportError
 	if errors.As(err, &te) {
 		return ClassNetwork
+	}
+	if errors.Is(err, ErrTokenRefused) {
+		return ClassTokenInvalid
+	}
+	var tke *TokenError
+	if errors.As(err, &tke) {
+		return ClassTransient
 	}
 	if errors.Is(err, ErrInvalidRequest) {
 		return ClassInvalidParam
