@@ -99,10 +99,9 @@ const (
 // PauseScopePayment is the scope of a WABA's payment hold.
 func PauseScopePayment(waba string) string { return "payment:" + waba }
 
-// Pauses is the port to send holds.
+// Pauses is the port to send holds; they are read with the rest of a request's state
+// (StateQuery.PauseScopes).
 type Pauses interface {
-	// GetPause returns the hold of scope; zero (Until in the past) when none is in force.
-	GetPause(ctx context.Context, scope string) (Pause, error)
 	SetPause(ctx context.Context, p Pause) error
 }
 
