@@ -23,7 +23,8 @@ import (
 // (TestOutboundSettingsMatchTemplate fails when they part).
 const (
 	// outboundMaxConcurrency is OutboundFunction's ScalingConfig.MaximumConcurrency: that many
-	// instances may send for one sender at once, so each paces at 1/N of its throughput.
+	// instances may send for one sender at once; they pace through the table (SharedPacing),
+	// so it does not divide a sender's rate.
 	outboundMaxConcurrency = 10
 	// outboundMaxReceiveCount is OutboundQueue's RedrivePolicy.maxReceiveCount.
 	outboundMaxReceiveCount = 8
@@ -36,23 +37,6 @@ func Outbound(d Deps) (func(context.Context, events.SQSEvent) (events.SQSEventRe
 		return nil, err
 	}
 	return c.HandleEvent, nil
-}
-
-// Requeue returns what the reconciler's schedule calls to put deferred requests that are due
-// back on the outbound queue.
-func Requeue(d Deps) (func(ctx context.Context) error, error) {
-	c, err := OutboundConsumer(d, nil)
-	if err != nil {
-		return nil, err
-	}
-	now := d.Now
-	if now == nil {
-		now = time.Now
-	}
-	return func(ctx context.Context) error {
-		_, err := c.Requeue(ctx, now())
-		return err
-	}, nil
 }
 
 // OutboundConsumer builds the outbound consumer from d; tune (may be nil) adjusts the options
@@ -73,7 +57,6 @@ func OutboundConsumer(d Deps, tune func(*outbound.Options)) (*outbound.Consumer,
 		Clock:               outbound.SystemClock{NowFunc: d.Now},
 		Log:                 d.Log,
 		ThroughputPerSecond: d.Config.ThroughputPerSecond,
-		Instances:           outboundMaxConcurrency,
 		SharedPacing:        true,
 		MaxReceiveCount:     outboundMaxReceiveCount,
 		// EMF lines on stdout, next to the logs, as the webhook's.

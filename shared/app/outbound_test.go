@@ -147,11 +147,11 @@ func TestSQSVisibility(t *testing.T) {
 func TestRequeue(t *testing.T) {
 	testenv.Integration(t)
 	deps, _ := outboundDeps(t)
-	run, err := app.Requeue(deps)
-	if err != nil {
-		t.Fatal(err)
+	run, err := app.ReconcilerRequeue(deps)
+	if err != nil || run == nil {
+		t.Fatalf("requeue %v, %v", run != nil, err)
 	}
-	if err := run(context.Background()); err != nil {
+	if _, err := run(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -138,9 +138,8 @@ func BenchmarkConsumerLocalStack(b *testing.B) {
 		Store:  st, SQS: sq, Now: time.Now, Log: testLog(nil),
 		Graph: graph.New(graph.Options{BaseURL: srv.URL, Version: "v26.0", Token: graphfake.DefaultToken}),
 	}
-	// One instance per poller shares nothing here: each paces at the full rate, as a lone
-	// instance would (production divides by the maximum concurrency).
-	c, err := app.OutboundConsumer(deps, func(o *outbound.Options) { o.Instances = 1 })
+	// Wired as in production: pacing is shared through the table.
+	c, err := app.OutboundConsumer(deps, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

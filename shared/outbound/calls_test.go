@@ -10,11 +10,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/aloro/wa-senders/shared/customer"
+	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/webhook"
+	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
 // countingAPI is the real DynamoDB Local client, counting the calls made through it.
@@ -22,6 +26,8 @@ type countingAPI struct {
 	store.API
 	mu sync.Mutex
 	n  map[string]int
+	// gets counts GetItem calls per partition key.
+	gets map[string]int
 }
 
 func (c *countingAPI) count(op string) {
@@ -57,6 +63,14 @@ func show(m map[string]int) string {
 
 func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.count("GetItem")
+	if pk, ok := in.Key["pk"].(*types.AttributeValueMemberS); ok {
+		c.mu.Lock()
+		if c.gets == nil {
+			c.gets = map[string]int{}
+		}
+		c.gets[pk.Value]++
+		c.mu.Unlock()
+	}
 	return c.API.GetItem(ctx, in, o...)
 }
 
@@ -145,6 +159,45 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 		if total(calls) > tc.max {
 			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, total(calls), show(calls), tc.max)
 		}
+	}
+}
+
+// TestSlowPathReadsTheRecordOnce: a status that overtook the send sends the consumer down the
+// slow path (apply the kept statuses, then the 131047 check); the record is read once there,
+// by applying the statuses, not again for the check.
+func TestSlowPathReadsTheRecordOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
+	cst := store.New(counter, h.table, h.clock.Now)
+	opts := h.opts
+	opts.Store, opts.Orphans, opts.SharedPacing = cst.Outbound(), cst, true
+	c, err := outbound.NewConsumer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := h.newSender(nil)
+	to := h.recipient()
+	h.openWindow(snd, customer.Ref{Phone: to})
+	st := whatsapp.Status{ID: "wamid.SLOW1", Status: "delivered", Timestamp: whatsapp.UnixTime(h.clock.Now().Unix())}
+	if err := h.st.PutOrphanStatus(h.ctx, webhook.OrphanStatus{PhoneNumberID: snd.ID, WABAID: snd.WABAID, Status: st}); err != nil {
+		t.Fatal(err)
+	}
+	h.script(graphfake.Script{Path: graphfake.PathMessages, PhoneNumberID: snd.ID,
+		Body: `{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.SLOW1"}]}`})
+	req := textReq("slow", snd, to)
+	counter.reset()
+	if failed := c.Handle(h.ctx, []outbound.Delivery{h.delivery(req)}); len(failed) != 0 {
+		t.Fatal("slow failed")
+	}
+	if rec := h.record(req.ID); rec.Status != outbound.StatusDelivered || rec.WAMID != "wamid.SLOW1" {
+		t.Fatalf("record %+v", rec)
+	}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	// Before the slow path kept the record it applied the statuses to, it read it once more.
+	if n := counter.gets["MSG#"+req.ID]; n > 2 {
+		t.Errorf("record read %d times, want at most 2 (calls: %s)", n, show(counter.n))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/sender"
+	"github.com/aloro/wa-senders/shared/ttlcache"
 )
 
 // Delivery is one message received from the outbound queue.
@@ -79,8 +80,8 @@ type Consumer struct {
 	o   Options
 	log *slog.Logger
 
-	senders *ttlCache[*sender.Sender]
-	aliases *ttlCache[customer.Ref]
+	senders *ttlcache.Cache[*sender.Sender]
+	aliases *ttlcache.Cache[customer.Ref]
 
 	m *sendMetrics
 }
@@ -134,8 +135,8 @@ func NewConsumer(o Options) (*Consumer, error) {
 	if o.Backoff == nil {
 		o.Backoff = DefaultBackoff
 	}
-	return &Consumer{o: o, log: o.Log, senders: newTTLCache[*sender.Sender](SenderCacheTTL),
-		aliases: newTTLCache[customer.Ref](AliasCacheTTL), m: newSendMetrics(o.Metrics)}, nil
+	return &Consumer{o: o, log: o.Log, senders: ttlcache.New[*sender.Sender](SenderCacheTTL, cacheMax),
+		aliases: ttlcache.New[customer.Ref](AliasCacheTTL, cacheMax), m: newSendMetrics(o.Metrics)}, nil
 }
 
 // retrySchedule spreads a message's retries by time rather than by count: the seven retries a

@@ -357,9 +357,9 @@ func (c *Consumer) sent(ctx context.Context, j *job, dec Decision, res graph.Sen
 		_ = c.o.Clock.Sleep(ctx, time.Duration(attempt+1)*100*time.Millisecond)
 	}
 	if c.o.Orphans != nil {
-		if err := c.o.Orphans.ApplyOrphanStatuses(ctx, res.WAMID, j.req.ID); err != nil {
+		if rec, err := c.o.Orphans.ApplyOrphans(ctx, res.WAMID, j.req.ID); err != nil {
 			c.log.Warn("outbound: apply early statuses", "id", j.req.ID, "wamid", res.WAMID, "error", err.Error())
-		} else if err := c.asyncFallback(ctx, j); err != nil {
+		} else if err := c.asyncFallback(ctx, j, rec); err != nil {
 			c.log.Warn("outbound: template fallback after an early 131047", "id", j.req.ID, "error", err.Error())
 		}
 	}
@@ -406,11 +406,11 @@ func (c *Consumer) afterSent(ctx context.Context, j *job, dec Decision, res grap
 // statuses the webhook kept): the window is closed and the request's template is enqueued as
 // its own request (TemplateFallback), once — the same re-send the webhook makes when the status
 // comes later. The enqueue comes first; a repeat is absorbed by SQS deduplication and by the
-// consumer's idempotency on the fallback's id.
-func (c *Consumer) asyncFallback(ctx context.Context, j *job) error {
-	rec, err := c.o.Store.GetRecord(ctx, j.req.ID)
-	if err != nil {
-		return err
+// consumer's idempotency on the fallback's id. rec is the record as the orphan statuses left
+// it (nil when there is none).
+func (c *Consumer) asyncFallback(ctx context.Context, j *job, rec *Record) error {
+	if rec == nil {
+		return nil
 	}
 	if rec.Status != StatusFailed || rec.ErrorCode != graph.CodeWindowClosed {
 		return nil

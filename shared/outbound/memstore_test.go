@@ -150,9 +150,6 @@ func (m *memStore) ClaimBudget(_ context.Context, p, ck string, _ int) (outbound
 	return outbound.BudgetClaim{Counted: true, Used: len(m.budget[p])}, nil
 }
 
-func (m *memStore) GetPause(_ context.Context, scope string) (outbound.Pause, error) {
-	return outbound.Pause{Scope: scope}, nil
-}
 func (m *memStore) SetPause(context.Context, outbound.Pause) error { return nil }
 
 // instantGraph accepts every send at once.

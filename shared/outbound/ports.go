@@ -27,7 +27,9 @@ type Records interface {
 // OrphanStatuses applies the delivery statuses the webhook stored for a wamid before the send
 // was recorded (a status can overtake the send's own bookkeeping).
 type OrphanStatuses interface {
-	ApplyOrphanStatuses(ctx context.Context, wamid, requestID string) error
+	// ApplyOrphans applies them to the record of requestID, removes them and returns the
+	// record as it now stands (nil when there is none), so the caller need not read it again.
+	ApplyOrphans(ctx context.Context, wamid, requestID string) (*Record, error)
 }
 
 // Senders is the port to senders and their portfolio.
@@ -97,10 +99,9 @@ const (
 // PauseScopePayment is the scope of a WABA's payment hold.
 func PauseScopePayment(waba string) string { return "payment:" + waba }
 
-// Pauses is the port to send holds.
+// Pauses is the port to send holds; they are read with the rest of a request's state
+// (StateQuery.PauseScopes).
 type Pauses interface {
-	// GetPause returns the hold of scope; zero (Until in the past) when none is in force.
-	GetPause(ctx context.Context, scope string) (Pause, error)
 	SetPause(ctx context.Context, p Pause) error
 }
 

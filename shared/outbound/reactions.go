@@ -30,8 +30,6 @@ const (
 	TemplatePausedRetry = 3 * time.Hour
 	// ThroughputHold is how long a sender's sends are held after 130429.
 	ThroughputHold = time.Second
-	// pauseCacheTTL bounds how stale a cached pause read may be.
-	pauseCacheTTL = 5 * time.Second
 )
 
 // react applies customer.ReactionTo for Meta's error code: the one table the webhook applies to

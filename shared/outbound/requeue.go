@@ -33,7 +33,7 @@ type BatchEnqueuer interface {
 // Requeue puts every deferred request whose NextAttemptAt has come back on the queue, in due
 // order, and marks its record queued. Deferrals are long (a budget's hour, a marketing cap's
 // 24 h, a token pause): they wait in the table, not in SQS, whose delays stop at 15 minutes and
-// whose retention is bounded. The reconciler's schedule calls it (app.Requeue).
+// whose retention is bounded. The reconciler's schedule calls it (at the start of every run).
 //
 // One run drains everything due (a token pause at a campaign's rate defers tens of thousands),
 // page after page while its time lasts: conversations in parallel, each one's records in due

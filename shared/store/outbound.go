@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
 
@@ -104,18 +102,6 @@ func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]out
 		recs[i] = d.rec
 	}
 	return recs, nil
-}
-
-// GetPause returns the send hold of scope; a zero Pause (Until zero) when none is in force.
-func (s *Store) GetPause(ctx context.Context, scope string) (outbound.Pause, error) {
-	item, err := s.getItem(ctx, pauseKey(scope), true)
-	if errors.Is(err, persist.ErrNotFound) {
-		return outbound.Pause{Scope: scope}, nil
-	}
-	if err != nil {
-		return outbound.Pause{}, fmt.Errorf("get pause %s: %w", scope, err)
-	}
-	return outbound.Pause{Scope: scope, Until: time.UnixMilli(getN(item, "untilMs")).UTC(), Reason: getS(item, "reason")}, nil
 }
 
 // SetPause stores a send hold; an existing hold that lasts longer is kept.

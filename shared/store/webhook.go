@@ -79,18 +79,12 @@ func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.Orp
 	return res, nil
 }
 
-// ApplyOrphanStatuses applies the statuses the webhook kept for wamid (they arrived before the
-// wamid lookup existed) to the record of requestID and deletes them; it implements the outbound
-// consumer's port and is called right after PutWAMID. A failed 131047 among them is applied to
-// the record (status, code, title); the template re-send is the caller's to enqueue
-// (outbound.TemplateFallback), as for a synchronous 131047.
-func (s *Store) ApplyOrphanStatuses(ctx context.Context, wamid, requestID string) error {
-	_, err := s.ApplyOrphans(ctx, wamid, requestID)
-	return err
-}
-
-// ApplyOrphans is ApplyOrphanStatuses returning the record (nil when none exists), for the
-// webhook, which then runs the 131047 fallback itself.
+// ApplyOrphans applies the statuses the webhook kept for wamid (they arrived before the wamid
+// lookup existed) to the record of requestID, deletes them and returns the record (nil when
+// none exists); it implements the ports of the outbound consumer (called right after PutWAMID)
+// and of the webhook. A failed 131047 among them is applied to the record (status, code,
+// title); the template re-send is the caller's to enqueue (outbound.TemplateFallback), as for a
+// synchronous 131047.
 func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error) {
 	orphans, err := s.OrphanStatuses(ctx, wamid)
 	if err != nil {

@@ -328,7 +328,7 @@ func TestEveryField(t *testing.T) {
 			}
 			// Once the outbound side records the wamid it applies the orphan.
 			e.seedRecord("req_late", wamid, false)
-			if err := e.st.ApplyOrphanStatuses(e.ctx, wamid, "req_late"); err != nil {
+			if _, err := e.st.ApplyOrphans(e.ctx, wamid, "req_late"); err != nil {
 				t.Fatal(err)
 			}
 			if r := e.record("req_late"); string(r.Status) != status {

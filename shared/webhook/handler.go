@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/metrics"
+	"github.com/aloro/wa-senders/shared/ttlcache"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
@@ -93,9 +94,9 @@ type Handler struct {
 	emit     *metrics.Emitter
 	now      func() time.Time
 	keywords *Keywords
-	senders  *ttlCache[senderInfo]
-	aliases  *ttlCache[int64]
-	phones   *ttlCache[string]
+	senders  *ttlcache.Cache[senderInfo]
+	aliases  *ttlcache.Cache[int64]
+	phones   *ttlcache.Cache[string]
 	partners Partners
 }
 
@@ -146,10 +147,10 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		emit:     metrics.NewEmitter(d.Metrics, "webhook"),
 		now:      d.Now,
 		keywords: NewKeywords(cfg.StopKeywords),
-		senders:  newTTLCache[senderInfo](time.Minute, 10000),
-		aliases:  newTTLCache[int64](10*time.Minute, 50000),
+		senders:  ttlcache.New[senderInfo](time.Minute, 10000),
+		aliases:  ttlcache.New[int64](10*time.Minute, 50000),
 		// A wa_id's E.164 form never changes: the entries only expire to bound memory.
-		phones:   newTTLCache[string](1<<62, 50000),
+		phones:   ttlcache.New[string](1<<62, 50000),
 		partners: d.Partners,
 	}, nil
 }

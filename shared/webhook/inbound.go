@@ -53,14 +53,14 @@ func (h *Handler) fromWaID(waID string) string {
 	if waID == "" {
 		return ""
 	}
-	if e164, ok := h.phones.get(waID, time.Time{}); ok {
+	if e164, ok := h.phones.Get(waID, time.Time{}); ok {
 		return e164
 	}
 	e164, err := phone.FromWaID(waID)
 	if err != nil {
 		e164 = ""
 	}
-	h.phones.put(waID, e164, time.Time{})
+	h.phones.Put(waID, e164, time.Time{})
 	return e164
 }
 
@@ -181,13 +181,13 @@ func (r *run) identityChange(ctx context.Context, in *inbound) error {
 // stamped it does not matter.
 func (r *run) alias(ctx context.Context, waba string, ref customer.Ref, at time.Time) error {
 	k := waba + "|" + ref.UserID + "|" + ref.Phone
-	if _, ok := r.h.aliases.get(k, r.now); ok {
+	if _, ok := r.h.aliases.Get(k, r.now); ok {
 		return nil
 	}
 	if err := r.h.st.PutAliasAt(ctx, waba, ref, at); err != nil {
 		return fmt.Errorf("put alias: %w", err)
 	}
-	r.h.aliases.put(k, at.UnixMilli(), r.now)
+	r.h.aliases.Put(k, at.UnixMilli(), r.now)
 	return nil
 }
 
@@ -233,7 +233,7 @@ func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (sender
 }
 
 func (r *run) fetchSender(ctx context.Context, pnid string) (senderInfo, error) {
-	if info, ok := r.h.senders.get(pnid, r.now); ok {
+	if info, ok := r.h.senders.Get(pnid, r.now); ok {
 		return info, nil
 	}
 	snd, err := r.h.st.GetSender(ctx, pnid)
@@ -245,7 +245,7 @@ func (r *run) fetchSender(ctx context.Context, pnid string) (senderInfo, error) 
 	default:
 		return senderInfo{}, fmt.Errorf("get sender: %w", err)
 	}
-	r.h.senders.put(pnid, info, r.now)
+	r.h.senders.Put(pnid, info, r.now)
 	return info, nil
 }
 

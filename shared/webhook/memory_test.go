@@ -259,3 +259,50 @@ func TestQueueDownOnMemory(t *testing.T) {
 		t.Fatalf("forwarded %d, want 1", len(evs))
 	}
 }
+
+// countingMarks is the memory store counting its deliverability writes.
+type countingMarks struct {
+	*memory.Store
+	mu    sync.Mutex
+	marks []customer.Deliverability
+}
+
+func (c *countingMarks) MarkDeliverability(ctx context.Context, waba string, ref customer.Ref, d customer.Deliverability) error {
+	c.mu.Lock()
+	c.marks = append(c.marks, d)
+	c.mu.Unlock()
+	return c.Store.MarkDeliverability(ctx, waba, ref, d)
+}
+
+// TestDeliveryOver131026WrittenOnce: a customer marked by a 131026, then a post carrying the
+// same message's 131026 and its delivery: the delivery is recorded on the customer once.
+func TestDeliveryOver131026WrittenOnce(t *testing.T) {
+	t.Parallel()
+	e := newMemEnv(t)
+	st := &countingMarks{Store: e.st}
+	clk := func() time.Time { return fixtureTime }
+	h, err := webhook.New(webhook.Config{
+		AppSecret: appSecret, VerifyToken: verifyToken, InboundQueueURL: "in", OutboundQueueURL: "out",
+		FreeEntryWindow: 72 * time.Hour,
+	}, webhook.Deps{Store: st, Queue: e.q, Now: clk, Metrics: io.Discard,
+		Log: slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = h
+	e.seedRecord(t, "req_undeliverable", "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBIOUM3RUQyODc3NzFBMUU2NjU3NzQAA==", false)
+	e.post(t, fixture(t, "statuses_failed_131026"))
+	st.mu.Lock()
+	st.marks = nil
+	st.mu.Unlock()
+	e.post(t, fixture(t, "statuses_failed_131026_then_delivered"))
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.marks) != 1 || st.marks[0].DeliveredWAMID == "" {
+		t.Fatalf("deliverability writes %+v, want one delivery", st.marks)
+	}
+	d, err := e.st.GetDeliverability(context.Background(), waba, customer.Ref{Phone: custPhone})
+	if err != nil || !d.UndeliverableUntil.IsZero() {
+		t.Fatalf("customer %+v %v, want reachable", d, err)
+	}
+}

@@ -80,6 +80,7 @@ func (r *run) statuses(ctx context.Context, waba, pnid string, group []pendingSt
 	if err != nil {
 		return err
 	}
+	lifted := false
 	if deliveredAfter131026 {
 		// Multi-device: one device failed (131026), another received the message. The
 		// customer is reachable: lift the mark that failure set.
@@ -88,18 +89,20 @@ func (r *run) statuses(ctx context.Context, waba, pnid string, group []pendingSt
 			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: valid[0].ID}); err != nil {
 				return fmt.Errorf("lift undeliverable after a delivery: %w", err)
 			}
+			lifted = true
 		}
 	}
 	for _, st := range valid {
-		if err := r.statusEffects(ctx, waba, pnid, st, contacts, rec); err != nil {
+		if err := r.statusEffects(ctx, waba, pnid, st, contacts, rec, lifted); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// statusEffects applies the customer-level reaction to a failed status's error code.
-func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact, rec *outbound.Record) error {
+// statusEffects applies the customer-level reaction to a failed status's error code. lifted
+// says the delivery of this message over a 131026 is already recorded on the customer.
+func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.Status, contacts []whatsapp.Contact, rec *outbound.Record, lifted bool) error {
 	if st.Status != whatsapp.StatusFailed || len(st.Errors) == 0 {
 		return nil
 	}
@@ -141,6 +144,9 @@ func (r *run) statusEffects(ctx context.Context, waba, pnid string, st whatsapp.
 		if rec != nil && statusRank(rec.Status) > statusRank(outbound.StatusFailed) {
 			// The same message was delivered to another device already: reachable. Reported
 			// as a delivery so that both orders leave the same item.
+			if lifted {
+				return nil
+			}
 			if err := r.h.st.MarkDeliverability(ctx, waba, ref, customer.Deliverability{DeliveredWAMID: st.ID}); err != nil {
 				return fmt.Errorf("record delivery over 131026: %w", err)
 			}
