@@ -155,14 +155,14 @@ func TestPauses(t *testing.T) {
 			t.Fatalf("lift %d: %v", i, err)
 		}
 	}
-	if p, err := s.GetPause(ctx, "token:biz:1"); err != nil || !p.Until.IsZero() {
+	if p, err := pause("token:biz:1"); err != nil || !p.Until.IsZero() {
 		t.Fatalf("lifted pause still read: %+v, %v", p, err)
 	}
 	// The next hold after a lift is set again (no longer one kept in its way).
 	if err := s.SetPause(ctx, outbound.Pause{Scope: "token:biz:1", Until: clk.Now().Add(time.Minute), Reason: "190"}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := s.GetPause(ctx, "token:biz:1"); !p.Until.Equal(clk.Now().Add(time.Minute)) {
+	if p, _ := pause("token:biz:1"); !p.Until.Equal(clk.Now().Add(time.Minute)) {
 		t.Fatalf("hold after a lift: %+v", p)
 	}
 }
