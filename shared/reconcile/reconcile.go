@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -133,9 +135,8 @@ func New(o Options) *Reconciler {
 
 // Stop reasons of a run that did not reach the end of the list.
 const (
-	StopCallRate     = "call_rate"     // Meta's 4 / 80007: slow down management calls
-	StopTokenInvalid = "token_invalid" // 190: every further call would fail
-	StopDeadline     = "deadline"      // the invocation is about to time out
+	StopCallRate = "call_rate" // Meta's 4 / 80007: slow down management calls
+	StopDeadline = "deadline"  // the invocation is about to time out
 )
 
 // Report sums up a run.
@@ -148,6 +149,9 @@ type Report struct {
 	StatusChanges int `json:"statusChanges"`
 	// GraphErrors counts senders Meta could not tell about (other than a stop).
 	GraphErrors int `json:"graphErrors"`
+	// TokenRefused lists the portfolios whose token Meta refused (190): their senders are left
+	// for the next run, everyone else's are reconciled.
+	TokenRefused []string `json:"tokenRefused,omitempty"`
 	// Complete is true when the run reached the end of the sender list.
 	Complete bool `json:"complete"`
 	// Stopped names why the run ended early; StopCode is Meta's code that caused it.
@@ -180,7 +184,8 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("reconcile: %w", err)
 	}
-	run := &pass{r: r, seen: map[string]bool{}, bans: map[string]*banEntry{}, pacers: map[string]Pacer{}, tiers: map[string]string{}}
+	run := &pass{r: r, seen: map[string]bool{}, bans: map[string]*banEntry{}, pacers: map[string]Pacer{}, tiers: map[string]string{},
+		refused: map[string]bool{}}
 	for {
 		if r.nearDeadline(ctx) {
 			rep.Stopped = StopDeadline
@@ -223,7 +228,25 @@ type pass struct {
 	pacers map[string]Pacer
 	// tiers are the portfolio tiers this run has checked or set, by portfolio key.
 	tiers map[string]string
-	rep   Report
+	// refused are the portfolios whose token Meta refused in this run (one business's token,
+	// or the platform's for its own WABAs): their other senders are not asked about again.
+	refused map[string]bool
+	rep     Report
+}
+
+// tokenRefused reports whether s's token was refused earlier in this run.
+func (p *pass) tokenRefused(s *sender.Sender) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refused[s.PortfolioKey()]
+}
+
+// refuse records that Meta refused s's token (190).
+func (p *pass) refuse(s *sender.Sender, err error) {
+	p.mu.Lock()
+	p.refused[s.PortfolioKey()] = true
+	p.mu.Unlock()
+	p.r.o.Log.Warn("reconcile: token refused, the portfolio's senders are left for the next run", "portfolio", s.PortfolioKey(), "sender", s.ID, "graphCode", graph.Code(err))
 }
 
 type banEntry struct {
@@ -237,6 +260,7 @@ func (p *pass) report(base Report) Report {
 	defer p.mu.Unlock()
 	base.Examined, base.Skipped, base.Corrected = p.rep.Examined, p.rep.Skipped, p.rep.Corrected
 	base.StatusChanges, base.GraphErrors = p.rep.StatusChanges, p.rep.GraphErrors
+	base.TokenRefused = slices.Sorted(maps.Keys(p.refused))
 	return base
 }
 
@@ -356,8 +380,6 @@ func stopFor(err error) error {
 	switch graph.Classify(err) {
 	case graph.ClassCallRate:
 		return &errStop{reason: StopCallRate, code: graph.Code(err)}
-	case graph.ClassTokenInvalid:
-		return &errStop{reason: StopTokenInvalid, code: graph.Code(err)}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
@@ -368,7 +390,7 @@ func stopFor(err error) error {
 // one reconciles one sender: one Graph read (the number with its health_status).
 func (p *pass) one(ctx context.Context, s *sender.Sender) error {
 	r := p.r
-	if !needsMeta(s) {
+	if !needsMeta(s) || p.tokenRefused(s) {
 		p.count(func(rep *Report) { rep.Skipped++ })
 		return nil
 	}
@@ -377,6 +399,11 @@ func (p *pass) one(ctx context.Context, s *sender.Sender) error {
 	}
 	pn, hs, err := r.o.Graph.GetPhoneNumberWithHealth(ctx, s.ID)
 	if err != nil {
+		if graph.Classify(err) == graph.ClassTokenInvalid {
+			p.refuse(s, err)
+			p.count(func(rep *Report) { rep.GraphErrors++ })
+			return nil
+		}
 		if stop := stopFor(err); stop != nil {
 			return stop
 		}
@@ -483,6 +510,10 @@ func (p *pass) reregister(ctx context.Context, s *sender.Sender, now time.Time) 
 			return err
 		}
 		rerr := r.o.Graph.Register(ctx, id, pin)
+		if graph.Classify(rerr) == graph.ClassTokenInvalid {
+			p.refuse(s, rerr)
+			return nil // the re-register stays needed
+		}
 		if stop := stopFor(rerr); rerr != nil && stop != nil {
 			return stop
 		}

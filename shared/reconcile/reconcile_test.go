@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,7 +121,7 @@ func TestReconcileCorrectsDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := reconcile.Report{Examined: 4, Skipped: 1, Corrected: 3, StatusChanges: 2, Complete: true, Requeued: 3}
-	if rep != want {
+	if !reflect.DeepEqual(rep, want) {
 		t.Errorf("report = %+v, want %+v", rep, want)
 	}
 	if requeued != 1 {
@@ -230,8 +231,33 @@ func TestReconcileGraphErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err = r.reconciler(10, nil).Run(ctx)
-	if err != nil || rep.Stopped != reconcile.StopTokenInvalid {
+	// One refused token: its portfolio is left for the next run after one call, the run ends.
+	if err != nil || !rep.Complete || rep.Stopped != "" || len(rep.TokenRefused) != 1 || rep.GraphErrors != 1 || rep.Skipped != 1 {
 		t.Errorf("report = %+v, %v", rep, err)
+	}
+}
+
+// TestRefusedTokenSkipsOnlyItsPortfolio: Meta refusing one business's token (190) leaves that
+// portfolio's senders for the next run; another portfolio's senders are still reconciled.
+func TestRefusedTokenSkipsOnlyItsPortfolio(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	ctx := context.Background()
+	r.put(t, "1001", sender.StatusOnline, func(s *sender.Sender) { s.WABAID, s.BusinessID = "2001", "biz-a" })
+	r.put(t, "1002", sender.StatusOnline, func(s *sender.Sender) { s.WABAID, s.BusinessID = "2001", "biz-a" })
+	r.put(t, "1003", sender.StatusOnline, func(s *sender.Sender) { s.WABAID, s.BusinessID = "2002", "biz-b" })
+	for _, id := range []string{"1001", "1002"} {
+		if err := r.fake.Script(graphfake.Script{PhoneNumberID: id, ErrorCode: 190, Status: 401, Times: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.fake.UpdatePhoneNumber("1003", func(p *graphfake.PhoneNumberState) { p.QualityRating = "YELLOW" })
+	rep, err := r.reconciler(10, nil).Run(ctx)
+	if err != nil || !rep.Complete || len(rep.TokenRefused) != 1 || rep.Examined != 1 {
+		t.Fatalf("report = %+v, %v", rep, err)
+	}
+	if q := r.get(t, "1003").QualityRating; q != sender.QualityMedium {
+		t.Errorf("the other business's sender was not reconciled: quality %s", q)
 	}
 }
 
