@@ -105,7 +105,7 @@ invoke-all: up ## Invoke every event in events/ on fresh tables and queues; chec
 	go run ./cmd/invoke -all events -env "$$state/env.json"
 
 run: up ## Run the whole backend locally (cmd/localrun) against the local stack
-	go run ./cmd/localrun
+	go run ./cmd/localrun -graph-fake "$(GRAPH_FAKE_ADDR)"
 
 # ---- checks ----
 

@@ -340,6 +340,7 @@ func (a *API) claimNumber(w http.ResponseWriter, r *http.Request, p []string) er
 func (a *API) platformSender(ctx context.Context, e164, pnid, waba, business, name string, assistants []string) (*sender.Sender, error) {
 	now := a.now().UTC()
 	snd := sender.New(pnid, sender.TypePlatform, e164, waba, business, name, assistants, sender.SourceOperator, now)
+	stampActor(snd, 0, principal(ctx))
 	err := a.store.CreateSender(ctx, snd)
 	switch {
 	case errors.Is(err, store.ErrSenderExists):
@@ -361,6 +362,7 @@ func (a *API) platformSender(ctx context.Context, e164, pnid, waba, business, na
 		if s.Status != sender.StatusPending {
 			return persist.ErrNoChange
 		}
+		defer stampActor(s, len(s.StatusHistory), principal(ctx))
 		s.VerificationMethod = "platform"
 		return s.Fire(sender.EventCodeVerified, sender.SourceOperator, "platform number verified by the pool", now)
 	}))

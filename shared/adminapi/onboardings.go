@@ -61,7 +61,8 @@ func (a *API) postOnboarding(w http.ResponseWriter, r *http.Request, _ []string)
 		return err
 	}
 	o, err := ob.Start(r.Context(), onboarding.Request{Code: in.Code, WABAID: in.WABAID, PhoneNumberID: in.PhoneNumberID,
-		BusinessID: in.BusinessID, Type: sender.Type(in.Type), DisplayName: in.DisplayName, Assistants: in.Assistants})
+		BusinessID: in.BusinessID, Type: sender.Type(in.Type), DisplayName: in.DisplayName, Assistants: in.Assistants,
+		Actor: principal(r.Context())})
 	if err != nil {
 		return onboardingErr(err)
 	}

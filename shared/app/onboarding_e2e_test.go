@@ -183,6 +183,11 @@ func TestOnboardingEndToEnd(t *testing.T) {
 		if st != http.StatusOK || snd.Status != sender.StatusOnline || snd.DisplayName != c.name || snd.BusinessID != c.b.id || snd.WABAID != c.b.waba {
 			t.Fatalf("sender %s after onboarding: %d %+v", c.b.phone, st, snd)
 		}
+		for _, h := range snd.StatusHistory {
+			if h.Source == sender.SourceOperator && h.Actor == "" {
+				t.Errorf("sender %s: history entry %q names no actor", c.b.phone, h.Reason)
+			}
+		}
 		if !o.fake.Subscribed(c.b.waba) {
 			t.Errorf("app not subscribed to %s", c.b.waba)
 		}

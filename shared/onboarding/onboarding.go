@@ -115,7 +115,9 @@ type PartnerEvent struct {
 
 // Onboarding is one business connecting one WABA (and usually one number).
 type Onboarding struct {
-	ID            string         `json:"id"`
+	ID string `json:"id"`
+	// Actor started the onboarding (see Request.Actor).
+	Actor         string         `json:"actor,omitempty"`
 	BusinessID    string         `json:"businessId"`
 	WABAID        string         `json:"wabaId"`
 	PhoneNumberID string         `json:"phoneNumberId,omitempty"`
@@ -153,4 +155,14 @@ func newSteps() []Step {
 		out[i] = Step{Name: n, State: StepPending}
 	}
 	return out
+}
+
+// acted names o's actor on the history entries snd gained since from, as the admin API does for
+// an operator's own changes.
+func (o *Onboarding) acted(snd *sender.Sender, from int) {
+	for i := max(from, 0); i < len(snd.StatusHistory); i++ {
+		if snd.StatusHistory[i].Actor == "" {
+			snd.StatusHistory[i].Actor = o.Actor
+		}
+	}
 }

@@ -68,6 +68,9 @@ type Request struct {
 	Type          sender.Type
 	DisplayName   string
 	Assistants    []string
+	// Actor is who started it (the caller's IAM principal, "local" under make run): every
+	// history entry the onboarding writes names it.
+	Actor string
 }
 
 // InvalidError is a request the caller must fix (400).
@@ -151,7 +154,7 @@ func (s *Service) Start(ctx context.Context, r Request) (*Onboarding, error) {
 	}
 	now := s.o.Now()
 	o = &Onboarding{ID: id, BusinessID: r.BusinessID, WABAID: r.WABAID, PhoneNumberID: r.PhoneNumberID,
-		RequestedType: r.Type, DisplayName: r.DisplayName, Assistants: slices.Clone(r.Assistants),
+		RequestedType: r.Type, DisplayName: r.DisplayName, Assistants: slices.Clone(r.Assistants), Actor: r.Actor,
 		Status: StatusRunning, Steps: newSteps(), CreatedAt: now, UpdatedAt: now}
 	if prevWABA, err := s.o.Store.OnboardingForAsset(ctx, r.WABAID, ""); err == nil {
 		// Partner events that arrived before this onboarding (PARTNER_ADDED usually does).
@@ -212,6 +215,7 @@ func (s *Service) reopenSender(ctx context.Context, o *Onboarding) error {
 		if snd.Status != sender.StatusFailed {
 			return persist.ErrNoChange
 		}
+		defer o.acted(snd, len(snd.StatusHistory))
 		now := s.o.Now()
 		if err := snd.Fire(sender.EventStartVerification, sender.SourceOperator, "onboarding retried", now); err != nil {
 			return err
@@ -307,6 +311,7 @@ func (s *Service) failSender(ctx context.Context, o *Onboarding, reason string) 
 		if snd.Status != sender.StatusPending && snd.Status != sender.StatusConnecting {
 			return persist.ErrNoChange
 		}
+		defer o.acted(snd, len(snd.StatusHistory))
 		return snd.Fire(sender.EventSetupFailed, sender.SourceOperator, "onboarding failed: "+reason, s.o.Now())
 	}))
 	if err != nil && !errors.Is(err, persist.ErrNotFound) && !isNoChange(err) {

@@ -328,6 +328,7 @@ func (s *Service) upsertSender(ctx context.Context, o *Onboarding) result {
 		}
 		applyFacts(snd, o)
 		snd.UpdatedAt = now
+		defer o.acted(snd, len(snd.StatusHistory))
 		switch snd.Status {
 		case sender.StatusFailed:
 			if err := snd.Fire(sender.EventStartVerification, sender.SourceOperator, "onboarding: setup again", now); err != nil {
@@ -355,6 +356,7 @@ func (s *Service) upsertSender(ctx context.Context, o *Onboarding) result {
 		if err := snd.Fire(sender.EventCodeVerified, sender.SourceOperator, "embedded signup: Meta verified the number", now); err != nil {
 			return failed(ReasonSenderState, err.Error())
 		}
+		o.acted(snd, 0)
 		if err := s.o.Senders.CreateSender(ctx, snd); errors.Is(err, persist.ErrConflict) {
 			return failed(ReasonNumberTaken, "another sender holds this phone number")
 		} else if err != nil {
@@ -408,6 +410,7 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 		if registered {
 			snd.MetaStatus = graph.StatusConnected // Meta accepted the register just now
 		}
+		defer o.acted(snd, len(snd.StatusHistory))
 		switch snd.Status {
 		case sender.StatusConnecting:
 			return snd.Fire(sender.EventRegistered, sender.SourceOperator, "embedded signup: registered", now)
