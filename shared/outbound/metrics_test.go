@@ -12,6 +12,7 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/sender"
 )
 
 type lockedBuffer struct {
@@ -31,11 +32,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 func TestOutboundMetricsPerInvocation(t *testing.T) {
 	var out lockedBuffer
 	h := newHarness(t, func(o *outbound.Options) { o.Metrics = &out })
-	snd := h.newSender(nil)
+	// Two businesses: the 190 pauses only the second one's sends, so the first one's send does
+	// not depend on which group of the batch runs first.
+	snd := h.newSender(func(s *sender.Sender) { s.BusinessID = "metrics-biz-ok" })
+	bad := h.newSender(func(s *sender.Sender) { s.BusinessID = "metrics-biz-190" })
 	okTo, badTo := h.recipient(), h.recipient()
 	h.openWindow(snd, customer.Ref{Phone: okTo})
-	h.openWindow(snd, customer.Ref{Phone: badTo})
-	h.script(graphfake.Script{Path: graphfake.PathMessages, PhoneNumberID: snd.ID, Recipient: badTo, ErrorCode: 190})
+	h.openWindow(bad, customer.Ref{Phone: badTo})
+	h.script(graphfake.Script{Path: graphfake.PathMessages, PhoneNumberID: bad.ID, Recipient: badTo, ErrorCode: 190})
 
 	event := func(ds ...outbound.Delivery) events.SQSEvent {
 		var ev events.SQSEvent
@@ -45,7 +49,7 @@ func TestOutboundMetricsPerInvocation(t *testing.T) {
 		}
 		return ev
 	}
-	if _, err := h.c.HandleEvent(h.ctx, event(h.delivery(textReq("m-ok", snd, okTo)), h.delivery(textReq("m-190", snd, badTo)))); err != nil {
+	if _, err := h.c.HandleEvent(h.ctx, event(h.delivery(textReq("m-ok", snd, okTo)), h.delivery(textReq("m-190", bad, badTo)))); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.b.String()), "\n")
