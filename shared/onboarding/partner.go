@@ -57,7 +57,7 @@ func (s *Service) PartnerEvent(ctx context.Context, waba, event, ownerBusinessID
 			}
 			return nil
 		}))
-		if err != nil && !isNoChange(err) && !errors.Is(err, persist.ErrNotFound) {
+		if err != nil && !errors.Is(err, persist.ErrNoChange) && !errors.Is(err, persist.ErrNotFound) {
 			return fmt.Errorf("disconnect sender: %w", err)
 		}
 	}

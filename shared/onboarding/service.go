@@ -222,7 +222,7 @@ func (s *Service) reopenSender(ctx context.Context, o *Onboarding) error {
 		}
 		return snd.Fire(sender.EventCodeVerified, sender.SourceOperator, "embedded signup: Meta verified the number", now)
 	}))
-	if err == nil || errors.Is(err, persist.ErrNotFound) || isNoChange(err) {
+	if err == nil || errors.Is(err, persist.ErrNotFound) || errors.Is(err, persist.ErrNoChange) {
 		return nil
 	}
 	return fmt.Errorf("reopen sender: %w", err)
@@ -314,12 +314,7 @@ func (s *Service) failSender(ctx context.Context, o *Onboarding, reason string) 
 		defer o.acted(snd, len(snd.StatusHistory))
 		return snd.Fire(sender.EventSetupFailed, sender.SourceOperator, "onboarding failed: "+reason, s.o.Now())
 	}))
-	if err != nil && !errors.Is(err, persist.ErrNotFound) && !isNoChange(err) {
+	if err != nil && !errors.Is(err, persist.ErrNotFound) && !errors.Is(err, persist.ErrNoChange) {
 		s.o.Log.Error("onboarding: mark sender failed", "onboarding", o.ID, "error", err)
 	}
-}
-
-// isNoChange matches the sender store's "no change" whatever package declared it.
-func isNoChange(err error) bool {
-	return errors.Is(err, persist.ErrNoChange)
 }

@@ -427,7 +427,7 @@ func (s *Service) online(ctx context.Context, o *Onboarding) result {
 		return persist.ErrNoChange
 	}))
 	switch {
-	case err == nil, isNoChange(err):
+	case err == nil, errors.Is(err, persist.ErrNoChange):
 		return done()
 	case sender.IsRefused(err):
 		return failed(ReasonSenderState, err.Error())

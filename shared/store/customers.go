@@ -49,11 +49,7 @@ func (s *Store) GetWindow(ctx context.Context, phoneNumberID, waba string, c cus
 	found := false
 	for _, item := range items {
 		// Expired windows are still meaningful here (closed at), so no s.expired filter.
-		w := customer.Window{
-			ExpiresAt:     time.UnixMilli(getN(item, attrExpiresMs)).UTC(),
-			FreeEntry:     getBool(item, attrFreeEntry),
-			LastInboundAt: time.UnixMilli(getN(item, attrLastInbound)).UTC(),
-		}
+		w := windowFromItem(item)
 		if !found || w.ExpiresAt.After(best.ExpiresAt) {
 			best, found = w, true
 		}
@@ -196,4 +192,13 @@ func (s *Store) batchGet(ctx context.Context, keys []key) ([]map[string]types.At
 		pending = out.UnprocessedKeys
 	}
 	return items, nil
+}
+
+// windowFromItem reads a window item (expired ones too: they say when the window closed).
+func windowFromItem(item map[string]types.AttributeValue) customer.Window {
+	return customer.Window{
+		ExpiresAt:     time.UnixMilli(getN(item, attrExpiresMs)).UTC(),
+		FreeEntry:     getBool(item, attrFreeEntry),
+		LastInboundAt: time.UnixMilli(getN(item, attrLastInbound)).UTC(),
+	}
 }

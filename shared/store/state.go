@@ -98,11 +98,7 @@ func (s *Store) ReadState(ctx context.Context, q outbound.StateQuery) (outbound.
 	for _, ck := range cks {
 		// Expired windows still say when they closed, as GetWindow returns them.
 		if item := byKey[windowKey(q.PhoneNumberID, ck)]; item != nil {
-			w := customer.Window{
-				ExpiresAt:     time.UnixMilli(getN(item, attrExpiresMs)).UTC(),
-				FreeEntry:     getBool(item, attrFreeEntry),
-				LastInboundAt: time.UnixMilli(getN(item, attrLastInbound)).UTC(),
-			}
+			w := windowFromItem(item)
 			if !st.HasWindow || w.ExpiresAt.After(st.Window.ExpiresAt) {
 				st.Window, st.HasWindow = w, true
 			}
