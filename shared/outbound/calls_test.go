@@ -17,6 +17,7 @@ import (
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/testenv"
 	"github.com/aloro/wa-senders/shared/webhook"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
@@ -141,20 +142,21 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 	first := run(textReq("warm-up", snd, warm))
 
 	for _, tc := range []struct {
-		name string
-		req  func() outbound.Request
-		max  int
+		name, unit string
+		req        func() outbound.Request
+		max        int
 	}{
-		{"free-form", func() outbound.Request {
+		{"free-form", "outbound-free-form", func() outbound.Request {
 			to := h.recipient()
 			h.openWindow(snd, customer.Ref{Phone: to})
 			return textReq("text", snd, to)
 		}, 5},
-		{"template to a new recipient", func() outbound.Request {
+		{"template to a new recipient", "outbound-template", func() outbound.Request {
 			return templateReq("template", snd, h.recipient(), outbound.CategoryUtility)
 		}, 6},
 	} {
 		calls := run(tc.req())
+		testenv.LogCallReport(t, testenv.CallReport{Unit: tc.unit, Units: 1, DDB: calls}) // for make bench
 		t.Logf("%s: %d calls (%s); first request of the sender: %d (%s)", tc.name, total(calls), show(calls), total(first), show(first))
 		if total(calls) > tc.max {
 			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, total(calls), show(calls), tc.max)
