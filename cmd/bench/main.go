@@ -322,8 +322,10 @@ func loadFigures(ctx context.Context, s settings, repo, binDir string, res *resu
 	if err := goBuild(ctx, repo, nil, "-o", bin, "./cmd/load"); err != nil {
 		return err
 	}
-	webhookProfile := loadProfile{"webhook", []string{"-outbound", "0", "-orphans", "0", "-inbound", strconv.Itoa(s.inbound), "-floor"}}
-	consumerProfile := loadProfile{"consumer", []string{"-inbound", "1500", "-senders", "25", "-customers", "60", "-outbound", strconv.Itoa(s.consumerOutbound),
+	// -fault none: the default fault scenarios (a campaign, an outage) would run alongside and
+	// slow what is measured.
+	webhookProfile := loadProfile{"webhook", []string{"-fault", "none", "-outbound", "0", "-orphans", "0", "-inbound", strconv.Itoa(s.inbound), "-floor"}}
+	consumerProfile := loadProfile{"consumer", []string{"-fault", "none", "-inbound", "1500", "-senders", "25", "-customers", "60", "-outbound", strconv.Itoa(s.consumerOutbound),
 		"-outbound-rate", "0", "-outbound-after", "-send-latency", "50ms", "-orphans", "0"}}
 	var profiles []loadProfile
 	if s.sections["load"] {
