@@ -131,7 +131,7 @@ lint: ## gofmt, go vet, go mod tidy -diff
 	go mod tidy -diff
 	$(LINT_EXTRA)
 
-bench: tools ## Go benchmarks, load runs, cold starts and memory -> BENCHMARKS.md (about 20 min; BENCH_ARGS=-h)
+bench: tools ## Issue 10's targets, calls per unit of work, Go benchmarks, load runs, cold starts, memory -> BENCHMARKS.md (about 12 min; BENCH_ARGS=-h, e.g. BENCH_ARGS='-only calls,go')
 	go run ./cmd/bench $(BENCH_ARGS)
 
 gobench: ## Only the Go benchmarks (BENCH=regexp, BENCHTIME=1s)

@@ -282,7 +282,8 @@ func writeCalls(d *doc, calls map[string][]testenv.CallReport, rounds int) {
 	d.p("`go test -run '^(TestDynamoDBCallsPerWebhook|TestDynamoDBCallsPerSend)$' -count %d` against the bench's own "+
 		"local stack: each request the real DynamoDB and SQS clients send is counted (warm instance caches: a first "+
 		"message or request fills them). Per unit of work, min / median / max over the rounds; operations from the "+
-		"last round. The outbound test counts DynamoDB only (the consumer's SQS traffic is Lambda's event source).", rounds)
+		"last round. The outbound test counts DynamoDB only: its queue ports are in-process, and the consumer receives "+
+		"and acknowledges its messages through Lambda's event source.", rounds)
 	d.p("")
 	d.p("| unit of work | DynamoDB calls | of which reads | SQS calls | operations | other |")
 	d.p("| --- | --- | --- | --- | --- | --- |")

@@ -2,20 +2,27 @@
 //
 // Every figure is run several times and given as min / median / max, and where it has one, as a
 // ratio to a floor measured in the same run on the same machine (the machine is shared and
-// noisy; ratios travel, absolute numbers do not):
+// noisy; ratios travel, absolute numbers do not). The file opens with issue 10's targets, each
+// with its figure from this run and met / not met (headline.go); then the sections, each of
+// which -only / -skip can pick:
 //
-//   - Go benchmarks (go test -bench . -benchmem -count N over every package that has them,
-//     against a private local stack for those that need DynamoDB Local or fauxqs); a benchmark
-//     with a "Floor" sibling in its package is also given as a ratio to it, round by round.
-//   - The load run (cmd/load -floor, webhook traffic only): webhook CPU per inbound message
-//     (the backend process's CPU time) vs HMAC + encoding/json decode of the same bytes, and
-//     webhook throughput vs raw DynamoDB Local conditional writes per second.
-//   - The load run (outbound traffic, the Graph API fake answering in 50 ms): consumer sends/s vs
-//     the fake's latency bound (a batch of ten in flight at once: 10 / 50 ms).
-//   - Cold start: each function's bootstrap under aws-lambda-rie, the emulator's INIT REPORT
-//     duration; binary sizes (arm64 as deployed, and the host build).
-//   - Memory: peak RSS (VmHWM) of the backend under the load run, and of each bootstrap under
-//     the emulator after a few hundred invocations, against the 128 MB budget.
+//   - calls: the counting tests (TestDynamoDBCallsPerWebhook, TestDynamoDBCallsPerSend), run
+//     against a private local stack; each logs its calls per unit of work as one line
+//     (testenv.LogCallReport) read back here.
+//   - go: the Go benchmarks (go test -bench . -benchmem -count N over every package that has
+//     them, against the same stack); a benchmark with a "Floor" sibling in its package is also
+//     given as a ratio to it, round by round.
+//   - load: cmd/load -floor, webhook traffic only: webhook CPU per inbound message (the backend
+//     process's CPU time) vs HMAC + encoding/json decode of the same bytes, and webhook
+//     throughput vs raw DynamoDB Local conditional writes per second at the same concurrency.
+//   - consumer: cmd/load with outbound traffic, the Graph API fake answering in 50 ms: consumer
+//     sends/s vs the fake's latency bound (a batch of ten in flight at once: 10 / 50 ms).
+//   - cold: each function's bootstrap under aws-lambda-rie (the emulator's INIT REPORT
+//     duration), binary sizes (arm64 as deployed, and the host build), whether it links
+//     phonenumbers and can parse a number, and its peak RSS after a few hundred invocations.
+//
+// Memory: peak RSS (VmHWM) of the backend under the load runs, against the 128 MB budget.
+// Every port is a flag, so two runs on one machine need not collide.
 package main
 
 import (
@@ -95,7 +102,7 @@ func parseSettings(args []string, stderr io.Writer) (settings, error) {
 	var only, skip string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&s.count, "count", 3, "go test -count for the Go benchmarks (rounds: min / median / max)")
+	fs.IntVar(&s.count, "count", 5, "go test -count for the Go benchmarks (rounds: min / median / max; the handler's CPU ratio is the noisiest figure)")
 	fs.IntVar(&s.callsCount, "calls-count", 3, "go test -count for the call-counting tests")
 	fs.IntVar(&s.runs, "runs", 3, "load runs per load profile")
 	fs.IntVar(&s.coldRuns, "cold-runs", 5, "emulator cold starts per function")
