@@ -1,7 +1,9 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -11,15 +13,19 @@ import (
 )
 
 // Calls counts the requests an AWS SDK client sends through it, by operation (the operation
-// named in the X-Amz-Target header, as the DynamoDB and SQS JSON protocols carry it). Set it as
-// the client's HTTP transport: every attempt is counted, retries included, since each is a
-// request paid for.
+// named in the X-Amz-Target header, as the DynamoDB and SQS JSON protocols carry it), and the
+// DynamoDB writes among them that carry a condition. Set it as the client's HTTP transport:
+// every attempt is counted, retries included, since each is a request paid for.
 type Calls struct {
 	// Base sends the requests (http.DefaultTransport when nil).
 	Base http.RoundTripper
 	mu   sync.Mutex
 	n    map[string]int
+	cond int
 }
+
+// writeOps are the DynamoDB operations that write.
+var writeOps = map[string]bool{"PutItem": true, "UpdateItem": true, "DeleteItem": true, "TransactWriteItems": true, "BatchWriteItem": true}
 
 // RoundTrip counts r and sends it.
 func (c *Calls) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -30,11 +36,25 @@ func (c *Calls) RoundTrip(r *http.Request) (*http.Response, error) {
 	if op == "" {
 		op = "unknown"
 	}
+	conditional := false
+	if writeOps[op] && r.Body != nil {
+		// The body is read once and handed on unchanged (the signature covers its bytes).
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		conditional = bytes.Contains(b, []byte(`"ConditionExpression"`))
+	}
 	c.mu.Lock()
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
 	c.n[op]++
+	if conditional {
+		c.cond++
+	}
 	c.mu.Unlock()
 	base := c.Base
 	if base == nil {
@@ -45,14 +65,22 @@ func (c *Calls) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Reset returns the counts since the last Reset and starts again from zero.
 func (c *Calls) Reset() map[string]int {
+	out, _ := c.Take()
+	return out
+}
+
+// Take returns the counts since the last Reset (or Take) and how many of the writes among them
+// carried a ConditionExpression (a transaction counts once if any of its items does), and
+// starts again from zero.
+func (c *Calls) Take() (ops map[string]int, conditionalWrites int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := c.n
+	out, cond := c.n, c.cond
 	if out == nil {
 		out = map[string]int{}
 	}
-	c.n = map[string]int{}
-	return out
+	c.n, c.cond = map[string]int{}, 0
+	return out, cond
 }
 
 // CallReportMarker starts the log line of a CallReport (cmd/bench finds it in go test -v output).
@@ -66,9 +94,14 @@ type CallReport struct {
 	Units int            `json:"units"`
 	DDB   map[string]int `json:"ddb"`
 	SQS   map[string]int `json:"sqs"`
-	// Extra holds named counts beyond the two services (such as "sender-list-reads").
+	// Extra holds named counts beyond the two services: ExtraConditionalWrites,
+	// "sender-list-reads".
 	Extra map[string]int `json:"extra,omitempty"`
 }
+
+// ExtraConditionalWrites names, in CallReport.Extra, the DynamoDB writes that carried a
+// condition (Calls.Take).
+const ExtraConditionalWrites = "conditional-writes"
 
 // readOps are the DynamoDB operations that read.
 var readOps = map[string]bool{"GetItem": true, "BatchGetItem": true, "Query": true, "Scan": true, "TransactGetItems": true}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,12 +9,20 @@ import (
 )
 
 func TestCallsCountsByOperation(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	var bodies []string // the requests are sequential
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+	}))
 	defer srv.Close()
 	c := &Calls{}
 	hc := &http.Client{Transport: c}
-	for _, target := range []string{"DynamoDB_20120810.PutItem", "DynamoDB_20120810.PutItem", "AmazonSQS.SendMessage", ""} {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("{}"))
+	for i, target := range []string{"DynamoDB_20120810.PutItem", "DynamoDB_20120810.PutItem", "AmazonSQS.SendMessage", ""} {
+		body := `{"TableName":"t"}`
+		if i == 1 {
+			body = `{"TableName":"t","ConditionExpression":"attribute_not_exists(pk)"}`
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(body))
 		if target != "" {
 			req.Header.Set("X-Amz-Target", target)
 		}
@@ -23,8 +32,12 @@ func TestCallsCountsByOperation(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	if got := String(c.Reset()); got != "PutItem=2 SendMessage=1 unknown=1" {
-		t.Errorf("counts %q", got)
+	ops, cond := c.Take()
+	if got := String(ops); got != "PutItem=2 SendMessage=1 unknown=1" || cond != 1 {
+		t.Errorf("counts %q, %d conditional writes; want 1", got, cond)
+	}
+	if len(bodies) != 4 || !strings.Contains(bodies[1], "ConditionExpression") {
+		t.Errorf("bodies reached the server as %q", bodies)
 	}
 	if got := c.Reset(); len(got) != 0 {
 		t.Errorf("after Reset: %v", got)

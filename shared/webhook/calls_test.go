@@ -102,8 +102,9 @@ func TestDynamoDBCallsPerWebhook(t *testing.T) {
 		{unit: "post-100-changes", body: batchBody(1, ts+10), units: 100, maxDDB: 3.6, maxSQS: 0.1},
 	} {
 		post(tc.body)
-		r := testenv.CallReport{Unit: tc.unit, Units: tc.units, DDB: ddb.Reset(), SQS: sq.Reset(),
-			Extra: map[string]int{"sender-list-reads": int(lists.n.Swap(0))}}
+		ops, cond := ddb.Take()
+		r := testenv.CallReport{Unit: tc.unit, Units: tc.units, DDB: ops, SQS: sq.Reset(),
+			Extra: map[string]int{"sender-list-reads": int(lists.n.Swap(0)), testenv.ExtraConditionalWrites: cond}}
 		testenv.LogCallReport(t, r)
 		if tc.check != nil {
 			if err := tc.check(); err != nil {
