@@ -19,17 +19,6 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-// UpdateKnownRecord applies fn to the existing record of request id with optimistic locking;
-// it never creates one (persist.ErrNotFound when absent) and keeps the deferred-record index in
-// step, as UpdateRecord does.
-func (s *Store) UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
-	rec, err := update(ctx, s, recordKey(id), false, fn, recordDerive(id))
-	if err != nil {
-		return nil, fmt.Errorf("update record %s: %w", id, err)
-	}
-	return rec, nil
-}
-
 // PutOrphanStatus keeps a status for a message id no record is known for, one item per
 // (wamid, status) holding the newest such status, for OrphanStatusTTL.
 func (s *Store) PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) error {
@@ -80,9 +69,9 @@ func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.Orp
 }
 
 // ApplyOrphans applies the statuses the webhook kept for wamid (they arrived before the wamid
-// lookup existed) to the record of requestID, deletes them and returns the record (nil when
-// none exists); it implements the ports of the outbound consumer (called right after PutWAMID)
-// and of the webhook. A failed 131047 among them is applied to the record (status, code,
+// lookup existed) to the record of requestID, folded into one ApplyDeliveryStatus, deletes
+// them and returns the record (nil when none exists); it implements the ports of the outbound
+// consumer (called right after PutWAMID) and of the webhook. A failed 131047 among them is applied to the record (status, code,
 // title); the template re-send is the caller's to enqueue (outbound.TemplateFallback), as for a
 // synchronous 131047.
 func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error) {
@@ -97,8 +86,7 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 		}
 		return rec, err
 	}
-	now := s.now()
-	rec, err := s.UpdateKnownRecord(ctx, requestID, webhook.ApplyOrphanStatuses(wamid, orphans, now))
+	rec, err := s.applyFolded(ctx, requestID, orphans)
 	if errors.Is(err, persist.ErrNotFound) {
 		return nil, nil
 	}
@@ -161,4 +149,21 @@ func (s *Store) UpdateAccount(ctx context.Context, waba string, fn persist.Updat
 		return &webhook.Account{WABAID: waba}, nil
 	}
 	return a, nil
+}
+
+// applyFolded writes the orphans, folded into one delivery status, onto the record of id and
+// returns the record as it now stands.
+func (s *Store) applyFolded(ctx context.Context, id string, orphans []webhook.OrphanStatus) (*outbound.Record, error) {
+	d, ok := webhook.FoldOrphans(orphans, s.now())
+	if !ok {
+		return s.GetRecord(ctx, id)
+	}
+	prev, applied, err := s.ApplyDeliveryStatus(ctx, id, d)
+	if err != nil {
+		return nil, err
+	}
+	if applied {
+		webhook.MergeDelivery(prev, d)
+	}
+	return prev, nil
 }

@@ -318,7 +318,7 @@ func TestInboundCommonPathCalls(t *testing.T) {
 }
 
 // TestStatusesOfOneRecordOneWrite: sent, delivered and read of one message in one POST (three
-// changes) are applied to its record together: one read and one write, no conflict, and the
+// changes) are applied to its record together: one conditional write and no read, and the
 // record ends read.
 func TestStatusesOfOneRecordOneWrite(t *testing.T) {
 	t.Parallel()
@@ -333,8 +333,8 @@ func TestStatusesOfOneRecordOneWrite(t *testing.T) {
 	if code := deliver(e.process(net, e.inURL, fixtureTime), b); code != http.StatusOK {
 		t.Fatalf("POST: %d; logs:\n%s", code, e.logs.String())
 	}
-	if got := strings.Join(net.steps(), " "); got != "GetItem PutItem" {
-		t.Errorf("calls for three statuses of one record: %s, want GetItem PutItem", got)
+	if got := strings.Join(net.steps(), " "); got != "UpdateItem" {
+		t.Errorf("calls for three statuses of one record: %s, want UpdateItem", got)
 	}
 	rec := e.record("req_01JD2K7Q9X3V8M4N5P6R7S8T9U")
 	if rec == nil || rec.Status != "read" || rec.StatusAt.IsZero() {

@@ -157,12 +157,21 @@ type OrphanStatus struct {
 // Records are the outbound records statuses apply to.
 type Records interface {
 	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
+	// ApplyDeliveryStatus writes d onto the record of request id in one conditional write,
+	// without reading it, when the record exists, has no wamid or d's, and holds no delivery
+	// status of d's wamid with a key at or above d's. It never touches the record's document
+	// or version (the outbound consumer's writes keep d, and are never refused because of it),
+	// and every reader of the record sees d merged (MergeDelivery). It returns the record as
+	// it stood before the write (merged) and whether d was written; persist.ErrNotFound when
+	// there is no record.
+	ApplyDeliveryStatus(ctx context.Context, id string, d DeliveryStatus) (prev *outbound.Record, applied bool, err error)
 	// UpdateKnownRecord applies fn to the record of request id; persist.ErrNotFound when it
 	// does not exist (none is created).
 	UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
 	PutOrphanStatus(ctx context.Context, o OrphanStatus) error
-	// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes
-	// them; it returns the record (nil when it does not exist).
+	// ApplyOrphans applies the statuses kept for wamid to the record of requestID (folded into
+	// one ApplyDeliveryStatus) and removes them; it returns the record (nil when it does not
+	// exist).
 	ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error)
 }
 
