@@ -18,7 +18,7 @@ func (h *harness) statusArrives(id, status string) {
 	st := whatsapp.Status{ID: "wamid.from-webhook-" + id, Status: status, BizOpaqueCallbackData: id,
 		Timestamp: whatsapp.UnixTime(h.clock.Now().Unix())}
 	d, _ := webhook.FoldStatuses([]whatsapp.Status{st}, h.clock.Now())
-	if _, _, err := h.st.ApplyDeliveryStatus(h.ctx, id, d); err != nil {
+	if _, err := h.st.ApplyDeliveryStatus(h.ctx, id, d); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -35,6 +35,8 @@ const (
 	attrStKey   = "stKey"
 	attrStWAMID = "stWamid"
 	attrStDoc   = "stDoc"
+	// attrStUndeliverable is the wamid of a 131026 once written (webhook.StatusWrite).
+	attrStUndeliverable = "stUndeliverable"
 )
 
 // recordFromItem decodes a record item: its document with its delivery status merged.
@@ -190,9 +192,13 @@ func (s *Store) UpdateKnownRecord(ctx context.Context, id string, fn persist.Upd
 // attributes, binds the record to the status's wamid when the send has not recorded one yet,
 // and answers with the item as it stood, whether or not the condition held.
 func statusWrite(table, id string, d webhook.DeliveryStatus, raw []byte) *dynamodb.UpdateItemInput {
+	set := "SET " + attrWAMID + " = :w, " + attrStKey + " = :k, " + attrStWAMID + " = :w, " + attrStDoc + " = :d"
+	if d.MarksUndeliverable {
+		set += ", " + attrStUndeliverable + " = :w"
+	}
 	return &dynamodb.UpdateItemInput{
 		TableName: aws.String(table), Key: recordKey(id).av(),
-		UpdateExpression: aws.String("SET " + attrWAMID + " = :w, " + attrStKey + " = :k, " + attrStWAMID + " = :w, " + attrStDoc + " = :d"),
+		UpdateExpression: aws.String(set),
 		ConditionExpression: aws.String("attribute_exists(" + attrPK + ")" +
 			" AND (attribute_not_exists(" + attrWAMID + ") OR " + attrWAMID + " = :w)" +
 			" AND (attribute_not_exists(" + attrStKey + ") OR " + attrStKey + " < :k OR " + attrStWAMID + " <> :w)"),
@@ -207,13 +213,13 @@ func statusWrite(table, id string, d webhook.DeliveryStatus, raw []byte) *dynamo
 // ApplyDeliveryStatus writes d onto the record of request id in one conditional UpdateItem
 // (webhook.Records): no read, no version. A failed condition is no change and still returns the
 // record; only a missing item is persist.ErrNotFound.
-func (s *Store) ApplyDeliveryStatus(ctx context.Context, id string, d webhook.DeliveryStatus) (*outbound.Record, bool, error) {
+func (s *Store) ApplyDeliveryStatus(ctx context.Context, id string, d webhook.DeliveryStatus) (webhook.StatusWrite, error) {
 	if d.WAMID == "" || d.Key == "" {
-		return nil, false, fmt.Errorf("apply delivery status to %s: no wamid or status", id)
+		return webhook.StatusWrite{}, fmt.Errorf("apply delivery status to %s: no wamid or status", id)
 	}
 	raw, err := json.Marshal(d)
 	if err != nil {
-		return nil, false, fmt.Errorf("encode delivery status: %w", err)
+		return webhook.StatusWrite{}, fmt.Errorf("encode delivery status: %w", err)
 	}
 	out, err := s.db.UpdateItem(ctx, statusWrite(s.table, id, d, raw))
 	applied := err == nil
@@ -225,16 +231,16 @@ func (s *Store) ApplyDeliveryStatus(ctx context.Context, id string, d webhook.De
 	case errors.As(err, &ccf):
 		old = ccf.Item
 	default:
-		return nil, false, fmt.Errorf("apply delivery status to %s: %w", id, err)
+		return webhook.StatusWrite{}, fmt.Errorf("apply delivery status to %s: %w", id, err)
 	}
 	if len(old) == 0 {
-		return nil, false, persist.ErrNotFound
+		return webhook.StatusWrite{}, persist.ErrNotFound
 	}
 	rec, err := recordFromItem(old)
 	if err != nil {
-		return nil, false, err
+		return webhook.StatusWrite{}, err
 	}
-	return rec, applied, nil
+	return webhook.StatusWrite{Prev: rec, Applied: applied, Undeliverable: getS(old, attrStUndeliverable) == d.WAMID}, nil
 }
 
 // PutWAMID records that Meta's message id wamid belongs to request id, for status webhooks.

@@ -273,8 +273,8 @@ func TestConsumerWritesKeepTheDeliveryStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := webhook.FoldStatuses([]whatsapp.Status{{ID: "wamid.KEEP", Status: "delivered", Timestamp: whatsapp.UnixTime(now.Unix())}}, now)
-	if _, applied, err := s.ApplyDeliveryStatus(ctx, rec.ID, d); err != nil || !applied {
-		t.Fatalf("status: %v %v", applied, err)
+	if w, err := s.ApplyDeliveryStatus(ctx, rec.ID, d); err != nil || !w.Applied {
+		t.Fatalf("status: %+v %v", w, err)
 	}
 	sent := *rec
 	sent.Status, sent.WAMID = outbound.StatusSent, "wamid.KEEP"

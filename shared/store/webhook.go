@@ -158,12 +158,12 @@ func (s *Store) applyFolded(ctx context.Context, id string, orphans []webhook.Or
 	if !ok {
 		return s.GetRecord(ctx, id)
 	}
-	prev, applied, err := s.ApplyDeliveryStatus(ctx, id, d)
+	w, err := s.ApplyDeliveryStatus(ctx, id, d)
 	if err != nil {
 		return nil, err
 	}
-	if applied {
-		webhook.MergeDelivery(prev, d)
+	if w.Applied {
+		webhook.MergeDelivery(w.Prev, d)
 	}
-	return prev, nil
+	return w.Prev, nil
 }

@@ -259,8 +259,8 @@ func (nopStore) RequestIDForWAMID(context.Context, string) (string, error) { ret
 func (nopStore) UpdateKnownRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
 	return nopApply(&outbound.Record{ID: id, Status: outbound.StatusSent}, fn)
 }
-func (nopStore) ApplyDeliveryStatus(_ context.Context, id string, _ webhook.DeliveryStatus) (*outbound.Record, bool, error) {
-	return &outbound.Record{ID: id, Status: outbound.StatusSent}, true, nil
+func (nopStore) ApplyDeliveryStatus(_ context.Context, id string, _ webhook.DeliveryStatus) (webhook.StatusWrite, error) {
+	return webhook.StatusWrite{Prev: &outbound.Record{ID: id, Status: outbound.StatusSent}, Applied: true}, nil
 }
 func (nopStore) PutOrphanStatus(context.Context, webhook.OrphanStatus) error { return nil }
 func (nopStore) ApplyOrphans(context.Context, string, string) (*outbound.Record, error) {

@@ -66,6 +66,9 @@ type DeliveryStatus struct {
 	Key string `json:"key"`
 	// UpdatedAt is when the webhook applied it.
 	UpdatedAt time.Time `json:"updatedAt"`
+	// MarksUndeliverable: a 131026 is among the statuses folded in. The record keeps that for
+	// good, so that a later delivery (or Meta's retry of one) knows to lift the customer's mark.
+	MarksUndeliverable bool `json:"-"`
 }
 
 // deliveryOf is st as a DeliveryStatus applied at now (Key empty for an unknown status).
@@ -75,6 +78,7 @@ func deliveryOf(st whatsapp.Status, now time.Time) DeliveryStatus {
 		d.ErrorCode, d.ErrorTitle = int(st.Errors[0].Code), st.Errors[0].Title
 	}
 	d.Key = statusKey(statusRank(d.Status), d.ErrorCode, d.At, d.ErrorTitle)
+	d.MarksUndeliverable = d.Status == outbound.StatusFailed && d.ErrorCode == customer.CodeUndeliverable
 	return d
 }
 
@@ -82,11 +86,15 @@ func deliveryOf(st whatsapp.Status, now time.Time) DeliveryStatus {
 // DeliveryStatus they leave on its record: the one with the highest key. ok is false when none
 // is a known status.
 func FoldStatuses(sts []whatsapp.Status, now time.Time) (d DeliveryStatus, ok bool) {
+	marks := false
 	for _, st := range sts {
-		if x := deliveryOf(st, now); x.Key > d.Key {
+		x := deliveryOf(st, now)
+		marks = marks || x.MarksUndeliverable
+		if x.Key > d.Key {
 			d = x
 		}
 	}
+	d.MarksUndeliverable = marks
 	return d, d.Key != ""
 }
 

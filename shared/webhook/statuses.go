@@ -260,19 +260,26 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsa
 // reachable after all). A d that is not higher than the record's status, or a record of
 // another message, is no change. persist.ErrNotFound when there is no record.
 func (r *run) writeStatus(ctx context.Context, id string, d DeliveryStatus) (*outbound.Record, bool, error) {
-	prev, applied, err := r.h.st.ApplyDeliveryStatus(ctx, id, d)
+	w, err := r.h.st.ApplyDeliveryStatus(ctx, id, d)
 	if errors.Is(err, persist.ErrNotFound) {
 		return nil, false, err
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("apply status to record: %w", err)
 	}
+	prev := w.Prev
+	undeliverable := w.Undeliverable || prev.Status == outbound.StatusFailed && prev.ErrorCode == customer.CodeUndeliverable
+	delivery := statusRank(d.Status) > statusRank(outbound.StatusFailed)
 	rec := *prev
-	if !applied || !MergeDelivery(&rec, d) {
-		return prev, false, nil
+	if !w.Applied || !MergeDelivery(&rec, d) {
+		// A delivery the record already shows is a duplicate, or Meta's retry of a status whose
+		// write's answer was lost: the lift that write owed may never have run, so it is owed
+		// again (lifting twice is harmless).
+		replay := d.Key == recordStatusKey(prev)
+		return prev, replay && delivery && undeliverable, nil
 	}
-	wasUndeliverable := prev.Status == outbound.StatusFailed && prev.ErrorCode == customer.CodeUndeliverable
-	return &rec, wasUndeliverable && statusRank(rec.Status) > statusRank(outbound.StatusFailed), nil
+	first := statusRank(prev.Status) <= statusRank(outbound.StatusFailed)
+	return &rec, first && delivery && undeliverable, nil
 }
 
 // fallbackClaim is the dedupe key of a template re-send.

@@ -29,26 +29,27 @@ var _ webhook.Store = (*Store)(nil)
 type Store struct {
 	now func() time.Time
 
-	mu         sync.Mutex
-	senders    map[string][]byte // id → JSON
-	versions   map[string]int64
-	phones     map[string]string // E.164 → sender id
-	portfolios map[string]sender.Portfolio
-	windows    map[string]*window // pnid|customer key
-	aliases    map[string]alias   // waba|customer key
-	optOuts    map[string]customer.OptOutRecord
-	optLinks   map[string][]string // waba|from → to keys
-	deliv      map[string]customer.Deliverability
-	records    map[string][]byte // request id → JSON of the document
-	recWAMIDs  map[string]string // request id → the wamid the record is bound to (records.go)
-	statuses   map[string]webhook.DeliveryStatus
-	wamids     map[string]string
-	orphans    map[string]webhook.OrphanStatus // wamid|status
-	templates  map[string][]byte               // waba|name|lang → JSON of TemplateState
-	accounts   map[string][]byte
-	claims     map[string]*claim
-	marks      map[string]bool // wamid of a message forwarded outside a window
-	parked     []webhook.Parked
+	mu            sync.Mutex
+	senders       map[string][]byte // id → JSON
+	versions      map[string]int64
+	phones        map[string]string // E.164 → sender id
+	portfolios    map[string]sender.Portfolio
+	windows       map[string]*window // pnid|customer key
+	aliases       map[string]alias   // waba|customer key
+	optOuts       map[string]customer.OptOutRecord
+	optLinks      map[string][]string // waba|from → to keys
+	deliv         map[string]customer.Deliverability
+	records       map[string][]byte // request id → JSON of the document
+	recWAMIDs     map[string]string // request id → the wamid the record is bound to (records.go)
+	statuses      map[string]webhook.DeliveryStatus
+	undeliverable map[string]string
+	wamids        map[string]string
+	orphans       map[string]webhook.OrphanStatus // wamid|status
+	templates     map[string][]byte               // waba|name|lang → JSON of TemplateState
+	accounts      map[string][]byte
+	claims        map[string]*claim
+	marks         map[string]bool // wamid of a message forwarded outside a window
+	parked        []webhook.Parked
 }
 
 type window struct {
@@ -76,7 +77,7 @@ func New(now func() time.Time) *Store {
 		senders: map[string][]byte{}, versions: map[string]int64{}, phones: map[string]string{},
 		portfolios: map[string]sender.Portfolio{}, windows: map[string]*window{}, aliases: map[string]alias{},
 		optOuts: map[string]customer.OptOutRecord{}, optLinks: map[string][]string{}, deliv: map[string]customer.Deliverability{},
-		records: map[string][]byte{}, recWAMIDs: map[string]string{}, statuses: map[string]webhook.DeliveryStatus{}, wamids: map[string]string{}, orphans: map[string]webhook.OrphanStatus{},
+		records: map[string][]byte{}, recWAMIDs: map[string]string{}, statuses: map[string]webhook.DeliveryStatus{}, undeliverable: map[string]string{}, wamids: map[string]string{}, orphans: map[string]webhook.OrphanStatus{},
 		templates: map[string][]byte{}, accounts: map[string][]byte{}, claims: map[string]*claim{}, marks: map[string]bool{},
 	}
 }

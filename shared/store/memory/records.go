@@ -14,8 +14,9 @@ import (
 )
 
 // A record is kept as the DynamoDB store keeps it (shared/store/records.go): its document
-// (records), the wamid it is bound to (recWAMIDs: the send's, or the first status's) and the
-// delivery status the webhook wrote (statuses), which document writes never touch. Readers get
+// (records), the wamid it is bound to (recWAMIDs: the send's, or the first status's), the
+// delivery status the webhook wrote (statuses) and the wamid of a 131026 once written
+// (undeliverable); document writes touch only the first two. Readers get
 // the two merged (recordLocked).
 
 // recordLocked returns the record of id as every reader sees it: the document with its
@@ -104,25 +105,30 @@ func (s *Store) UpdateKnownRecord(_ context.Context, id string, fn persist.Updat
 // ApplyDeliveryStatus writes d onto the record of id under the DynamoDB store's condition:
 // the record exists, is bound to no wamid or d's, and holds no status of d's wamid with a key
 // at or above d's.
-func (s *Store) ApplyDeliveryStatus(_ context.Context, id string, d webhook.DeliveryStatus) (*outbound.Record, bool, error) {
+func (s *Store) ApplyDeliveryStatus(_ context.Context, id string, d webhook.DeliveryStatus) (webhook.StatusWrite, error) {
 	if d.WAMID == "" || d.Key == "" {
-		return nil, false, fmt.Errorf("apply delivery status to %s: no wamid or status", id)
+		return webhook.StatusWrite{}, fmt.Errorf("apply delivery status to %s: no wamid or status", id)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	prev, ok := s.recordLocked(id)
 	if !ok {
-		return nil, false, persist.ErrNotFound
+		return webhook.StatusWrite{}, persist.ErrNotFound
 	}
-	if w, bound := s.recWAMIDs[id]; bound && w != d.WAMID {
-		return prev, false, nil
+	w := webhook.StatusWrite{Prev: prev, Undeliverable: s.undeliverable[id] == d.WAMID}
+	if bound, ok := s.recWAMIDs[id]; ok && bound != d.WAMID {
+		return w, nil
 	}
 	if cur, ok := s.statuses[id]; ok && cur.WAMID == d.WAMID && cur.Key >= d.Key {
-		return prev, false, nil
+		return w, nil
 	}
 	s.recWAMIDs[id] = d.WAMID
 	s.statuses[id] = d
-	return prev, true, nil
+	if d.MarksUndeliverable {
+		s.undeliverable[id] = d.WAMID
+	}
+	w.Applied = true
+	return w, nil
 }
 
 // PutOrphanStatus keeps the newest status per (wamid, status).
@@ -151,9 +157,9 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 	var rec *outbound.Record
 	var err error
 	if d, ok := webhook.FoldOrphans(orphans, s.now()); ok {
-		var applied bool
-		rec, applied, err = s.ApplyDeliveryStatus(ctx, requestID, d)
-		if applied {
+		var w webhook.StatusWrite
+		w, err = s.ApplyDeliveryStatus(ctx, requestID, d)
+		if rec = w.Prev; w.Applied {
 			webhook.MergeDelivery(rec, d)
 		}
 	} else {

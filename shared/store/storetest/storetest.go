@@ -461,6 +461,12 @@ func parking(t *testing.T, s Subject, _ *Clock) {
 	}
 }
 
+// applyStatus is ApplyDeliveryStatus's record before the write and whether it wrote.
+func applyStatus(s Subject, id string, d webhook.DeliveryStatus) (*outbound.Record, bool, error) {
+	w, err := s.ApplyDeliveryStatus(ctx, id, d)
+	return w.Prev, w.Applied, err
+}
+
 // delivered is the delivery status of the webhook's statuses of one message, applied at t0.
 func delivered(t *testing.T, sts ...whatsapp.Status) webhook.DeliveryStatus {
 	t.Helper()
@@ -491,7 +497,7 @@ func sameJSON(t *testing.T, what string, a, b *outbound.Record) {
 // outbound consumer's writes of the record's document, in either order: a status before the
 // sent write and one after it leave the same record; a document update sees the status.
 func deliveryKept(t *testing.T, s Subject, _ *Clock) {
-	if _, _, err := s.ApplyDeliveryStatus(ctx, "none", delivered(t, status("wamid.K0", "delivered", 1764000100))); !errors.Is(err, persist.ErrNotFound) {
+	if _, _, err := applyStatus(s, "none", delivered(t, status("wamid.K0", "delivered", 1764000100))); !errors.Is(err, persist.ErrNotFound) {
 		t.Fatalf("status of a missing record: %v", err)
 	}
 	sending := func(id string) outbound.Record {
@@ -506,7 +512,7 @@ func deliveryKept(t *testing.T, s Subject, _ *Clock) {
 
 	// Status first, then the consumer's sent write (a blind write of the document).
 	must(t, s.PutRecord(ctx, sending("req-k1")))
-	prev, applied, err := s.ApplyDeliveryStatus(ctx, "req-k1", d)
+	prev, applied, err := applyStatus(s, "req-k1", d)
 	if err != nil || !applied || prev.Status != outbound.StatusSending {
 		t.Fatalf("status before the send was recorded: %+v %v %v", prev, applied, err)
 	}
@@ -519,7 +525,7 @@ func deliveryKept(t *testing.T, s Subject, _ *Clock) {
 	// The sent write first, then the status: the same record.
 	d2 := d
 	must(t, s.PutRecord(ctx, sent("req-k1b", "wamid.K1")))
-	prev, applied, err = s.ApplyDeliveryStatus(ctx, "req-k1b", d2)
+	prev, applied, err = applyStatus(s, "req-k1b", d2)
 	if err != nil || !applied || prev.Status != outbound.StatusSent || prev.WAMID != "wamid.K1" {
 		t.Fatalf("status after the sent write: %+v %v %v", prev, applied, err)
 	}
@@ -542,7 +548,7 @@ func deliveryKept(t *testing.T, s Subject, _ *Clock) {
 		t.Fatalf("document update after a status: %+v %v", rec, err)
 	}
 	// A status after that update is still one write, not refused by the update's version.
-	if _, applied, err := s.ApplyDeliveryStatus(ctx, "req-k1", delivered(t, status("wamid.K1", "read", 1764000200))); err != nil || !applied {
+	if _, applied, err := applyStatus(s, "req-k1", delivered(t, status("wamid.K1", "read", 1764000200))); err != nil || !applied {
 		t.Fatalf("status after a document update: %v %v", applied, err)
 	}
 	if got, err := s.GetRecord(ctx, "req-k1"); err != nil || got.Status != outbound.StatusRead || got.FallbackID != "fb-1" {
@@ -566,7 +572,7 @@ func deliveryAnyOrder(t *testing.T, s Subject, _ *Clock) {
 		id := fmt.Sprintf("req-o%d", i)
 		must(t, s.PutRecord(ctx, outbound.Record{ID: id, WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
 		for _, j := range order {
-			if _, _, err := s.ApplyDeliveryStatus(ctx, id, delivered(t, sts[j])); err != nil {
+			if _, _, err := applyStatus(s, id, delivered(t, sts[j])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -592,7 +598,7 @@ func deliveryAnyOrder(t *testing.T, s Subject, _ *Clock) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, _, err := s.ApplyDeliveryStatus(ctx, "req-oc", delivered(t, st)); err != nil {
+			if _, _, err := applyStatus(s, "req-oc", delivered(t, st)); err != nil {
 				errs <- err
 			}
 		}()
@@ -614,12 +620,21 @@ func deliveryAnyOrder(t *testing.T, s Subject, _ *Clock) {
 	got.ID = ""
 	sameJSON(t, "concurrent statuses and sent write", want, got)
 
+	// A 131026 stays known after a delivery overrides it, and only for its own wamid.
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-ou", WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+	for i, st := range []whatsapp.Status{sts[0], sts[1], sts[2], sts[3]} {
+		w, err := s.ApplyDeliveryStatus(ctx, "req-ou", delivered(t, st))
+		if err != nil || !w.Applied || w.Undeliverable != (i >= 2) {
+			t.Fatalf("status %d (%s): %+v %v", i, st.Status, w, err)
+		}
+	}
+
 	// Failures alone: the higher code wins whatever the order.
 	for i, order := range [][]int{{1, 4}, {4, 1}} {
 		id := fmt.Sprintf("req-of%d", i)
 		must(t, s.PutRecord(ctx, outbound.Record{ID: id, WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
 		for _, j := range order {
-			if _, _, err := s.ApplyDeliveryStatus(ctx, id, delivered(t, sts[j])); err != nil {
+			if _, _, err := applyStatus(s, id, delivered(t, sts[j])); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -635,7 +650,7 @@ func deliveryAnyOrder(t *testing.T, s Subject, _ *Clock) {
 func deliveryNoChange(t *testing.T, s Subject, _ *Clock) {
 	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-n1", WAMID: "wamid.N1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
 	read := delivered(t, status("wamid.N1", "read", 1764000300))
-	if _, applied, err := s.ApplyDeliveryStatus(ctx, "req-n1", read); err != nil || !applied {
+	if _, applied, err := applyStatus(s, "req-n1", read); err != nil || !applied {
 		t.Fatalf("read: %v %v", applied, err)
 	}
 	before, err := s.GetRecord(ctx, "req-n1")
@@ -648,7 +663,7 @@ func deliveryNoChange(t *testing.T, s Subject, _ *Clock) {
 		"another wamid":       delivered(t, status("wamid.OTHER", "played", 1764000500)),
 		"a failure after all": delivered(t, failedStatus("wamid.N1", 1764000500, 131047, "Re-engagement message")),
 	} {
-		prev, applied, err := s.ApplyDeliveryStatus(ctx, "req-n1", d)
+		prev, applied, err := applyStatus(s, "req-n1", d)
 		if err != nil || applied {
 			t.Fatalf("%s: applied %v, %v", name, applied, err)
 		}
@@ -662,10 +677,10 @@ func deliveryNoChange(t *testing.T, s Subject, _ *Clock) {
 
 	// Before the send recorded its wamid, the first status binds the record to its own.
 	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-n2", Status: outbound.StatusSending, CreatedAt: t0, UpdatedAt: t0}))
-	if _, applied, err := s.ApplyDeliveryStatus(ctx, "req-n2", delivered(t, status("wamid.N2", "sent", 1764000100))); err != nil || !applied {
+	if _, applied, err := applyStatus(s, "req-n2", delivered(t, status("wamid.N2", "sent", 1764000100))); err != nil || !applied {
 		t.Fatalf("first status: %v %v", applied, err)
 	}
-	if _, applied, err := s.ApplyDeliveryStatus(ctx, "req-n2", delivered(t, status("wamid.OTHER", "read", 1764000200))); err != nil || applied {
+	if _, applied, err := applyStatus(s, "req-n2", delivered(t, status("wamid.OTHER", "read", 1764000200))); err != nil || applied {
 		t.Fatalf("status of another wamid on a bound record: %v %v", applied, err)
 	}
 	if got, err := s.GetRecord(ctx, "req-n2"); err != nil || got.Status != outbound.StatusSent || !got.StatusAt.Equal(time.Unix(1764000100, 0)) {
