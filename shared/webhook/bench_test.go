@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"syscall"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,6 +152,21 @@ func BenchmarkPOSTTextNewCustomer(b *testing.B) {
 	e := newEnv(b)
 	e.seedSender()
 	benchPOST(b, e, func(i int) []byte { return textBody(i, fmt.Sprintf("4072%07d", i), 1764000001) }, 1)
+}
+
+// BenchmarkPOSTStatus is one delivered status per POST for a message the outbound consumer sent
+// (it carries biz_opaque_callback_data, the request id): one conditional write, no read.
+func BenchmarkPOSTStatus(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	benchPOST(b, e, func(i int) []byte {
+		id, wamid := fmt.Sprintf("req-st-%d", i), fmt.Sprintf("wamid.st.%d", i)
+		e.seedRecord(id, wamid, false)
+		return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"field":"messages","value":`+
+			`{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"%s"},`+
+			`"statuses":[{"id":"%s","status":"delivered","timestamp":"1764000100","recipient_id":"%s","biz_opaque_callback_data":"%s"}]}}]}]}`,
+			waba, pnid, wamid, strings.TrimPrefix(custPhone, "+"), id))
+	}, 1)
 }
 
 // BenchmarkPOSTBatch100 is one POST of 100 changes (60 messages, 30 statuses, 10 management).
