@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
