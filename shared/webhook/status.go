@@ -116,10 +116,6 @@ func MergeDelivery(rec *outbound.Record, d DeliveryStatus) bool {
 	if rec.WAMID != "" && d.WAMID != "" && rec.WAMID != d.WAMID {
 		return false
 	}
-	return merge(rec, d)
-}
-
-func merge(rec *outbound.Record, d DeliveryStatus) bool {
 	if d.Key == "" || d.Key <= recordStatusKey(rec) {
 		return false
 	}
@@ -133,15 +129,6 @@ func merge(rec *outbound.Record, d DeliveryStatus) bool {
 		rec.UpdatedAt = d.UpdatedAt
 	}
 	return true
-}
-
-// ApplyStatus applies one status webhook to an outbound record and reports whether it changed
-// it (MergeDelivery of the status): delivery statuses never regress; a failed status records
-// Meta's code and title. The result depends only on the set of statuses applied, not on their
-// order, so duplicates and reordering are harmless. (The template re-send after a 131047 is
-// decided by the caller: see the webhook's status handling.)
-func ApplyStatus(rec *outbound.Record, st whatsapp.Status, now time.Time) bool {
-	return merge(rec, deliveryOf(st, now))
 }
 
 func failureReason(code int) string {
