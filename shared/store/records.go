@@ -240,7 +240,8 @@ func (s *Store) ApplyDeliveryStatus(ctx context.Context, id string, d webhook.De
 	if err != nil {
 		return webhook.StatusWrite{}, err
 	}
-	return webhook.StatusWrite{Prev: rec, Applied: applied, Undeliverable: getS(old, attrStUndeliverable) == d.WAMID}, nil
+	return webhook.StatusWrite{Prev: rec, Applied: applied, WAMID: getS(old, attrWAMID),
+		Undeliverable: getS(old, attrStUndeliverable) == d.WAMID}, nil
 }
 
 // PutWAMID records that Meta's message id wamid belongs to request id, for status webhooks.

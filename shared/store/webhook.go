@@ -86,12 +86,30 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 		}
 		return rec, err
 	}
-	rec, err := s.applyFolded(ctx, requestID, orphans)
+	d, ok := webhook.FoldOrphans(orphans, s.now())
+	if !ok {
+		rec, err := s.GetRecord(ctx, requestID)
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil, nil
+		}
+		return rec, err
+	}
+	w, err := s.ApplyDeliveryStatus(ctx, requestID, d)
 	if errors.Is(err, persist.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if w.WAMID != "" && w.WAMID != wamid {
+		// Another message's statuses bound the record first (another system's callback data
+		// equal to this request id): the kept statuses wait for the send's own record write,
+		// which binds the record to wamid, and the call after it.
+		return nil, nil
+	}
+	rec := w.Prev
+	if w.Applied {
+		webhook.MergeDelivery(rec, d)
 	}
 	for _, o := range orphans {
 		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
@@ -149,21 +167,4 @@ func (s *Store) UpdateAccount(ctx context.Context, waba string, fn persist.Updat
 		return &webhook.Account{WABAID: waba}, nil
 	}
 	return a, nil
-}
-
-// applyFolded writes the orphans, folded into one delivery status, onto the record of id and
-// returns the record as it now stands.
-func (s *Store) applyFolded(ctx context.Context, id string, orphans []webhook.OrphanStatus) (*outbound.Record, error) {
-	d, ok := webhook.FoldOrphans(orphans, s.now())
-	if !ok {
-		return s.GetRecord(ctx, id)
-	}
-	w, err := s.ApplyDeliveryStatus(ctx, id, d)
-	if err != nil {
-		return nil, err
-	}
-	if w.Applied {
-		webhook.MergeDelivery(w.Prev, d)
-	}
-	return w.Prev, nil
 }

@@ -181,6 +181,9 @@ type StatusWrite struct {
 	Prev *outbound.Record
 	// Applied: the status was written.
 	Applied bool
+	// WAMID is the wamid the record was bound to before the write (its send's, or an earlier
+	// status's), "" when none: a record bound to another wamid is another message's.
+	WAMID string
 	// Undeliverable: a 131026 of the status's wamid was written onto the record before (it
 	// stays known after a delivery overrides the failure).
 	Undeliverable bool

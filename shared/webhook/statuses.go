@@ -212,7 +212,7 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsa
 		case errors.Is(err, persist.ErrNotFound):
 		case err != nil:
 			return nil, false, err
-		case rec.WAMID == "" || rec.WAMID == st.ID:
+		case rec != nil:
 			return rec, lift, nil
 		}
 	}
@@ -224,7 +224,7 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsa
 		case errors.Is(err, persist.ErrNotFound):
 		case err != nil:
 			return nil, false, err
-		default:
+		case rec != nil:
 			return rec, lift, nil
 		}
 	case !errors.Is(err, persist.ErrNotFound):
@@ -257,8 +257,9 @@ func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsa
 
 // writeStatus writes d onto the record of request id and returns the record as it now stands
 // and whether d was a delivery over a 131026 failure of the same message (the customer is
-// reachable after all). A d that is not higher than the record's status, or a record of
-// another message, is no change. persist.ErrNotFound when there is no record.
+// reachable after all). A d that is not higher than the record's status is no change; a record
+// of another message (bound to another wamid) is no record: nil, and d is not written.
+// persist.ErrNotFound when there is no record.
 func (r *run) writeStatus(ctx context.Context, id string, d DeliveryStatus) (*outbound.Record, bool, error) {
 	w, err := r.h.st.ApplyDeliveryStatus(ctx, id, d)
 	if errors.Is(err, persist.ErrNotFound) {
@@ -268,6 +269,9 @@ func (r *run) writeStatus(ctx context.Context, id string, d DeliveryStatus) (*ou
 		return nil, false, fmt.Errorf("apply status to record: %w", err)
 	}
 	prev := w.Prev
+	if w.WAMID != "" && w.WAMID != d.WAMID || prev.WAMID != "" && prev.WAMID != d.WAMID {
+		return nil, false, nil
+	}
 	undeliverable := w.Undeliverable || prev.Status == outbound.StatusFailed && prev.ErrorCode == customer.CodeUndeliverable
 	delivery := statusRank(d.Status) > statusRank(outbound.StatusFailed)
 	rec := *prev

@@ -115,7 +115,7 @@ func (s *Store) ApplyDeliveryStatus(_ context.Context, id string, d webhook.Deli
 	if !ok {
 		return webhook.StatusWrite{}, persist.ErrNotFound
 	}
-	w := webhook.StatusWrite{Prev: prev, Undeliverable: s.undeliverable[id] == d.WAMID}
+	w := webhook.StatusWrite{Prev: prev, WAMID: s.recWAMIDs[id], Undeliverable: s.undeliverable[id] == d.WAMID}
 	if bound, ok := s.recWAMIDs[id]; ok && bound != d.WAMID {
 		return w, nil
 	}
@@ -159,6 +159,9 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 	if d, ok := webhook.FoldOrphans(orphans, s.now()); ok {
 		var w webhook.StatusWrite
 		w, err = s.ApplyDeliveryStatus(ctx, requestID, d)
+		if err == nil && w.WAMID != "" && w.WAMID != wamid {
+			return nil, nil // another message's record so far: the statuses wait (as in the DynamoDB store)
+		}
 		if rec = w.Prev; w.Applied {
 			webhook.MergeDelivery(rec, d)
 		}

@@ -79,6 +79,7 @@ func Run(t *testing.T, open Open) {
 		{"delivery status: one write, kept by record writes", deliveryKept},
 		{"delivery status: any order, same record", deliveryAnyOrder},
 		{"delivery status: no change", deliveryNoChange},
+		{"delivery status: another message's callback data", deliveryCollision},
 		{"templates and accounts", templatesAndAccounts},
 		{"claims", claims},
 		{"parking", parking},
@@ -685,5 +686,34 @@ func deliveryNoChange(t *testing.T, s Subject, _ *Clock) {
 	}
 	if got, err := s.GetRecord(ctx, "req-n2"); err != nil || got.Status != outbound.StatusSent || !got.StatusAt.Equal(time.Unix(1764000100, 0)) {
 		t.Fatalf("record: %+v %v", got, err)
+	}
+}
+
+// deliveryCollision: another system's message carries our request id as its callback data and
+// its status comes before our send is recorded. It binds the record to its wamid, so our own
+// statuses wait as orphans instead of being written beside it; our send's record write binds
+// the record to our wamid, hides the other status, and the orphans then apply.
+func deliveryCollision(t *testing.T, s Subject, _ *Clock) {
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-c", Status: outbound.StatusSending, CreatedAt: t0, UpdatedAt: t0}))
+	if w, err := s.ApplyDeliveryStatus(ctx, "req-c", delivered(t, status("wamid.THEIRS", "delivered", 1764000100))); err != nil || !w.Applied || w.WAMID != "" {
+		t.Fatalf("their status: %+v %v", w, err)
+	}
+	ours := status("wamid.OURS", "read", 1764000200)
+	if w, err := s.ApplyDeliveryStatus(ctx, "req-c", delivered(t, ours)); err != nil || w.Applied || w.WAMID != "wamid.THEIRS" {
+		t.Fatalf("our status on their binding: %+v %v", w, err)
+	}
+	must(t, s.PutOrphanStatus(ctx, webhook.OrphanStatus{Status: ours}))
+	if rec, err := s.ApplyOrphans(ctx, "wamid.OURS", "req-c"); err != nil || rec != nil {
+		t.Fatalf("orphans on their binding: %+v %v", rec, err)
+	}
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-c", WAMID: "wamid.OURS", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+	if rec, err := s.GetRecord(ctx, "req-c"); err != nil || rec.Status != outbound.StatusSent {
+		t.Fatalf("after our send's record write: %+v %v", rec, err)
+	}
+	if rec, err := s.ApplyOrphans(ctx, "wamid.OURS", "req-c"); err != nil || rec == nil || rec.Status != outbound.StatusRead {
+		t.Fatalf("orphans after our send's record write: %+v %v", rec, err)
+	}
+	if rec, err := s.GetRecord(ctx, "req-c"); err != nil || rec.Status != outbound.StatusRead || rec.WAMID != "wamid.OURS" {
+		t.Fatalf("record: %+v %v", rec, err)
 	}
 }
