@@ -267,7 +267,7 @@ func NewSendersStack(scope constructs.Construct, id string, props *SendersStackP
 			timeout:     300,
 			env:         onboardingSecret,
 			statements: []awsiam.PolicyStatement{
-				allow([]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"}, tableArns...),
+				allow([]string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}, tableArns...),
 				// Each run first re-enqueues the deferred outbound requests that are now due.
 				allow([]string{"sqs:SendMessage"}, outboundQueue.QueueArn()),
 				// Resumed onboardings open the exchanged token and seal the business's.

@@ -190,6 +190,8 @@ var headlines = []headline{
 		pkg: "shared/webhook", num: "BenchmarkPOSTText", numUnit: "sqs-req/op"},
 	{label: "DynamoDB calls per text message, new customer (alias both ways)", target: "",
 		pkg: "shared/webhook", num: "BenchmarkPOSTTextNewCustomer", numUnit: "ddb-req/msg"},
+	{label: "DynamoDB calls per status of a message we sent (biz_opaque_callback_data)", target: "1",
+		pkg: "shared/webhook", num: "BenchmarkPOSTStatus", numUnit: "ddb-req/msg"},
 	{label: "DynamoDB calls per message of a 100-change POST (60 messages, 30 statuses, 10 management)", target: "",
 		pkg: "shared/webhook", num: "BenchmarkPOSTBatch100", numUnit: "ddb-req/msg"},
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/webhook"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
@@ -18,12 +17,8 @@ func (h *harness) statusArrives(id, status string) {
 	h.t.Helper()
 	st := whatsapp.Status{ID: "wamid.from-webhook-" + id, Status: status, BizOpaqueCallbackData: id,
 		Timestamp: whatsapp.UnixTime(h.clock.Now().Unix())}
-	if _, err := h.st.UpdateKnownRecord(h.ctx, id, func(r *outbound.Record) (*outbound.Record, error) {
-		if !webhook.ApplyStatus(r, st, h.clock.Now()) {
-			return nil, persist.ErrNoChange
-		}
-		return r, nil
-	}); err != nil {
+	d, _ := webhook.FoldStatuses([]whatsapp.Status{st}, h.clock.Now())
+	if _, err := h.st.ApplyDeliveryStatus(h.ctx, id, d); err != nil {
 		h.t.Fatal(err)
 	}
 }

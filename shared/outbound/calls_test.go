@@ -1,8 +1,14 @@
 package outbound_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -225,5 +231,76 @@ func TestAliasLearnedLaterIsSeen(t *testing.T) {
 	h.send(textReq("reply", snd, to))
 	if rec := h.record("reply"); rec.Status != outbound.StatusSent {
 		t.Errorf("reply by phone after the BSUID's window opened: %s/%s (%s)", rec.Status, rec.Reason, rec.Detail)
+	}
+}
+
+// refusedQueue is a webhook queue that must not be used: a status POST sends nothing.
+type refusedQueue struct{}
+
+func (refusedQueue) SendBatch(context.Context, string, []string, func(int) (string, string)) error {
+	return errors.New("a status POST sent to a queue")
+}
+
+func (refusedQueue) Send(context.Context, string, string, string, string) error {
+	return errors.New("a status POST sent to a queue")
+}
+
+// TestDynamoDBCallsPerStatus: a status webhook for a message this consumer sent (it carries
+// biz_opaque_callback_data, the request id, which every send sets) costs one DynamoDB call, a
+// conditional UpdateItem, and no read; so do sent, delivered and read of one message in one POST.
+func TestDynamoDBCallsPerStatus(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
+	const secret = "calls-secret"
+	wh, err := webhook.New(webhook.Config{AppSecret: secret, VerifyToken: "v", InboundQueueURL: "in", OutboundQueueURL: "out"},
+		webhook.Deps{Store: store.New(counter, h.table, h.clock.Now), Queue: refusedQueue{}, Now: h.clock.Now, Metrics: io.Discard,
+			Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := h.newSender(nil)
+	for _, tc := range []struct {
+		name     string
+		statuses []string
+		want     outbound.Status
+	}{
+		{"delivered", []string{"delivered"}, outbound.StatusDelivered},
+		{"sent, delivered and read in one POST", []string{"sent", "delivered", "read"}, outbound.StatusRead},
+	} {
+		to := h.recipient()
+		h.openWindow(snd, customer.Ref{Phone: to})
+		req := textReq("status-calls-"+tc.statuses[0]+fmt.Sprint(len(tc.statuses)), snd, to)
+		if failed := h.c.Handle(h.ctx, []outbound.Delivery{h.delivery(req)}); len(failed) != 0 {
+			t.Fatalf("%s: send failed", tc.name)
+		}
+		rec := h.record(req.ID)
+		if rec.Status != outbound.StatusSent || rec.WAMID == "" {
+			t.Fatalf("%s: record after the send: %+v", tc.name, rec)
+		}
+		var sts []string
+		for i, s := range tc.statuses {
+			sts = append(sts, fmt.Sprintf(`{"id":%q,"status":%q,"timestamp":"%d","recipient_id":%q,"biz_opaque_callback_data":%q}`,
+				rec.WAMID, s, h.clock.Now().Unix()+int64(i), strings.TrimPrefix(to, "+"), req.ID))
+		}
+		body := []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":%q,"changes":[{"field":"messages","value":`+
+			`{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":%q},"statuses":[%s]}}]}]}`,
+			snd.WABAID, snd.ID, strings.Join(sts, ",")))
+		post := httptest.NewRequest(http.MethodPost, "/webhook", bytes.NewReader(body))
+		post.Header.Set(whatsapp.SignatureHeader, whatsapp.Sign([]byte(secret), body))
+		counter.reset()
+		w := httptest.NewRecorder()
+		wh.ServeHTTP(w, post)
+		calls := counter.reset()
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: webhook answered %d", tc.name, w.Code)
+		}
+		t.Logf("%s: %d calls (%s)", tc.name, total(calls), show(calls))
+		if total(calls) != 1 || calls["UpdateItem"] != 1 {
+			t.Errorf("%s: %d DynamoDB calls (%s), want 1 UpdateItem", tc.name, total(calls), show(calls))
+		}
+		if got := h.record(req.ID); got.Status != tc.want || got.WAMID != rec.WAMID {
+			t.Errorf("%s: record %s/%s, want %s", tc.name, got.Status, got.WAMID, tc.want)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -8,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/aloro/wa-senders/shared/webhook"
+	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
 // The inbound message's one conditional write (openWindow's fast path), built by hand as the
@@ -98,6 +103,78 @@ func TestWindowWriteBuildersAgree(t *testing.T) {
 	for _, n := range []string{attrLastInbound, attrClosedMs, attrExpiresMs, attrFwdKeep, attrFwd, attrBaseMs, attrTTL, attrFreeEntry} {
 		if !names[n] {
 			t.Errorf("builder variant does not name %s", n)
+		}
+	}
+}
+
+// The status's one conditional write (statusWrite), by hand and through the builder.
+
+func builtStatusWrite(table, id string, d webhook.DeliveryStatus, raw []byte) (*dynamodb.UpdateItemInput, error) {
+	w, k := expression.Value(d.WAMID), expression.Value(d.Key)
+	cond := expression.AttributeExists(expression.Name(attrPK)).
+		And(expression.Or(expression.AttributeNotExists(expression.Name(attrWAMID)), expression.Name(attrWAMID).Equal(w))).
+		And(expression.Or(expression.AttributeNotExists(expression.Name(attrStKey)), expression.Name(attrStKey).LessThan(k),
+			expression.Name(attrStWAMID).NotEqual(w)))
+	upd := expression.Set(expression.Name(attrWAMID), w).Set(expression.Name(attrStKey), k).
+		Set(expression.Name(attrStWAMID), w).Set(expression.Name(attrStDoc), expression.Value(string(raw)))
+	x, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return nil, err
+	}
+	return &dynamodb.UpdateItemInput{
+		TableName: aws.String(table), Key: recordKey(id).av(),
+		UpdateExpression: x.Update(), ConditionExpression: x.Condition(),
+		ExpressionAttributeNames: x.Names(), ExpressionAttributeValues: x.Values(),
+		ReturnValues:                        types.ReturnValueAllOld,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}, nil
+}
+
+func benchStatus() (webhook.DeliveryStatus, []byte) {
+	d, _ := webhook.FoldStatuses([]whatsapp.Status{{ID: "wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI=", Status: "delivered", Timestamp: 1764003002}}, time.Unix(1764003003, 0))
+	raw, _ := json.Marshal(d)
+	return d, raw
+}
+
+func BenchmarkStatusWriteHandBuilt(b *testing.B) {
+	d, raw := benchStatus()
+	b.ReportAllocs()
+	for b.Loop() {
+		benchSink = statusWrite("t", "req_01JD2K7Q9X3V8M4N5P6R7S8T9U", d, raw)
+	}
+}
+
+func BenchmarkStatusWriteExpressionBuilder(b *testing.B) {
+	d, raw := benchStatus()
+	b.ReportAllocs()
+	for b.Loop() {
+		in, err := builtStatusWrite("t", "req_01JD2K7Q9X3V8M4N5P6R7S8T9U", d, raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchSink = in
+	}
+}
+
+// TestStatusWriteBuildersAgree: both variants set and check the same attributes.
+func TestStatusWriteBuildersAgree(t *testing.T) {
+	t.Parallel()
+	d, raw := benchStatus()
+	hand := statusWrite("t", "r", d, raw)
+	built, err := builtStatusWrite("t", "r", d, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, n := range built.ExpressionAttributeNames {
+		names[n] = true
+	}
+	for _, n := range []string{attrPK, attrWAMID, attrStKey, attrStWAMID, attrStDoc} {
+		if !names[n] {
+			t.Errorf("builder variant does not name %s", n)
+		}
+		if !strings.Contains(*hand.UpdateExpression+*hand.ConditionExpression, n) {
+			t.Errorf("hand-built variant does not name %s", n)
 		}
 	}
 }

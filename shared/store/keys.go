@@ -17,7 +17,7 @@ import (
 //	opt-out             OPTOUT#<waba>#<customerKey>          #OPTOUT
 //	deliverability      DELIV#<waba>#<customerKey>           #DELIV       TTL = latest mark
 //	template            TEMPLATE#<waba>                      <name>#<lang>
-//	outbound record     MSG#<requestId>                      #MSG
+//	outbound record     MSG#<requestId>                      #MSG         doc + version (the consumer's), wamid; stDoc, stKey, stWamid (the webhook's delivery status, records.go)
 //	wamid lookup        WAMID#<wamid>                        #WAMID       → request id
 //	orphan status       WAMID#<wamid>                        STATUS#<status>  TTL 30 d
 //	inbound dedupe      INBOUND#<wamid | fallback:<reqId>>   #INBOUND     TTL 8 d (> Meta's 7-day retries)

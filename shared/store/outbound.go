@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -21,8 +20,8 @@ import (
 // The outbound pipeline's items (key layout in keys.go):
 //
 //   - a deferred record carries GSI1 keys DEFERRED#<shard> / <nextAttemptAt>#<createdAt>#<id>
-//     for as long as it is deferred: every record write replaces the whole item, so the keys
-//     disappear as soon as the record is written in any other status;
+//     for as long as it is deferred: every record write sets them, or removes them when the
+//     record is written in any other status (records.go);
 //   - a send hold (access token refused, WABA payment problem) is PAUSE#<scope> / #PAUSE with
 //     its end as TTL.
 
@@ -80,11 +79,11 @@ func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]out
 				return nil, fmt.Errorf("query due records: %w", err)
 			}
 			for _, item := range out.Items {
-				var r outbound.Record
-				if err := json.Unmarshal([]byte(getS(item, attrDoc)), &r); err != nil {
-					return nil, fmt.Errorf("decode record %s: %w", getS(item, attrPK), err)
+				r, err := recordFromItem(item)
+				if err != nil {
+					return nil, err
 				}
-				all = append(all, due{sk: getS(item, attrGSI1SK), rec: r})
+				all = append(all, due{sk: getS(item, attrGSI1SK), rec: *r})
 				got++
 			}
 			if out.LastEvaluatedKey == nil {

@@ -82,11 +82,11 @@ func (s *Store) ReadState(ctx context.Context, q outbound.StateQuery) (outbound.
 		}
 	}
 	if item := live(recordKey(q.RequestID)); item != nil {
-		var r outbound.Record
-		if err := decode(item, &r); err != nil {
-			return st, err
+		r, err := recordFromItem(item)
+		if err != nil {
+			return st, fmt.Errorf("read state: %w", err)
 		}
-		st.Record, st.RecordVersion = &r, getN(item, attrVersion)
+		st.Record, st.RecordVersion = r, getN(item, attrVersion)
 	}
 	if q.Conv != "" {
 		if item := live(holdKey(q.Conv)); item != nil {
@@ -156,9 +156,10 @@ func (s *Store) ReadState(ctx context.Context, q outbound.StateQuery) (outbound.
 	return st, nil
 }
 
-// PutRecord writes rec if its stored version is still version (0: none stored).
+// PutRecord writes rec if its stored version is still version (0: none stored). It writes the
+// document only: the delivery status the webhook wrote stays (records.go).
 func (s *Store) PutRecord(ctx context.Context, rec *outbound.Record, version int64) (int64, error) {
-	err := s.putDoc(ctx, recordKey(rec.ID), rec, version, time.Time{}, recordIndex(rec))
+	err := s.putRecord(ctx, rec, version)
 	if IsConditionFailed(err) {
 		return 0, fmt.Errorf("put record %s: %w", rec.ID, persist.ErrConflict)
 	}
@@ -178,13 +179,13 @@ var orphanStatuses = []outbound.Status{outbound.StatusSent, outbound.StatusDeliv
 // applies them on the slow path. A status stored after the transaction finds the lookup and is
 // applied by the webhook itself.
 func (s *Store) PutSentRecord(ctx context.Context, rec *outbound.Record, version int64) error {
-	p, err := s.docPut(recordKey(rec.ID), rec, version, time.Time{}, recordIndex(rec))
+	u, err := s.recordWrite(rec, version)
 	if err != nil {
 		return err
 	}
 	lookup := wamidKey(rec.WAMID).av()
 	lookup["requestId"] = str(rec.ID)
-	items := []types.TransactWriteItem{{Put: p}, {Put: &types.Put{TableName: aws.String(s.table), Item: lookup}}}
+	items := []types.TransactWriteItem{{Update: u}, {Put: &types.Put{TableName: aws.String(s.table), Item: lookup}}}
 	for _, st := range orphanStatuses {
 		items = append(items, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName: aws.String(s.table), Key: orphanKey(rec.WAMID, string(st)).av(),

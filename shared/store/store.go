@@ -4,7 +4,8 @@
 //
 // Item layout (see keys.go): most entities are a JSON document in the `doc` attribute with a
 // `version` for optimistic locking, plus the key and index attributes. Hot paths that must be
-// one conditional write (windows, dedupe claims) use plain attributes instead.
+// one conditional write (windows, dedupe claims, a record's delivery status: records.go) use
+// plain attributes instead.
 package store
 
 import (

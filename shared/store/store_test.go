@@ -17,6 +17,7 @@ import (
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/testenv"
 	"github.com/aloro/wa-senders/shared/webhook"
+	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
 // clock is a settable fake clock.
@@ -254,5 +255,61 @@ func TestPortfolioOptOutTemplateRecord(t *testing.T) {
 	d, _ = s.GetDeliverability(ctx, "waba", c)
 	if !d.UndeliverableUntil.IsZero() {
 		t.Fatalf("expired mark trusted: %+v", d)
+	}
+}
+
+// TestConsumerWritesKeepTheDeliveryStatus: the outbound consumer's writes of a record's
+// document (PutRecord, PutSentRecord with the version it read) are never refused because a
+// status came in between (a status is no version), never erase it, and still move the record in
+// and out of the due index.
+func TestConsumerWritesKeepTheDeliveryStatus(t *testing.T) {
+	t.Parallel()
+	s, clk := newStore(t)
+	ctx := context.Background()
+	now := clk.Now()
+	rec := &outbound.Record{ID: "req-keep", Status: outbound.StatusSending, CreatedAt: now, UpdatedAt: now}
+	v, err := s.PutRecord(ctx, rec, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := webhook.FoldStatuses([]whatsapp.Status{{ID: "wamid.KEEP", Status: "delivered", Timestamp: whatsapp.UnixTime(now.Unix())}}, now)
+	if w, err := s.ApplyDeliveryStatus(ctx, rec.ID, d); err != nil || !w.Applied {
+		t.Fatalf("status: %+v %v", w, err)
+	}
+	sent := *rec
+	sent.Status, sent.WAMID = outbound.StatusSent, "wamid.KEEP"
+	if err := s.PutSentRecord(ctx, &sent, v); err != nil {
+		t.Fatalf("sent write with the version read before the status: %v", err)
+	}
+	st, err := s.ReadState(ctx, outbound.StateQuery{RequestID: rec.ID})
+	if err != nil || st.Record == nil || st.Record.Status != outbound.StatusDelivered || st.Record.WAMID != "wamid.KEEP" || st.RecordVersion != v+1 {
+		t.Fatalf("state after status then sent write: %+v %v", st, err)
+	}
+	if id, err := s.RequestIDForWAMID(ctx, "wamid.KEEP"); err != nil || id != rec.ID {
+		t.Fatalf("wamid lookup: %q %v", id, err)
+	}
+	// Deferred and back: the due index follows the document, the status stays.
+	deferred := sent
+	deferred.Status, deferred.NextAttemptAt = outbound.StatusDeferred, now
+	v, err = s.PutRecord(ctx, &deferred, v+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due, err := s.DueRecords(ctx, now, 10); err != nil || len(due) != 1 || due[0].ID != rec.ID {
+		t.Fatalf("due records: %+v %v", due, err)
+	}
+	queued := deferred
+	queued.Status, queued.NextAttemptAt = outbound.StatusQueued, time.Time{}
+	if _, err := s.PutRecord(ctx, &queued, v); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := s.DueRecords(ctx, now, 10); err != nil || len(due) != 0 {
+		t.Fatalf("due records after the record left deferred: %+v %v", due, err)
+	}
+	if got, err := s.GetRecord(ctx, rec.ID); err != nil || got.Status != outbound.StatusDelivered {
+		t.Fatalf("record: %+v %v", got, err)
+	}
+	if _, err := s.PutRecord(ctx, &queued, v); !errors.Is(err, persist.ErrConflict) {
+		t.Fatalf("write with a stale version: %v", err)
 	}
 }

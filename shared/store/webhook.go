@@ -19,17 +19,6 @@ import (
 
 var _ webhook.Store = (*Store)(nil)
 
-// UpdateKnownRecord applies fn to the existing record of request id with optimistic locking;
-// it never creates one (persist.ErrNotFound when absent) and keeps the deferred-record index in
-// step, as UpdateRecord does.
-func (s *Store) UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
-	rec, err := update(ctx, s, recordKey(id), false, fn, recordDerive(id))
-	if err != nil {
-		return nil, fmt.Errorf("update record %s: %w", id, err)
-	}
-	return rec, nil
-}
-
 // PutOrphanStatus keeps a status for a message id no record is known for, one item per
 // (wamid, status) holding the newest such status, for OrphanStatusTTL.
 func (s *Store) PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) error {
@@ -80,9 +69,9 @@ func (s *Store) OrphanStatuses(ctx context.Context, wamid string) ([]webhook.Orp
 }
 
 // ApplyOrphans applies the statuses the webhook kept for wamid (they arrived before the wamid
-// lookup existed) to the record of requestID, deletes them and returns the record (nil when
-// none exists); it implements the ports of the outbound consumer (called right after PutWAMID)
-// and of the webhook. A failed 131047 among them is applied to the record (status, code,
+// lookup existed) to the record of requestID, folded into one ApplyDeliveryStatus, deletes
+// them and returns the record (nil when none exists); it implements the ports of the outbound
+// consumer (called right after PutWAMID) and of the webhook. A failed 131047 among them is applied to the record (status, code,
 // title); the template re-send is the caller's to enqueue (outbound.TemplateFallback), as for a
 // synchronous 131047.
 func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error) {
@@ -97,13 +86,30 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 		}
 		return rec, err
 	}
-	now := s.now()
-	rec, err := s.UpdateKnownRecord(ctx, requestID, webhook.ApplyOrphanStatuses(wamid, orphans, now))
+	d, ok := webhook.FoldOrphans(orphans, s.now())
+	if !ok {
+		rec, err := s.GetRecord(ctx, requestID)
+		if errors.Is(err, persist.ErrNotFound) {
+			return nil, nil
+		}
+		return rec, err
+	}
+	w, err := s.ApplyDeliveryStatus(ctx, requestID, d)
 	if errors.Is(err, persist.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	if w.WAMID != "" && w.WAMID != wamid {
+		// Another message's statuses bound the record first (another system's callback data
+		// equal to this request id): the kept statuses wait for the send's own record write,
+		// which binds the record to wamid, and the call after it.
+		return nil, nil
+	}
+	rec := w.Prev
+	if w.Applied {
+		webhook.MergeDelivery(rec, d)
 	}
 	for _, o := range orphans {
 		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{

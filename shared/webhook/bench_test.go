@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -153,6 +154,21 @@ func BenchmarkPOSTTextNewCustomer(b *testing.B) {
 	benchPOST(b, e, func(i int) []byte { return textBody(i, fmt.Sprintf("4072%07d", i), 1764000001) }, 1)
 }
 
+// BenchmarkPOSTStatus is one delivered status per POST for a message the outbound consumer sent
+// (it carries biz_opaque_callback_data, the request id): one conditional write, no read.
+func BenchmarkPOSTStatus(b *testing.B) {
+	e := newEnv(b)
+	e.seedSender()
+	benchPOST(b, e, func(i int) []byte {
+		id, wamid := fmt.Sprintf("req-st-%d", i), fmt.Sprintf("wamid.st.%d", i)
+		e.seedRecord(id, wamid, false)
+		return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"%s","changes":[{"field":"messages","value":`+
+			`{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"%s"},`+
+			`"statuses":[{"id":"%s","status":"delivered","timestamp":"1764000100","recipient_id":"%s","biz_opaque_callback_data":"%s"}]}}]}]}`,
+			waba, pnid, wamid, strings.TrimPrefix(custPhone, "+"), id))
+	}, 1)
+}
+
 // BenchmarkPOSTBatch100 is one POST of 100 changes (60 messages, 30 statuses, 10 management).
 func BenchmarkPOSTBatch100(b *testing.B) {
 	e := newEnv(b)
@@ -258,6 +274,9 @@ func (nopStore) MarkDeliverability(context.Context, string, customer.Ref, custom
 func (nopStore) RequestIDForWAMID(context.Context, string) (string, error) { return "", errNope }
 func (nopStore) UpdateKnownRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
 	return nopApply(&outbound.Record{ID: id, Status: outbound.StatusSent}, fn)
+}
+func (nopStore) ApplyDeliveryStatus(_ context.Context, id string, _ webhook.DeliveryStatus) (webhook.StatusWrite, error) {
+	return webhook.StatusWrite{Prev: &outbound.Record{ID: id, Status: outbound.StatusSent}, Applied: true}, nil
 }
 func (nopStore) PutOrphanStatus(context.Context, webhook.OrphanStatus) error { return nil }
 func (nopStore) ApplyOrphans(context.Context, string, string) (*outbound.Record, error) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,9 +39,13 @@ type processNet struct {
 	base  http.RoundTripper
 	after int64
 	fail  func(op, body string) bool
-	n     atomic.Int64
-	mu    sync.Mutex
-	ops   []string
+	// lose, when set, lets the first request it matches reach the service, then drops the
+	// answer: the write happened, the process only sees an error.
+	lose func(op, body string) bool
+	lost atomic.Bool
+	n    atomic.Int64
+	mu   sync.Mutex
+	ops  []string
 }
 
 func (p *processNet) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -51,20 +56,28 @@ func (p *processNet) RoundTrip(r *http.Request) (*http.Response, error) {
 	if _, after, ok := strings.Cut(op, "."); ok {
 		op = after
 	}
-	if p.fail != nil && r.Body != nil {
+	lose := false
+	if (p.fail != nil || p.lose != nil) && r.Body != nil {
 		raw, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, err
 		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))
-		if p.fail(op, string(raw)) {
+		if p.fail != nil && p.fail(op, string(raw)) {
 			return nil, errors.New("injected failure")
 		}
+		lose = p.lose != nil && p.lose(op, string(raw)) && !p.lost.Load()
 	}
 	p.mu.Lock()
 	p.ops = append(p.ops, op)
 	p.mu.Unlock()
-	return p.base.RoundTrip(r)
+	resp, err := p.base.RoundTrip(r)
+	if err == nil && lose && p.lost.CompareAndSwap(false, true) {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil, errors.New("answer lost")
+	}
+	return resp, err
 }
 
 func (p *processNet) steps() []string {
@@ -318,7 +331,7 @@ func TestInboundCommonPathCalls(t *testing.T) {
 }
 
 // TestStatusesOfOneRecordOneWrite: sent, delivered and read of one message in one POST (three
-// changes) are applied to its record together: one read and one write, no conflict, and the
+// changes) are applied to its record together: one conditional write and no read, and the
 // record ends read.
 func TestStatusesOfOneRecordOneWrite(t *testing.T) {
 	t.Parallel()
@@ -333,11 +346,81 @@ func TestStatusesOfOneRecordOneWrite(t *testing.T) {
 	if code := deliver(e.process(net, e.inURL, fixtureTime), b); code != http.StatusOK {
 		t.Fatalf("POST: %d; logs:\n%s", code, e.logs.String())
 	}
-	if got := strings.Join(net.steps(), " "); got != "GetItem PutItem" {
-		t.Errorf("calls for three statuses of one record: %s, want GetItem PutItem", got)
+	if got := strings.Join(net.steps(), " "); got != "UpdateItem" {
+		t.Errorf("calls for three statuses of one record: %s, want UpdateItem", got)
 	}
 	rec := e.record("req_01JD2K7Q9X3V8M4N5P6R7S8T9U")
 	if rec == nil || rec.Status != "read" || rec.StatusAt.IsZero() {
 		t.Fatalf("record after sent, delivered, read: %+v", rec)
+	}
+}
+
+// TestStatusAnswerLost: a status's one write reaches the table but its answer is lost, so the
+// POST answers 500; Meta's retry writes the same status again, which is no change, and every
+// effect of the status (the 131026 mark and its lift by a later delivery, the 131047 window
+// close and template re-send) ends as when the answer came back: the same table, one re-send.
+func TestStatusAnswerLost(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		before []string // fixtures posted first, whole
+		split  string   // the fixture whose changes are then posted one by one, the last one's answer lost
+	}{
+		{"read", nil, "statuses_read"},
+		{"131026", nil, "statuses_failed_131026"},
+		{"delivered after a 131026", nil, "statuses_failed_131026_then_delivered"},
+		{"131047", nil, "statuses_failed_131047"},
+		{"read after sent and delivered", []string{"statuses_sent", "statuses_delivered"}, "statuses_read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			us := splitFixture(t, tc.split)
+			var posts [][]byte
+			for _, name := range tc.before {
+				posts = append(posts, fixture(t, name))
+			}
+			for _, u := range us {
+				posts = append(posts, body(t, []unit{u}))
+			}
+			last := len(posts) - 1
+			run := func(lossy bool) *env {
+				e := newEnv(t)
+				seedScenario(e)
+				for i, b := range posts {
+					net := &processNet{after: -1}
+					if lossy && i == last {
+						net.lose = func(op, body string) bool { return op == "UpdateItem" && strings.Contains(body, `"MSG#`) }
+						if code := deliver(e.process(net, e.inURL, fixtureTime), b); code != http.StatusInternalServerError {
+							t.Fatalf("answer lost: %d, want 500", code)
+						}
+						if !net.lost.Load() {
+							t.Fatal("no status write to lose")
+						}
+						net = &processNet{after: -1}
+					}
+					if code := deliver(e.process(net, e.inURL, fixtureTime), b); code != http.StatusOK {
+						t.Fatalf("POST %d: %d; logs:\n%s", i, code, e.logs.String())
+					}
+				}
+				return e
+			}
+			base, lossy := run(false), run(true)
+			if want, got := state(t, base), state(t, lossy); !reflect.DeepEqual(want, got) {
+				for k := range want {
+					if !reflect.DeepEqual(want[k], got[k]) {
+						t.Errorf("%s:\n want %v\n got  %v", k, want[k], got[k])
+					}
+				}
+				for k := range got {
+					if _, ok := want[k]; !ok {
+						t.Errorf("%s: only after the lost answer: %v", k, got[k])
+					}
+				}
+				t.Fatalf("table after a lost answer and Meta's retry differs")
+			}
+			if a, b := len(base.outbound()), len(lossy.outbound()); a != b {
+				t.Fatalf("template re-sends: %d after a lost answer, %d without", b, a)
+			}
+		})
 	}
 }

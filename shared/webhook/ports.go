@@ -157,13 +157,36 @@ type OrphanStatus struct {
 // Records are the outbound records statuses apply to.
 type Records interface {
 	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
+	// ApplyDeliveryStatus writes d onto the record of request id in one conditional write,
+	// without reading it, when the record exists, has no wamid or d's, and holds no delivery
+	// status of d's wamid with a key at or above d's. It never touches the record's document
+	// or version (the outbound consumer's writes keep d, and are never refused because of it),
+	// and every reader of the record sees d merged (MergeDelivery). A d that MarksUndeliverable
+	// also leaves that mark of its wamid on the record for good. persist.ErrNotFound when there
+	// is no record.
+	ApplyDeliveryStatus(ctx context.Context, id string, d DeliveryStatus) (StatusWrite, error)
 	// UpdateKnownRecord applies fn to the record of request id; persist.ErrNotFound when it
 	// does not exist (none is created).
 	UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
 	PutOrphanStatus(ctx context.Context, o OrphanStatus) error
-	// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes
-	// them; it returns the record (nil when it does not exist).
+	// ApplyOrphans applies the statuses kept for wamid to the record of requestID (folded into
+	// one ApplyDeliveryStatus) and removes them; it returns the record (nil when it does not
+	// exist).
 	ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error)
+}
+
+// StatusWrite is the answer of Records.ApplyDeliveryStatus.
+type StatusWrite struct {
+	// Prev is the record as it stood before the write, as its readers see it.
+	Prev *outbound.Record
+	// Applied: the status was written.
+	Applied bool
+	// WAMID is the wamid the record was bound to before the write (its send's, or an earlier
+	// status's), "" when none: a record bound to another wamid is another message's.
+	WAMID string
+	// Undeliverable: a 131026 of the status's wamid was written onto the record before (it
+	// stays known after a delivery overrides the failure).
+	Undeliverable bool
 }
 
 // TemplateState is the template record plus the time of the quality event applied, so that

@@ -6,7 +6,6 @@ import (
 
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/whatsapp"
 )
 
@@ -41,53 +40,95 @@ func statusRank(s outbound.Status) int {
 // KnownStatus reports whether s is a status value this package applies.
 func KnownStatus(s string) bool { return statusRank(outbound.Status(s)) > 0 }
 
-// failureKey orders two failed statuses with the same rank deterministically.
-func failureKey(code int, title string) string { return fmt.Sprintf("%09d|%s", code, title) }
+// statusKey is the order of delivery statuses: rank, then (failures) Meta's error code, then
+// Meta's timestamp, then the error title. A record keeps the status with the highest key, so
+// the result depends only on the set of statuses seen, never on their order; fixed-width
+// fields first, so that comparing the strings compares the fields (the store's condition
+// compares them as DynamoDB strings, byte by byte, as Go does).
+func statusKey(rank, code int, at time.Time, title string) string {
+	if rank == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%02d|%09d|%012d|%s", rank, max(code, 0), max(at.Unix(), 0), title)
+}
 
-// ApplyStatus applies one status webhook to an outbound record and reports whether it changed
-// it. Delivery statuses never regress (statusRank); a failed status records Meta's code and
-// title. The result depends only on the set of statuses applied, not on their order, so
-// duplicates and reordering are harmless. (The template re-send after a 131047 is decided by
-// the caller: see the webhook's status handling.)
-func ApplyStatus(rec *outbound.Record, st whatsapp.Status, now time.Time) bool {
-	changed := false
-	next := outbound.Status(st.Status)
-	nr, cr := statusRank(next), statusRank(rec.Status)
-	ts := st.Timestamp.Time()
-	code, title := 0, ""
-	if len(st.Errors) > 0 {
-		code, title = int(st.Errors[0].Code), st.Errors[0].Title
+// DeliveryStatus is the delivery status Meta last reported for one message, as the webhook
+// writes it onto the message's record: apart from the record's document and version, so that
+// statuses never conflict with each other or with the outbound consumer's writes. Readers of
+// the record see it merged (MergeDelivery).
+type DeliveryStatus struct {
+	WAMID      string          `json:"wamid"`
+	Status     outbound.Status `json:"status"`
+	At         time.Time       `json:"at"`
+	ErrorCode  int             `json:"errorCode,omitempty"`
+	ErrorTitle string          `json:"errorTitle,omitempty"`
+	// Key orders statuses (statusKey): the record keeps the highest it was given.
+	Key string `json:"key"`
+	// UpdatedAt is when the webhook applied it.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// MarksUndeliverable: a 131026 is among the statuses folded in. The record keeps that for
+	// good, so that a later delivery (or Meta's retry of one) knows to lift the customer's mark.
+	MarksUndeliverable bool `json:"-"`
+}
+
+// deliveryOf is st as a DeliveryStatus applied at now (Key empty for an unknown status).
+func deliveryOf(st whatsapp.Status, now time.Time) DeliveryStatus {
+	d := DeliveryStatus{WAMID: st.ID, Status: outbound.Status(st.Status), At: st.Timestamp.Time(), UpdatedAt: now}
+	if d.Status == outbound.StatusFailed && len(st.Errors) > 0 {
+		d.ErrorCode, d.ErrorTitle = int(st.Errors[0].Code), st.Errors[0].Title
 	}
-	switch {
-	case nr == 0:
-		// Unknown status values are reported by the caller and change nothing here.
-	case nr > cr:
-		rec.Status = next
-		rec.StatusAt = ts
-		if next == outbound.StatusFailed {
-			rec.ErrorCode, rec.ErrorTitle, rec.Reason = code, title, failureReason(code)
-		} else if cr == statusRank(outbound.StatusFailed) {
-			// A delivery after a failure: the message got through after all.
-			rec.ErrorCode, rec.ErrorTitle, rec.Reason = 0, "", ""
-		}
-		changed = true
-	case nr == cr && next == outbound.StatusFailed:
-		if failureKey(code, title) > failureKey(rec.ErrorCode, rec.ErrorTitle) {
-			rec.ErrorCode, rec.ErrorTitle, rec.Reason = code, title, failureReason(code)
-			changed = true
-		}
-		if ts.After(rec.StatusAt) {
-			rec.StatusAt, changed = ts, true
-		}
-	case nr == cr:
-		if ts.After(rec.StatusAt) {
-			rec.StatusAt, changed = ts, true
+	d.Key = statusKey(statusRank(d.Status), d.ErrorCode, d.At, d.ErrorTitle)
+	d.MarksUndeliverable = d.Status == outbound.StatusFailed && d.ErrorCode == customer.CodeUndeliverable
+	return d
+}
+
+// FoldStatuses is the statuses of one message (one POST's sent, delivered, read…) as the one
+// DeliveryStatus they leave on its record: the one with the highest key. ok is false when none
+// is a known status.
+func FoldStatuses(sts []whatsapp.Status, now time.Time) (d DeliveryStatus, ok bool) {
+	marks := false
+	for _, st := range sts {
+		x := deliveryOf(st, now)
+		marks = marks || x.MarksUndeliverable
+		if x.Key > d.Key {
+			d = x
 		}
 	}
-	if changed {
-		rec.UpdatedAt = now
+	d.MarksUndeliverable = marks
+	return d, d.Key != ""
+}
+
+// recordStatusKey is the key of the status rec shows (its own statuses, queued, sending,
+// deferred or rejected, rank below every delivery status).
+func recordStatusKey(rec *outbound.Record) string {
+	if rec.Status != outbound.StatusFailed {
+		return statusKey(statusRank(rec.Status), 0, rec.StatusAt, "")
 	}
-	return changed
+	return statusKey(statusRank(rec.Status), rec.ErrorCode, rec.StatusAt, rec.ErrorTitle)
+}
+
+// MergeDelivery applies d to rec and reports whether it changed it: d wins when its key is
+// higher than the status rec shows, and then sets the status, Meta's timestamp, and the error
+// code, title and reason (cleared when d is not a failure: the message got through after all).
+// A status of another message (rec has another wamid) changes nothing. Merging is a maximum,
+// so merging the same status again, or statuses in any order, gives the same record.
+func MergeDelivery(rec *outbound.Record, d DeliveryStatus) bool {
+	if rec.WAMID != "" && d.WAMID != "" && rec.WAMID != d.WAMID {
+		return false
+	}
+	if d.Key == "" || d.Key <= recordStatusKey(rec) {
+		return false
+	}
+	rec.Status, rec.StatusAt = d.Status, d.At
+	if d.Status == outbound.StatusFailed {
+		rec.ErrorCode, rec.ErrorTitle, rec.Reason = d.ErrorCode, d.ErrorTitle, failureReason(d.ErrorCode)
+	} else {
+		rec.ErrorCode, rec.ErrorTitle, rec.Reason = 0, "", ""
+	}
+	if d.UpdatedAt.After(rec.UpdatedAt) {
+		rec.UpdatedAt = d.UpdatedAt
+	}
+	return true
 }
 
 func failureReason(code int) string {
@@ -102,23 +143,12 @@ func failureReason(code int) string {
 	return ReasonMetaError
 }
 
-// ApplyOrphanStatuses is the update of a send's record by the statuses that arrived before its
-// wamid was known: each applied by ApplyStatus, unless the record already belongs to another
-// wamid; no change when none of them moves it.
-func ApplyOrphanStatuses(wamid string, orphans []OrphanStatus, now time.Time) persist.Update[outbound.Record] {
-	return func(r *outbound.Record) (*outbound.Record, error) {
-		if r.WAMID != "" && r.WAMID != wamid {
-			return nil, persist.ErrNoChange
-		}
-		changed := false
-		for _, o := range orphans {
-			if ApplyStatus(r, o.Status, now) {
-				changed = true
-			}
-		}
-		if !changed {
-			return nil, persist.ErrNoChange
-		}
-		return r, nil
+// FoldOrphans is the statuses kept for wamid before its record was known, as one
+// DeliveryStatus (FoldStatuses).
+func FoldOrphans(orphans []OrphanStatus, now time.Time) (DeliveryStatus, bool) {
+	sts := make([]whatsapp.Status, len(orphans))
+	for i, o := range orphans {
+		sts[i] = o.Status
 	}
+	return FoldStatuses(sts, now)
 }

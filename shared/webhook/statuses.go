@@ -187,34 +187,15 @@ func (r *run) statusCustomer(st whatsapp.Status, contacts []whatsapp.Contact, re
 // them there, or keeps them as orphans when no record is known yet. It returns the record (nil
 // for an orphan) and whether the statuses include a delivery that overrode a 131026 failure of
 // the same message.
+//
+// The common path is one conditional write: the statuses folded into one DeliveryStatus
+// (FoldStatuses), written onto the record named by biz_opaque_callback_data (our request id,
+// set on every send), which answers with the record as it stood, so nothing is read.
 func (r *run) applyToRecord(ctx context.Context, waba, pnid string, sts []whatsapp.Status) (*outbound.Record, bool, error) {
-	var lift liftFlag
-	rec, err := r.applyToRecordInner(ctx, waba, pnid, sts, &lift)
-	return rec, lift.set, err
-}
-
-// liftFlag carries, out of the record update closure, whether the statuses applied were a
-// delivery over a 131026 failure (the closure may run more than once; the last run counts).
-type liftFlag struct{ set bool }
-
-func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []whatsapp.Status, lift *liftFlag) (*outbound.Record, error) {
 	st := sts[0]
-	apply := func(rec *outbound.Record) bool {
-		lift.set = false
-		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
-		// request ids: only a record with this wamid, or none yet, is this message's.
-		if rec.WAMID != "" && rec.WAMID != st.ID {
-			return false
-		}
-		wasUndeliverable := rec.Status == outbound.StatusFailed && rec.ErrorCode == customer.CodeUndeliverable
-		changed := false
-		for _, x := range sts {
-			if ApplyStatus(rec, x, r.now) {
-				changed = true
-			}
-		}
-		lift.set = changed && wasUndeliverable && statusRank(rec.Status) > statusRank(outbound.StatusFailed)
-		return changed
+	d, ok := FoldStatuses(sts, r.now)
+	if !ok {
+		return nil, false, nil
 	}
 	bizID := ""
 	for _, x := range sts {
@@ -223,29 +204,31 @@ func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []w
 			break
 		}
 	}
-	if id := bizID; id != "" {
-		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+	if bizID != "" {
+		// A biz_opaque_callback_data from another system sharing the WABA may equal one of our
+		// request ids: only a record with this wamid, or none yet, is this message's.
+		rec, lift, err := r.writeStatus(ctx, bizID, d)
 		switch {
 		case errors.Is(err, persist.ErrNotFound):
 		case err != nil:
-			return nil, fmt.Errorf("apply status to record: %w", err)
-		case rec.WAMID == "" || rec.WAMID == st.ID:
-			return rec, nil
+			return nil, false, err
+		case rec != nil:
+			return rec, lift, nil
 		}
 	}
 	id, err := r.h.st.RequestIDForWAMID(ctx, st.ID)
 	switch {
 	case err == nil:
-		rec, err := r.h.st.UpdateKnownRecord(ctx, id, existing(apply))
+		rec, lift, err := r.writeStatus(ctx, id, d)
 		switch {
 		case errors.Is(err, persist.ErrNotFound):
 		case err != nil:
-			return nil, fmt.Errorf("apply status to record: %w", err)
-		default:
-			return rec, nil
+			return nil, false, err
+		case rec != nil:
+			return rec, lift, nil
 		}
 	case !errors.Is(err, persist.ErrNotFound):
-		return nil, fmt.Errorf("look up wamid: %w", err)
+		return nil, false, fmt.Errorf("look up wamid: %w", err)
 	}
 	// No record yet (the outbound side may not have stored the wamid, or the message was
 	// sent by another system): keep the status, then look again so that a record stored in
@@ -253,7 +236,7 @@ func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []w
 	for _, x := range sts {
 		o := OrphanStatus{PhoneNumberID: pnid, WABAID: waba, Status: x, ReceivedAt: r.now}
 		if err := r.h.st.PutOrphanStatus(ctx, o); err != nil {
-			return nil, fmt.Errorf("keep orphan status: %w", err)
+			return nil, false, fmt.Errorf("keep orphan status: %w", err)
 		}
 	}
 	id, err = r.h.st.RequestIDForWAMID(ctx, st.ID)
@@ -261,15 +244,46 @@ func (r *run) applyToRecordInner(ctx context.Context, waba, pnid string, sts []w
 	case err == nil:
 		rec, err := r.h.st.ApplyOrphans(ctx, st.ID, id)
 		if err != nil {
-			return nil, fmt.Errorf("apply orphan statuses: %w", err)
+			return nil, false, fmt.Errorf("apply orphan statuses: %w", err)
 		}
-		return rec, nil
+		return rec, false, nil
 	case errors.Is(err, persist.ErrNotFound):
 		r.h.log.Info("status for an unknown message kept for later correlation", "status", truncate(st.Status, 32), "waba", waba)
-		return nil, nil
+		return nil, false, nil
 	default:
-		return nil, fmt.Errorf("look up wamid: %w", err)
+		return nil, false, fmt.Errorf("look up wamid: %w", err)
 	}
+}
+
+// writeStatus writes d onto the record of request id and returns the record as it now stands
+// and whether d was a delivery over a 131026 failure of the same message (the customer is
+// reachable after all). A d that is not higher than the record's status is no change; a record
+// of another message (bound to another wamid) is no record: nil, and d is not written.
+// persist.ErrNotFound when there is no record.
+func (r *run) writeStatus(ctx context.Context, id string, d DeliveryStatus) (*outbound.Record, bool, error) {
+	w, err := r.h.st.ApplyDeliveryStatus(ctx, id, d)
+	if errors.Is(err, persist.ErrNotFound) {
+		return nil, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("apply status to record: %w", err)
+	}
+	prev := w.Prev
+	if w.WAMID != "" && w.WAMID != d.WAMID || prev.WAMID != "" && prev.WAMID != d.WAMID {
+		return nil, false, nil
+	}
+	undeliverable := w.Undeliverable || prev.Status == outbound.StatusFailed && prev.ErrorCode == customer.CodeUndeliverable
+	delivery := statusRank(d.Status) > statusRank(outbound.StatusFailed)
+	rec := *prev
+	if !w.Applied || !MergeDelivery(&rec, d) {
+		// A delivery the record already shows is a duplicate, or Meta's retry of a status whose
+		// write's answer was lost: the lift that write owed may never have run, so it is owed
+		// again (lifting twice is harmless).
+		replay := d.Key == recordStatusKey(prev)
+		return prev, replay && delivery && undeliverable, nil
+	}
+	first := statusRank(prev.Status) <= statusRank(outbound.StatusFailed)
+	return &rec, first && delivery && undeliverable, nil
 }
 
 // fallbackClaim is the dedupe key of a template re-send.

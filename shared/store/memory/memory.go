@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/customer"
-	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
@@ -30,24 +29,27 @@ var _ webhook.Store = (*Store)(nil)
 type Store struct {
 	now func() time.Time
 
-	mu         sync.Mutex
-	senders    map[string][]byte // id → JSON
-	versions   map[string]int64
-	phones     map[string]string // E.164 → sender id
-	portfolios map[string]sender.Portfolio
-	windows    map[string]*window // pnid|customer key
-	aliases    map[string]alias   // waba|customer key
-	optOuts    map[string]customer.OptOutRecord
-	optLinks   map[string][]string // waba|from → to keys
-	deliv      map[string]customer.Deliverability
-	records    map[string][]byte // request id → JSON
-	wamids     map[string]string
-	orphans    map[string]webhook.OrphanStatus // wamid|status
-	templates  map[string][]byte               // waba|name|lang → JSON of TemplateState
-	accounts   map[string][]byte
-	claims     map[string]*claim
-	marks      map[string]bool // wamid of a message forwarded outside a window
-	parked     []webhook.Parked
+	mu            sync.Mutex
+	senders       map[string][]byte // id → JSON
+	versions      map[string]int64
+	phones        map[string]string // E.164 → sender id
+	portfolios    map[string]sender.Portfolio
+	windows       map[string]*window // pnid|customer key
+	aliases       map[string]alias   // waba|customer key
+	optOuts       map[string]customer.OptOutRecord
+	optLinks      map[string][]string // waba|from → to keys
+	deliv         map[string]customer.Deliverability
+	records       map[string][]byte // request id → JSON of the document
+	recWAMIDs     map[string]string // request id → the wamid the record is bound to (records.go)
+	statuses      map[string]webhook.DeliveryStatus
+	undeliverable map[string]string
+	wamids        map[string]string
+	orphans       map[string]webhook.OrphanStatus // wamid|status
+	templates     map[string][]byte               // waba|name|lang → JSON of TemplateState
+	accounts      map[string][]byte
+	claims        map[string]*claim
+	marks         map[string]bool // wamid of a message forwarded outside a window
+	parked        []webhook.Parked
 }
 
 type window struct {
@@ -75,7 +77,7 @@ func New(now func() time.Time) *Store {
 		senders: map[string][]byte{}, versions: map[string]int64{}, phones: map[string]string{},
 		portfolios: map[string]sender.Portfolio{}, windows: map[string]*window{}, aliases: map[string]alias{},
 		optOuts: map[string]customer.OptOutRecord{}, optLinks: map[string][]string{}, deliv: map[string]customer.Deliverability{},
-		records: map[string][]byte{}, wamids: map[string]string{}, orphans: map[string]webhook.OrphanStatus{},
+		records: map[string][]byte{}, recWAMIDs: map[string]string{}, statuses: map[string]webhook.DeliveryStatus{}, undeliverable: map[string]string{}, wamids: map[string]string{}, orphans: map[string]webhook.OrphanStatus{},
 		templates: map[string][]byte{}, accounts: map[string][]byte{}, claims: map[string]*claim{}, marks: map[string]bool{},
 	}
 }
@@ -475,95 +477,6 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 		}
 	}
 	return out, nil
-}
-
-// PutRecord stores an outbound record and its wamid lookup (test seeding; the outbound side
-// writes records through its own port).
-func (s *Store) PutRecord(_ context.Context, rec outbound.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.records[rec.ID] = encode(&rec)
-	if rec.WAMID != "" {
-		s.wamids[rec.WAMID] = rec.ID
-	}
-	return nil
-}
-
-// GetRecord returns the record of request id, or persist.ErrNotFound.
-func (s *Store) GetRecord(_ context.Context, id string) (*outbound.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	raw, ok := s.records[id]
-	if !ok {
-		return nil, persist.ErrNotFound
-	}
-	return decode[outbound.Record](raw), nil
-}
-
-// RequestIDForWAMID returns the request id a wamid belongs to, or persist.ErrNotFound.
-func (s *Store) RequestIDForWAMID(_ context.Context, wamid string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id, ok := s.wamids[wamid]
-	if !ok {
-		return "", persist.ErrNotFound
-	}
-	return id, nil
-}
-
-// UpdateKnownRecord applies fn to an existing record.
-func (s *Store) UpdateKnownRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, _, err := update(s.records, id, false, func(cur *outbound.Record) (*outbound.Record, error) {
-		next, err := fn(cur)
-		if next != nil {
-			next.ID = id
-		}
-		return next, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("update record %s: %w", id, err)
-	}
-	return rec, nil
-}
-
-// PutOrphanStatus keeps the newest status per (wamid, status).
-func (s *Store) PutOrphanStatus(_ context.Context, o webhook.OrphanStatus) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := o.Status.ID + "|" + o.Status.Status
-	if cur, ok := s.orphans[k]; ok && cur.Status.Timestamp.Time().After(o.Status.Timestamp.Time()) {
-		return nil
-	}
-	s.orphans[k] = o
-	return nil
-}
-
-// ApplyOrphans applies the statuses kept for wamid to the record of requestID and removes them.
-func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error) {
-	s.mu.Lock()
-	var orphans []webhook.OrphanStatus
-	for _, k := range slices.Sorted(maps.Keys(s.orphans)) {
-		if strings.HasPrefix(k, wamid+"|") {
-			orphans = append(orphans, s.orphans[k])
-		}
-	}
-	s.mu.Unlock()
-	now := s.now()
-	rec, err := s.UpdateKnownRecord(ctx, requestID, webhook.ApplyOrphanStatuses(wamid, orphans, now))
-	if errors.Is(err, persist.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	for _, o := range orphans {
-		delete(s.orphans, wamid+"|"+o.Status.Status)
-	}
-	s.mu.Unlock()
-	return rec, nil
 }
 
 // UpdateTemplateState applies fn to the template record (cur nil when there is none).

@@ -6,7 +6,9 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +76,10 @@ func Run(t *testing.T, open Open) {
 		{"opt-outs", optOuts},
 		{"deliverability", deliverability},
 		{"records and orphan statuses", records},
+		{"delivery status: one write, kept by record writes", deliveryKept},
+		{"delivery status: any order, same record", deliveryAnyOrder},
+		{"delivery status: no change", deliveryNoChange},
+		{"delivery status: another message's callback data", deliveryCollision},
 		{"templates and accounts", templatesAndAccounts},
 		{"claims", claims},
 		{"parking", parking},
@@ -453,5 +459,261 @@ func parking(t *testing.T, s Subject, _ *Clock) {
 	}
 	if got, _ := s.ParkedOn(ctx, t0.Add(24*time.Hour)); len(got) != 0 {
 		t.Fatalf("parked the next day: %+v", got)
+	}
+}
+
+// applyStatus is ApplyDeliveryStatus's record before the write and whether it wrote.
+func applyStatus(s Subject, id string, d webhook.DeliveryStatus) (*outbound.Record, bool, error) {
+	w, err := s.ApplyDeliveryStatus(ctx, id, d)
+	return w.Prev, w.Applied, err
+}
+
+// delivered is the delivery status of the webhook's statuses of one message, applied at t0.
+func delivered(t *testing.T, sts ...whatsapp.Status) webhook.DeliveryStatus {
+	t.Helper()
+	d, ok := webhook.FoldStatuses(sts, t0)
+	if !ok {
+		t.Fatalf("no known status in %+v", sts)
+	}
+	return d
+}
+
+func failedStatus(id string, at int64, code int, title string) whatsapp.Status {
+	st := status(id, "failed", at)
+	st.Errors = []whatsapp.ErrorInfo{{Code: whatsapp.FlexInt(code), Title: title}}
+	return st
+}
+
+// sameJSON fails unless a and b are the same record, field by field.
+func sameJSON(t *testing.T, what string, a, b *outbound.Record) {
+	t.Helper()
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if string(ja) != string(jb) {
+		t.Fatalf("%s:\n%s\n%s", what, ja, jb)
+	}
+}
+
+// deliveryKept: a status is one write that never reads, is no version, and survives the
+// outbound consumer's writes of the record's document, in either order: a status before the
+// sent write and one after it leave the same record; a document update sees the status.
+func deliveryKept(t *testing.T, s Subject, _ *Clock) {
+	if _, _, err := applyStatus(s, "none", delivered(t, status("wamid.K0", "delivered", 1764000100))); !errors.Is(err, persist.ErrNotFound) {
+		t.Fatalf("status of a missing record: %v", err)
+	}
+	sending := func(id string) outbound.Record {
+		return outbound.Record{ID: id, Status: outbound.StatusSending, Attempts: 1, CreatedAt: t0, UpdatedAt: t0}
+	}
+	sent := func(id, wamid string) outbound.Record {
+		r := sending(id)
+		r.Status, r.WAMID, r.Mode = outbound.StatusSent, wamid, outbound.ModeFreeform
+		return r
+	}
+	d := delivered(t, status("wamid.K1", "delivered", 1764000100))
+
+	// Status first, then the consumer's sent write (a blind write of the document).
+	must(t, s.PutRecord(ctx, sending("req-k1")))
+	prev, applied, err := applyStatus(s, "req-k1", d)
+	if err != nil || !applied || prev.Status != outbound.StatusSending {
+		t.Fatalf("status before the send was recorded: %+v %v %v", prev, applied, err)
+	}
+	must(t, s.PutRecord(ctx, sent("req-k1", "wamid.K1")))
+	first, err := s.GetRecord(ctx, "req-k1")
+	if err != nil || first.Status != outbound.StatusDelivered || first.WAMID != "wamid.K1" || !first.StatusAt.Equal(time.Unix(1764000100, 0)) {
+		t.Fatalf("status then sent write: %+v %v", first, err)
+	}
+
+	// The sent write first, then the status: the same record.
+	d2 := d
+	must(t, s.PutRecord(ctx, sent("req-k1b", "wamid.K1")))
+	prev, applied, err = applyStatus(s, "req-k1b", d2)
+	if err != nil || !applied || prev.Status != outbound.StatusSent || prev.WAMID != "wamid.K1" {
+		t.Fatalf("status after the sent write: %+v %v %v", prev, applied, err)
+	}
+	second, err := s.GetRecord(ctx, "req-k1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.ID = first.ID
+	sameJSON(t, "status then sent write vs sent write then status", first, second)
+
+	// A document update (the template fallback id) sees the status and keeps it.
+	rec, err := s.UpdateKnownRecord(ctx, "req-k1", func(r *outbound.Record) (*outbound.Record, error) {
+		if r.Status != outbound.StatusDelivered {
+			t.Errorf("update closure sees %s, want the status merged", r.Status)
+		}
+		r.FallbackID = "fb-1"
+		return r, nil
+	})
+	if err != nil || rec.Status != outbound.StatusDelivered || rec.FallbackID != "fb-1" {
+		t.Fatalf("document update after a status: %+v %v", rec, err)
+	}
+	// A status after that update is still one write, not refused by the update's version.
+	if _, applied, err := applyStatus(s, "req-k1", delivered(t, status("wamid.K1", "read", 1764000200))); err != nil || !applied {
+		t.Fatalf("status after a document update: %v %v", applied, err)
+	}
+	if got, err := s.GetRecord(ctx, "req-k1"); err != nil || got.Status != outbound.StatusRead || got.FallbackID != "fb-1" {
+		t.Fatalf("record: %+v %v", got, err)
+	}
+}
+
+// deliveryAnyOrder: the statuses of one message, one write each, in any order or all at once,
+// leave the same record; a delivery over a 131026 clears the failure.
+func deliveryAnyOrder(t *testing.T, s Subject, _ *Clock) {
+	sts := []whatsapp.Status{
+		status("wamid.O1", "sent", 1764000100),
+		failedStatus("wamid.O1", 1764000150, 131026, "Message undeliverable"),
+		status("wamid.O1", "delivered", 1764000200),
+		status("wamid.O1", "read", 1764000300),
+		failedStatus("wamid.O1", 1764000160, 131000, "Something went wrong"),
+	}
+	orders := [][]int{{0, 1, 2, 3, 4}, {4, 3, 2, 1, 0}, {1, 4, 0, 3, 2}, {2, 0, 4, 1, 3}}
+	var want *outbound.Record
+	for i, order := range orders {
+		id := fmt.Sprintf("req-o%d", i)
+		must(t, s.PutRecord(ctx, outbound.Record{ID: id, WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+		for _, j := range order {
+			if _, _, err := applyStatus(s, id, delivered(t, sts[j])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.GetRecord(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.ID = ""
+		if want == nil {
+			want = got
+			if got.Status != outbound.StatusRead || got.ErrorCode != 0 || got.Reason != "" || !got.StatusAt.Equal(time.Unix(1764000300, 0)) {
+				t.Fatalf("after every status: %+v", got)
+			}
+			continue
+		}
+		sameJSON(t, fmt.Sprintf("order %v", order), want, got)
+	}
+	// All at once, against the consumer's own document write: no conflict, the same record.
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-oc", Status: outbound.StatusSending, CreatedAt: t0, UpdatedAt: t0}))
+	var wg sync.WaitGroup
+	errs := make(chan error, len(sts)+1)
+	for _, st := range sts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := applyStatus(s, "req-oc", delivered(t, st)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		errs <- s.PutRecord(ctx, outbound.Record{ID: "req-oc", WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0})
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	got, err := s.GetRecord(ctx, "req-oc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ID = ""
+	sameJSON(t, "concurrent statuses and sent write", want, got)
+
+	// A 131026 stays known after a delivery overrides it, and only for its own wamid.
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-ou", WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+	for i, st := range []whatsapp.Status{sts[0], sts[1], sts[2], sts[3]} {
+		w, err := s.ApplyDeliveryStatus(ctx, "req-ou", delivered(t, st))
+		if err != nil || !w.Applied || w.Undeliverable != (i >= 2) {
+			t.Fatalf("status %d (%s): %+v %v", i, st.Status, w, err)
+		}
+	}
+
+	// Failures alone: the higher code wins whatever the order.
+	for i, order := range [][]int{{1, 4}, {4, 1}} {
+		id := fmt.Sprintf("req-of%d", i)
+		must(t, s.PutRecord(ctx, outbound.Record{ID: id, WAMID: "wamid.O1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+		for _, j := range order {
+			if _, _, err := applyStatus(s, id, delivered(t, sts[j])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.GetRecord(ctx, id); err != nil || got.Status != outbound.StatusFailed || got.ErrorCode != 131026 || got.Reason != webhook.ReasonUndeliverable {
+			t.Fatalf("failures in order %v: %+v %v", order, got, err)
+		}
+	}
+}
+
+// deliveryNoChange: a lower or equal status after a higher one, a replay of the same status
+// (its answer lost), and a status of another wamid change nothing and are no error; each still
+// returns the record.
+func deliveryNoChange(t *testing.T, s Subject, _ *Clock) {
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-n1", WAMID: "wamid.N1", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+	read := delivered(t, status("wamid.N1", "read", 1764000300))
+	if _, applied, err := applyStatus(s, "req-n1", read); err != nil || !applied {
+		t.Fatalf("read: %v %v", applied, err)
+	}
+	before, err := s.GetRecord(ctx, "req-n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]webhook.DeliveryStatus{
+		"lower after higher":  delivered(t, status("wamid.N1", "delivered", 1764000400)),
+		"the same again":      read,
+		"another wamid":       delivered(t, status("wamid.OTHER", "played", 1764000500)),
+		"a failure after all": delivered(t, failedStatus("wamid.N1", 1764000500, 131047, "Re-engagement message")),
+	} {
+		prev, applied, err := applyStatus(s, "req-n1", d)
+		if err != nil || applied {
+			t.Fatalf("%s: applied %v, %v", name, applied, err)
+		}
+		sameJSON(t, name+": returned record", before, prev)
+	}
+	after, err := s.GetRecord(ctx, "req-n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "record after statuses that change nothing", before, after)
+
+	// Before the send recorded its wamid, the first status binds the record to its own.
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-n2", Status: outbound.StatusSending, CreatedAt: t0, UpdatedAt: t0}))
+	if _, applied, err := applyStatus(s, "req-n2", delivered(t, status("wamid.N2", "sent", 1764000100))); err != nil || !applied {
+		t.Fatalf("first status: %v %v", applied, err)
+	}
+	if _, applied, err := applyStatus(s, "req-n2", delivered(t, status("wamid.OTHER", "read", 1764000200))); err != nil || applied {
+		t.Fatalf("status of another wamid on a bound record: %v %v", applied, err)
+	}
+	if got, err := s.GetRecord(ctx, "req-n2"); err != nil || got.Status != outbound.StatusSent || !got.StatusAt.Equal(time.Unix(1764000100, 0)) {
+		t.Fatalf("record: %+v %v", got, err)
+	}
+}
+
+// deliveryCollision: another system's message carries our request id as its callback data and
+// its status comes before our send is recorded. It binds the record to its wamid, so our own
+// statuses wait as orphans instead of being written beside it; our send's record write binds
+// the record to our wamid, hides the other status, and the orphans then apply.
+func deliveryCollision(t *testing.T, s Subject, _ *Clock) {
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-c", Status: outbound.StatusSending, CreatedAt: t0, UpdatedAt: t0}))
+	if w, err := s.ApplyDeliveryStatus(ctx, "req-c", delivered(t, status("wamid.THEIRS", "delivered", 1764000100))); err != nil || !w.Applied || w.WAMID != "" {
+		t.Fatalf("their status: %+v %v", w, err)
+	}
+	ours := status("wamid.OURS", "read", 1764000200)
+	if w, err := s.ApplyDeliveryStatus(ctx, "req-c", delivered(t, ours)); err != nil || w.Applied || w.WAMID != "wamid.THEIRS" {
+		t.Fatalf("our status on their binding: %+v %v", w, err)
+	}
+	must(t, s.PutOrphanStatus(ctx, webhook.OrphanStatus{Status: ours}))
+	if rec, err := s.ApplyOrphans(ctx, "wamid.OURS", "req-c"); err != nil || rec != nil {
+		t.Fatalf("orphans on their binding: %+v %v", rec, err)
+	}
+	must(t, s.PutRecord(ctx, outbound.Record{ID: "req-c", WAMID: "wamid.OURS", Status: outbound.StatusSent, CreatedAt: t0, UpdatedAt: t0}))
+	if rec, err := s.GetRecord(ctx, "req-c"); err != nil || rec.Status != outbound.StatusSent {
+		t.Fatalf("after our send's record write: %+v %v", rec, err)
+	}
+	if rec, err := s.ApplyOrphans(ctx, "wamid.OURS", "req-c"); err != nil || rec == nil || rec.Status != outbound.StatusRead {
+		t.Fatalf("orphans after our send's record write: %+v %v", rec, err)
+	}
+	if rec, err := s.GetRecord(ctx, "req-c"); err != nil || rec.Status != outbound.StatusRead || rec.WAMID != "wamid.OURS" {
+		t.Fatalf("record: %+v %v", rec, err)
 	}
 }
