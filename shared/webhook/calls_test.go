@@ -86,20 +86,22 @@ func TestDynamoDBCallsPerWebhook(t *testing.T) {
 		unit  string
 		body  []byte
 		units int
-		// maxDDB and maxSQS are the calls per unit when issue 10 was filed.
+		// maxDDB and maxSQS are the most calls per unit this design needs (issue 10's targets;
+		// the new customer's two extra writes and the POST's mean have no target, so they are
+		// held at what the code does today, to catch a regression).
 		maxDDB, maxSQS float64
 		check          func() error
 	}{
-		{unit: "inbound-text", body: textBody(1, "40721234567", ts+1), units: 1, maxDDB: 3, maxSQS: 1},
-		{unit: "inbound-text-new-customer", body: textBody(2, "40729876543", ts+2), units: 1, maxDDB: 5, maxSQS: 1},
-		{unit: "status", body: statusBody("wamid.out.status", "delivered", "req-status", "40720000999", ts+3), units: 1, maxDDB: 2, maxSQS: 0,
+		{unit: "inbound-text", body: textBody(1, "40721234567", ts+1), units: 1, maxDDB: 1, maxSQS: 1},
+		{unit: "inbound-text-new-customer", body: textBody(2, "40729876543", ts+2), units: 1, maxDDB: 3, maxSQS: 1},
+		{unit: "status", body: statusBody("wamid.out.status", "delivered", "req-status", "40720000999", ts+3), units: 1, maxDDB: 1, maxSQS: 0,
 			check: func() error {
 				if r := e.record("req-status"); r.Status != outbound.StatusDelivered {
 					return fmt.Errorf("record after the status: %s, want delivered", r.Status)
 				}
 				return nil
 			}},
-		{unit: "post-100-changes", body: batchBody(1, ts+10), units: 100, maxDDB: 3.6, maxSQS: 0.1},
+		{unit: "post-100-changes", body: batchBody(1, ts+10), units: 100, maxDDB: 2.7, maxSQS: 0.1},
 	} {
 		post(tc.body)
 		ops, cond := ddb.Take()
@@ -112,7 +114,7 @@ func TestDynamoDBCallsPerWebhook(t *testing.T) {
 			}
 		}
 		if got := float64(testenv.Total(r.DDB)) / float64(tc.units); got > tc.maxDDB {
-			t.Errorf("%s: %.2f DynamoDB calls per unit (%s), more than the %.1f before issue 10", tc.unit, got, testenv.String(r.DDB), tc.maxDDB)
+			t.Errorf("%s: %.2f DynamoDB calls per unit (%s), want at most %.1f", tc.unit, got, testenv.String(r.DDB), tc.maxDDB)
 		}
 		if got := float64(testenv.Total(r.SQS)) / float64(tc.units); got > tc.maxSQS {
 			t.Errorf("%s: %.2f SQS calls per unit (%s), want at most %.1f", tc.unit, got, testenv.String(r.SQS), tc.maxSQS)
