@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,11 +45,10 @@ type run struct {
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
 	r := &run{
 		h: h, now: h.now().UTC(), owner: newOwner(), counters: counters, body: body,
-		sem:    make(chan struct{}, h.cfg.Parallelism),
 		seen:   map[string]bool{},
 		lookup: map[string]*senderLookup{},
 	}
-	n, err := whatsapp.ParseNotification(body)
+	n, err := whatsapp.DecodeNotification(body)
 	if err != nil {
 		var pe *whatsapp.ParseError
 		reason := "parse_malformed"
@@ -63,7 +63,7 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 	for i := range n.Entry {
 		e := &n.Entry[i]
 		for j := range e.Changes {
-			r.dispatch(ctx, e, &e.Changes[j], fmt.Sprintf("%d.%d", i, j))
+			r.dispatch(ctx, e, &e.Changes[j], strconv.Itoa(i)+"."+strconv.Itoa(j))
 		}
 	}
 	// Statuses are applied once every change is read: those of one message (sent, delivered,
@@ -94,6 +94,9 @@ func (r *run) spawn(f func() error) {
 			r.fail(err)
 		}
 		return
+	}
+	if r.sem == nil {
+		r.sem = make(chan struct{}, r.h.cfg.Parallelism)
 	}
 	r.wg.Add(1)
 	r.sem <- struct{}{}
