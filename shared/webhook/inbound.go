@@ -284,7 +284,7 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 	if in.window != nil {
 		ev.Window = &EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
 	}
-	raw, err := marshalASCII(&ev)
+	raw, err := encodeEvent(&ev)
 	if err != nil {
 		return "", fmt.Errorf("encode inbound event: %w", err)
 	}
@@ -293,7 +293,7 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 		r.markParked("event_too_large", truncate(m.ID, 80))
 		ev.Content = whatsapp.Content{Kind: ev.Content.Kind, Supported: ev.Content.Supported}
 		ev.Raw, ev.Errors, ev.Referral, ev.Truncated = nil, nil, nil, true
-		if raw, err = marshalASCII(&ev); err != nil {
+		if raw, err = encodeEvent(&ev); err != nil {
 			return "", fmt.Errorf("encode inbound event: %w", err)
 		}
 	}
