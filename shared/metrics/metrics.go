@@ -108,7 +108,13 @@ func (e *Emitter) Flush(c *Counters, at time.Time) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	return e.FlushCounts(c.Snapshot(), at)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	line, err := Line(e.function, c.counts, at)
+	c.mu.Unlock()
+	return e.write(line, err)
 }
 
 // FlushCounts writes the non-zero counts as one EMF line stamped at, and nothing when every
@@ -117,7 +123,11 @@ func (e *Emitter) FlushCounts(counts map[string]int64, at time.Time) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	line, err := Line(e.function, counts, at)
+	return e.write(Line(e.function, counts, at))
+}
+
+// write writes one rendered line, if any.
+func (e *Emitter) write(line []byte, err error) error {
 	if err != nil || line == nil {
 		return err
 	}

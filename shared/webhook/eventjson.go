@@ -16,7 +16,9 @@ func encodeEvent(ev *InboundEvent) ([]byte, error) {
 	if b, ok := appendEvent(make([]byte, 0, 512), ev); ok {
 		return b, nil
 	}
-	return marshalASCII(ev)
+	// A copy, so that ev itself need not live on the heap.
+	slow := *ev
+	return marshalASCII(&slow)
 }
 
 func appendEvent(b []byte, ev *InboundEvent) ([]byte, bool) {

@@ -109,7 +109,7 @@ func FuzzEncodeEvent(f *testing.F) {
 		ts := time.Unix(sec, 0).In(time.FixedZone("z", int(off%(26*3600))))
 		ev := &InboundEvent{Version: EventVersion, WAMID: id, WABAID: name, Sender: EventSender{PhoneNumberID: id, Phone: text},
 			Customer: EventCustomer{UserID: id, ProfileName: name, Username: text}, Type: name,
-			Content: whatsapp.Content{Kind: name, Text: text, Caption: id, Emoji: text, Voice: len(text)%2 == 0},
+			Content:   whatsapp.Content{Kind: name, Text: text, Caption: id, Emoji: text, Voice: len(text)%2 == 0},
 			Timestamp: ts, GroupID: text, Window: &EventWindow{ExpiresAt: ts, FreeEntry: true}, ReceivedAt: ts,
 			Context: &whatsapp.MessageContext{ID: text}, Errors: []whatsapp.ErrorInfo{{Title: text}}}
 		requireSameEncoding(t, ev)

@@ -14,7 +14,6 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -88,7 +87,7 @@ func (e *ConfigError) Error() string { return "webhook: " + e.Field + " " + e.Pr
 // Handler serves GET (handshake) and POST (notifications) on the webhook route.
 type Handler struct {
 	cfg      Config
-	secret   []byte
+	verifier *whatsapp.Verifier
 	st       Store
 	q        Queue
 	log      *slog.Logger
@@ -141,7 +140,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	}
 	return &Handler{
 		cfg:      cfg,
-		secret:   []byte(cfg.AppSecret),
+		verifier: whatsapp.NewVerifier([]byte(cfg.AppSecret)),
 		st:       d.Store,
 		q:        d.Queue,
 		log:      d.Log,
@@ -207,7 +206,7 @@ func (h *Handler) notify(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, "could not read body")
 		return
 	}
-	if err := whatsapp.VerifySignature(h.secret, body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
+	if err := h.verifier.Verify(body, r.Header.Get(whatsapp.SignatureHeader)); err != nil {
 		counters.Inc(metrics.SignatureRejected)
 		// Never the body: it is unauthenticated and may carry anything.
 		h.log.Warn("webhook signature rejected", "reason", signatureReason(err), "bytes", len(body))
@@ -253,10 +252,21 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	if r.ContentLength <= 0 {
 		return io.ReadAll(rd)
 	}
-	// ReadFrom wants MinRead bytes free to find the end without growing the buffer.
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+bytes.MinRead))
-	_, err := buf.ReadFrom(rd)
-	return buf.Bytes(), err
+	// One byte more than announced, to see the end without growing; a longer body still grows.
+	buf := make([]byte, 0, r.ContentLength+1)
+	for {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // The header values of every answer, shared (never written to) to save two allocations per
