@@ -327,8 +327,9 @@ func (r *run) forward(ctx context.Context) {
 		in := ready[i]
 		return sqsID(in.pnid + "|" + in.ref.Key()), sqsID(in.msg.ID)
 	}
-	failed := map[int]bool{}
+	var failed map[int]bool // nil (reads false) unless the send failed
 	if err := r.h.q.SendBatch(ctx, r.h.cfg.InboundQueueURL, bodies, fifo); err != nil {
+		failed = map[int]bool{}
 		var fi failedIndexes
 		if errors.As(err, &fi) {
 			for _, i := range fi.FailedIndexes() {
