@@ -213,6 +213,9 @@ func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (sender
 	l, ok := r.lookup[pnid]
 	if !ok {
 		l = &senderLookup{done: make(chan struct{})}
+		if r.lookup == nil {
+			r.lookup = map[string]*senderLookup{}
+		}
 		r.lookup[pnid] = l
 	}
 	r.mu.Unlock()

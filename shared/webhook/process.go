@@ -45,8 +45,6 @@ type run struct {
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
 	r := &run{
 		h: h, now: h.now().UTC(), owner: newOwner(), counters: counters, body: body,
-		seen:   map[string]bool{},
-		lookup: map[string]*senderLookup{},
 	}
 	n, err := whatsapp.DecodeNotification(body)
 	if err != nil {
@@ -254,6 +252,9 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 		}
 		r.mu.Lock()
 		dup := r.seen[m.ID]
+		if r.seen == nil {
+			r.seen = map[string]bool{}
+		}
 		r.seen[m.ID] = true
 		r.mu.Unlock()
 		if dup {

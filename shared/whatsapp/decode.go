@@ -53,14 +53,11 @@ type changeWire struct {
 // it as that type gives. Keys of other fields' types are decoded too: a value that is valid for
 // its field but not here only costs the two-step decode.
 type changeValue struct {
-	// messages, user_preferences
-	MessagingProduct string    `json:"messaging_product,omitempty"`
-	Metadata         Metadata  `json:"metadata"`
-	Contacts         []Contact `json:"contacts,omitempty"`
-	// messages
-	Messages []Message    `json:"messages,omitempty"`
+	// messages (messaging_product, metadata and contacts serve user_preferences too); a messages
+	// change returns a pointer to it, and its statuses key is the shallower Statuses, so that the
+	// alternate spelling can be folded in.
+	MessagesValue
 	Statuses []statusWire `json:"statuses,omitempty"`
-	Errors   []ErrorInfo  `json:"errors,omitempty"`
 	// user_preferences
 	UserPreferences []UserPreference `json:"user_preferences"`
 	// phone_number_quality_update, phone_number_name_update
@@ -140,7 +137,7 @@ func (c *changeWire) typed() (any, bool) {
 	}
 	switch c.Field {
 	case FieldMessages:
-		v := &MessagesValue{MessagingProduct: u.MessagingProduct, Metadata: u.Metadata, Contacts: u.Contacts, Messages: u.Messages, Errors: u.Errors}
+		v := &u.MessagesValue
 		v.Statuses = foldStatuses(u.Statuses)
 		for i := range v.Messages {
 			if !KnownMessageType(v.Messages[i].Type) {

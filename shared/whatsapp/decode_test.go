@@ -177,10 +177,23 @@ func TestChangeValueCoversEveryTypedValue(t *testing.T) {
 	t.Parallel()
 	union := map[string]reflect.Type{}
 	ut := reflect.TypeFor[changeValue]()
+	var embedded []reflect.StructField
 	for i := range ut.NumField() {
 		f := ut.Field(i)
+		if f.Anonymous {
+			embedded = append(embedded, f)
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		union[name] = f.Type
+	}
+	for _, e := range embedded { // promoted keys, unless a shallower field takes the name
+		for i := range e.Type.NumField() {
+			f := e.Type.Field(i)
+			if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); union[name] == nil {
+				union[name] = f.Type
+			}
+		}
 	}
 	union["statuses"] = reflect.TypeFor[[]Status]() // folded from []statusWire
 	covered := map[string]reflect.Type{
