@@ -22,6 +22,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/aloro/wa-senders/shared/metrics"
@@ -98,6 +100,9 @@ type Handler struct {
 	aliases  *ttlcache.Cache[int64]
 	phones   *ttlcache.Cache[string]
 	partners Partners
+	// ownerPrefix and ownerSeq name each POST's claims (newOwner).
+	ownerPrefix string
+	ownerSeq    atomic.Uint64
 }
 
 // New checks the configuration and returns the handler. An empty app secret or verify token is
@@ -150,8 +155,9 @@ func New(cfg Config, d Deps) (*Handler, error) {
 		senders:  ttlcache.New[senderInfo](time.Minute, 10000),
 		aliases:  ttlcache.New[int64](10*time.Minute, 50000),
 		// A wa_id's E.164 form never changes: the entries only expire to bound memory.
-		phones:   ttlcache.New[string](1<<62, 50000),
-		partners: d.Partners,
+		phones:      ttlcache.New[string](1<<62, 50000),
+		partners:    d.Partners,
+		ownerPrefix: randomOwnerPrefix(),
 	}, nil
 }
 
@@ -291,11 +297,17 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-func newOwner() string {
+// newOwner names one POST's processing as the owner of the claims it takes: the instance's
+// random prefix and a counter, unique without a random read per POST.
+func (h *Handler) newOwner() string {
+	return h.ownerPrefix + strconv.FormatUint(h.ownerSeq.Add(1), 36)
+}
+
+func randomOwnerPrefix() string {
 	var b [12]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		// crypto/rand does not fail on supported platforms; a clock-based owner is still unique enough.
-		return fmt.Sprintf("t%d", time.Now().UnixNano())
+		// crypto/rand does not fail on supported platforms; a clock-based prefix is still unique enough.
+		return fmt.Sprintf("t%d-", time.Now().UnixNano())
 	}
-	return hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:]) + "-"
 }

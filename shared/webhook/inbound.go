@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -198,7 +199,7 @@ type senderInfo struct {
 }
 
 type senderLookup struct {
-	done chan struct{}
+	once sync.Once
 	info senderInfo
 	err  error
 }
@@ -212,19 +213,15 @@ func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (sender
 	r.mu.Lock()
 	l, ok := r.lookup[pnid]
 	if !ok {
-		l = &senderLookup{done: make(chan struct{})}
+		l = &senderLookup{}
 		if r.lookup == nil {
 			r.lookup = map[string]*senderLookup{}
 		}
 		r.lookup[pnid] = l
 	}
 	r.mu.Unlock()
-	if !ok {
-		l.info, l.err = r.fetchSender(ctx, pnid)
-		close(l.done)
-	} else {
-		<-l.done
-	}
+	// The first caller fetches; the POST's others wait for its answer.
+	l.once.Do(func() { l.info, l.err = r.fetchSender(ctx, pnid) })
 	if l.err != nil {
 		return senderInfo{}, l.err
 	}

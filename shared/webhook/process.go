@@ -44,7 +44,7 @@ type run struct {
 
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
 	r := &run{
-		h: h, now: h.now().UTC(), owner: newOwner(), counters: counters, body: body,
+		h: h, now: h.now().UTC(), owner: h.newOwner(), counters: counters, body: body,
 	}
 	n, err := whatsapp.DecodeNotification(body)
 	if err != nil {
