@@ -211,13 +211,22 @@ func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (sender
 		return senderInfo{}, nil
 	}
 	r.mu.Lock()
-	l, ok := r.lookup[pnid]
-	if !ok {
+	var l *senderLookup
+	switch {
+	case r.firstLookup == nil:
 		l = &senderLookup{}
-		if r.lookup == nil {
-			r.lookup = map[string]*senderLookup{}
+		r.firstPNID, r.firstLookup = pnid, l
+	case r.firstPNID == pnid:
+		l = r.firstLookup
+	default:
+		var ok bool
+		if l, ok = r.lookup[pnid]; !ok {
+			l = &senderLookup{}
+			if r.lookup == nil {
+				r.lookup = map[string]*senderLookup{}
+			}
+			r.lookup[pnid] = l
 		}
-		r.lookup[pnid] = l
 	}
 	r.mu.Unlock()
 	// The first caller fetches; the POST's others wait for its answer.

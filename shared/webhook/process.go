@@ -34,6 +34,10 @@ type run struct {
 	seen   map[string]bool
 	parked []string
 	lookup map[string]*senderLookup
+	// firstPNID and firstLookup hold the POST's first sender lookup (most POSTs have one
+	// sender), lookup the others.
+	firstPNID   string
+	firstLookup *senderLookup
 	// pending are the statuses of the POST, applied after every change is read.
 	pending []pendingStatus
 	// wabaLists are the sender lists read in this POST, by WABA.
@@ -250,16 +254,18 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 			r.markParked("unusable", fmt.Sprintf("%s:message %d without an id", where, i))
 			continue
 		}
-		r.mu.Lock()
-		dup := r.seen[m.ID]
-		if r.seen == nil {
-			r.seen = map[string]bool{}
-		}
-		r.seen[m.ID] = true
-		r.mu.Unlock()
-		if dup {
-			r.counters.Inc(metrics.DuplicateMessages)
-			continue
+		if !r.inline { // the only item of a POST has no duplicate in it
+			r.mu.Lock()
+			dup := r.seen[m.ID]
+			if r.seen == nil {
+				r.seen = map[string]bool{}
+			}
+			r.seen[m.ID] = true
+			r.mu.Unlock()
+			if dup {
+				r.counters.Inc(metrics.DuplicateMessages)
+				continue
+			}
 		}
 		in := r.newInbound(waba, v, m)
 		r.msgs = append(r.msgs, in)
