@@ -238,7 +238,10 @@ type codeWriter struct {
 
 func (w *codeWriter) Header() http.Header         { return w.header }
 func (w *codeWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *codeWriter) WriteHeader(code int)        { w.code = code }
+
+// WriteString makes codeWriter an io.StringWriter, as the Lambda adapter's recorder is.
+func (w *codeWriter) WriteString(s string) (int, error) { return len(s), nil }
+func (w *codeWriter) WriteHeader(code int)              { w.code = code }
 
 // nopStore satisfies every storage port and stores nothing (benchmarks of the handler alone).
 type nopStore struct{}

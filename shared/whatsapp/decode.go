@@ -106,15 +106,28 @@ type changeValue struct {
 
 // notification builds the Notification; ok is false when a change needs the two-step decode.
 func (w *notificationWire) notification() (*Notification, bool) {
-	n := &Notification{Object: w.Object}
-	if w.Entry != nil {
-		n.Entry = make([]Entry, len(w.Entry))
+	var n *Notification
+	if len(w.Entry) == 1 && len(w.Entry[0].Changes) == 1 {
+		// The usual POST: one entry of one change, in one allocation.
+		one := &struct {
+			n Notification
+			e [1]Entry
+			c [1]Change
+		}{}
+		one.n.Entry, one.e[0].Changes = one.e[:], one.c[:]
+		n = &one.n
+	} else {
+		n = &Notification{}
+		if w.Entry != nil {
+			n.Entry = make([]Entry, len(w.Entry))
+		}
 	}
+	n.Object = w.Object
 	for i := range w.Entry {
 		we := &w.Entry[i]
 		e := &n.Entry[i]
 		e.ID, e.Time = we.ID, we.Time
-		if we.Changes != nil {
+		if we.Changes != nil && e.Changes == nil {
 			e.Changes = make([]Change, len(we.Changes))
 		}
 		for j := range we.Changes {
