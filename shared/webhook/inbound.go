@@ -36,6 +36,9 @@ type inbound struct {
 	body   string
 	stop   bool
 	window *customer.Window
+	// win and evWin hold the window and its event form, so that neither costs an allocation.
+	win   customer.Window
+	evWin EventWindow
 }
 
 func (r *run) newInbound(waba string, v *whatsapp.MessagesValue, m *whatsapp.Message) *inbound {
@@ -78,9 +81,9 @@ func (r *run) prepare(ctx context.Context, in *inbound) error {
 	}
 	in.rec = InboundMessage{WAMID: m.ID, PhoneNumberID: in.pnid, Customer: in.ref}
 	if m.Type != whatsapp.MessageTypeSystem && in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
-		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
-		in.window = &w
-		in.rec.Window = &w
+		in.win = customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
+		in.window = &in.win
+		in.rec.Window = &in.win
 	}
 	forwarded, err := r.h.st.RecordInbound(ctx, in.rec)
 	if err != nil {
@@ -291,7 +294,8 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 		}
 	}
 	if in.window != nil {
-		ev.Window = &EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
+		in.evWin = EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
+		ev.Window = &in.evWin
 	}
 	raw, err := encodeEvent(&ev)
 	if err != nil {
