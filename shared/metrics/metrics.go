@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -107,7 +108,13 @@ func (e *Emitter) Flush(c *Counters, at time.Time) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	return e.FlushCounts(c.Snapshot(), at)
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	line, err := Line(e.function, c.counts, at)
+	c.mu.Unlock()
+	return e.write(line, err)
 }
 
 // FlushCounts writes the non-zero counts as one EMF line stamped at, and nothing when every
@@ -116,7 +123,11 @@ func (e *Emitter) FlushCounts(counts map[string]int64, at time.Time) error {
 	if e == nil || e.w == nil {
 		return nil
 	}
-	line, err := Line(e.function, counts, at)
+	return e.write(Line(e.function, counts, at))
+}
+
+// write writes one rendered line, if any.
+func (e *Emitter) write(line []byte, err error) error {
 	if err != nil || line == nil {
 		return err
 	}
@@ -127,56 +138,75 @@ func (e *Emitter) FlushCounts(counts map[string]int64, at time.Time) error {
 	return err
 }
 
-type metricDef struct {
-	Name string `json:"Name"`
-	Unit string `json:"Unit"`
-}
-
-type directive struct {
-	Namespace  string      `json:"Namespace"`
-	Dimensions [][]string  `json:"Dimensions"`
-	Metrics    []metricDef `json:"Metrics"`
-}
-
-type awsMeta struct {
-	Timestamp         int64       `json:"Timestamp"`
-	CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
-}
-
 // Line renders counts as one EMF JSON line ending in a newline, or nil when no count is
 // non-zero. Metric names are sorted so the output is deterministic.
 func Line(function string, counts map[string]int64, at time.Time) ([]byte, error) {
-	names := make([]string, 0, len(counts))
+	var room [16]string // a POST counts a few metrics: no allocation for the names
+	names := room[:0]
 	for n, v := range counts {
-		if v != 0 {
-			names = append(names, n)
+		if v == 0 {
+			continue
 		}
+		if n == "_aws" || n == "Function" {
+			return nil, fmt.Errorf("metrics: reserved metric name %q", n)
+		}
+		names = append(names, n)
 	}
 	if len(names) == 0 {
 		return nil, nil
 	}
+	// Written by hand, once per POST on the webhook's hot path: the bytes are those json.Marshal
+	// gives the document (keys sorted; TestLineIsJSONMarshal holds the two together).
+	names = append(names, "Function", "_aws")
 	slices.Sort(names)
-	defs := make([]metricDef, len(names))
-	doc := make(map[string]any, len(names)+2)
+	b := make([]byte, 0, 256+64*len(names))
+	b = append(b, '{')
 	for i, n := range names {
-		if n == "_aws" || n == "Function" {
-			return nil, fmt.Errorf("metrics: reserved metric name %q", n)
+		if i > 0 {
+			b = append(b, ',')
 		}
-		defs[i] = metricDef{Name: n, Unit: "Count"}
-		doc[n] = counts[n]
+		b = appendString(b, n)
+		b = append(b, ':')
+		switch n {
+		case "Function":
+			b = appendString(b, function)
+		case "_aws":
+			b = append(b, `{"Timestamp":`...)
+			b = strconv.AppendInt(b, at.UnixMilli(), 10)
+			b = append(b, `,"CloudWatchMetrics":[{"Namespace":`...)
+			b = appendString(b, Namespace)
+			b = append(b, `,"Dimensions":[["Function"]],"Metrics":[`...)
+			k := 0
+			for _, m := range names {
+				if m == "Function" || m == "_aws" {
+					continue
+				}
+				if k > 0 {
+					b = append(b, ',')
+				}
+				k++
+				b = append(b, `{"Name":`...)
+				b = appendString(b, m)
+				b = append(b, `,"Unit":"Count"}`...)
+			}
+			b = append(b, `]}]}`...)
+		default:
+			b = strconv.AppendInt(b, counts[n], 10)
+		}
 	}
-	doc["Function"] = function
-	doc["_aws"] = awsMeta{
-		Timestamp: at.UnixMilli(),
-		CloudWatchMetrics: []directive{{
-			Namespace:  Namespace,
-			Dimensions: [][]string{{"Function"}},
-			Metrics:    defs,
-		}},
+	return append(b, '}', '\n'), nil
+}
+
+// appendString appends s as json.Marshal encodes it: plain when it needs no escape (metric and
+// function names), through json.Marshal otherwise.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
 	}
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: encode: %w", err)
-	}
-	return append(raw, '\n'), nil
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

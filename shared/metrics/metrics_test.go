@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +98,64 @@ func TestTakeResets(t *testing.T) {
 	if nilCounters.Take() != nil {
 		t.Error("a nil *Counters took something")
 	}
+}
+
+// TestLineIsJSONMarshal holds Line to the bytes json.Marshal gives the same document.
+func TestLineIsJSONMarshal(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 25, 12, 0, 0, 123e6, time.UTC)
+	for _, tc := range []struct {
+		function string
+		counts   map[string]int64
+	}{
+		{"webhook", map[string]int64{metrics.ForwardedMessages: 1}},
+		{"webhook", map[string]int64{metrics.ForwardedMessages: 60, metrics.DuplicateMessages: 2, metrics.UnknownFields: 0, metrics.NotApplied: -1}},
+		{"outbound", map[string]int64{"Refused_131026": 3, "Sent": 1 << 40, "a": 1, "Zebra": 2, "_x": 4, "Éclair": 5}},
+		{"odd <name> & \"quotes\"", map[string]int64{"tab\there": 1, "back\\slash": 2, "<b>": 3, "\u2028": 4, "bad\xff": 5}},
+	} {
+		got, err := metrics.Line(tc.function, tc.counts, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := referenceLine(t, tc.function, tc.counts, at); string(got) != string(want) {
+			t.Errorf("Line(%q, %v):\n got %s\nwant %s", tc.function, tc.counts, got, want)
+		}
+	}
+}
+
+// referenceLine is the EMF document through json.Marshal.
+func referenceLine(t *testing.T, function string, counts map[string]int64, at time.Time) []byte {
+	type metricDef struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	type directive struct {
+		Namespace  string      `json:"Namespace"`
+		Dimensions [][]string  `json:"Dimensions"`
+		Metrics    []metricDef `json:"Metrics"`
+	}
+	type awsMeta struct {
+		Timestamp         int64       `json:"Timestamp"`
+		CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
+	}
+	var names []string
+	for n, v := range counts {
+		if v != 0 {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	doc := map[string]any{"Function": function}
+	var defs []metricDef
+	for _, n := range names {
+		defs = append(defs, metricDef{Name: n, Unit: "Count"})
+		doc[n] = counts[n]
+	}
+	doc["_aws"] = awsMeta{Timestamp: at.UnixMilli(), CloudWatchMetrics: []directive{{
+		Namespace: metrics.Namespace, Dimensions: [][]string{{"Function"}}, Metrics: defs}}}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(raw, '\n')
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -35,6 +36,9 @@ type inbound struct {
 	body   string
 	stop   bool
 	window *customer.Window
+	// win and evWin hold the window and its event form, so that neither costs an allocation.
+	win   customer.Window
+	evWin EventWindow
 }
 
 func (r *run) newInbound(waba string, v *whatsapp.MessagesValue, m *whatsapp.Message) *inbound {
@@ -77,9 +81,9 @@ func (r *run) prepare(ctx context.Context, in *inbound) error {
 	}
 	in.rec = InboundMessage{WAMID: m.ID, PhoneNumberID: in.pnid, Customer: in.ref}
 	if m.Type != whatsapp.MessageTypeSystem && in.ref.Key() != "" && m.GroupID == "" && in.pnid != "" {
-		w := customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
-		in.window = &w
-		in.rec.Window = &w
+		in.win = customer.WindowFor(in.ts, m.HasFreeEntryReferral(), r.h.cfg.FreeEntryWindow)
+		in.window = &in.win
+		in.rec.Window = &in.win
 	}
 	forwarded, err := r.h.st.RecordInbound(ctx, in.rec)
 	if err != nil {
@@ -198,7 +202,7 @@ type senderInfo struct {
 }
 
 type senderLookup struct {
-	done chan struct{}
+	once sync.Once
 	info senderInfo
 	err  error
 }
@@ -210,18 +214,26 @@ func (r *run) sender(ctx context.Context, waba, pnid string, count bool) (sender
 		return senderInfo{}, nil
 	}
 	r.mu.Lock()
-	l, ok := r.lookup[pnid]
-	if !ok {
-		l = &senderLookup{done: make(chan struct{})}
-		r.lookup[pnid] = l
+	var l *senderLookup
+	switch {
+	case r.firstLookup == nil:
+		l = &senderLookup{}
+		r.firstPNID, r.firstLookup = pnid, l
+	case r.firstPNID == pnid:
+		l = r.firstLookup
+	default:
+		var ok bool
+		if l, ok = r.lookup[pnid]; !ok {
+			l = &senderLookup{}
+			if r.lookup == nil {
+				r.lookup = map[string]*senderLookup{}
+			}
+			r.lookup[pnid] = l
+		}
 	}
 	r.mu.Unlock()
-	if !ok {
-		l.info, l.err = r.fetchSender(ctx, pnid)
-		close(l.done)
-	} else {
-		<-l.done
-	}
+	// The first caller fetches; the POST's others wait for its answer.
+	l.once.Do(func() { l.info, l.err = r.fetchSender(ctx, pnid) })
 	if l.err != nil {
 		return senderInfo{}, l.err
 	}
@@ -282,9 +294,10 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 		}
 	}
 	if in.window != nil {
-		ev.Window = &EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
+		in.evWin = EventWindow{ExpiresAt: in.window.ExpiresAt, FreeEntry: in.window.FreeEntry}
+		ev.Window = &in.evWin
 	}
-	raw, err := marshalASCII(ev)
+	raw, err := encodeEvent(&ev)
 	if err != nil {
 		return "", fmt.Errorf("encode inbound event: %w", err)
 	}
@@ -293,7 +306,7 @@ func (r *run) event(ctx context.Context, in *inbound) (string, error) {
 		r.markParked("event_too_large", truncate(m.ID, 80))
 		ev.Content = whatsapp.Content{Kind: ev.Content.Kind, Supported: ev.Content.Supported}
 		ev.Raw, ev.Errors, ev.Referral, ev.Truncated = nil, nil, nil, true
-		if raw, err = marshalASCII(ev); err != nil {
+		if raw, err = encodeEvent(&ev); err != nil {
 			return "", fmt.Errorf("encode inbound event: %w", err)
 		}
 	}
@@ -327,8 +340,9 @@ func (r *run) forward(ctx context.Context) {
 		in := ready[i]
 		return sqsID(in.pnid + "|" + in.ref.Key()), sqsID(in.msg.ID)
 	}
-	failed := map[int]bool{}
+	var failed map[int]bool // nil (reads false) unless the send failed
 	if err := r.h.q.SendBatch(ctx, r.h.cfg.InboundQueueURL, bodies, fifo); err != nil {
+		failed = map[int]bool{}
 		var fi failedIndexes
 		if errors.As(err, &fi) {
 			for _, i := range fi.FailedIndexes() {

@@ -30,8 +30,9 @@ func DefaultStopKeywords() []string {
 // Keywords matches whole messages against a list of opt-out keywords, ignoring case, accents,
 // repeated spaces and punctuation around the word ("Stop!", " ARRÊT ", "stop  all").
 type Keywords struct {
-	set    map[string]struct{}
-	maxLen int
+	set      map[string]struct{}
+	maxLen   int
+	maxWords int
 }
 
 // NewKeywords builds a matcher; an empty list means DefaultStopKeywords.
@@ -46,9 +47,8 @@ func NewKeywords(list []string) *Keywords {
 			continue
 		}
 		k.set[n] = struct{}{}
-		if len(n) > k.maxLen {
-			k.maxLen = len(n)
-		}
+		k.maxLen = max(k.maxLen, len(n))
+		k.maxWords = max(k.maxWords, len(strings.Fields(n)))
 	}
 	return k
 }
@@ -58,6 +58,11 @@ func (k *Keywords) Match(text string) bool {
 	// Cheap exit for ordinary messages: a keyword with its padding is short. Accents and
 	// punctuation may add a few bytes each, hence the margin.
 	if k == nil || len(k.set) == 0 || len(text) > 4*k.maxLen+16 {
+		return false
+	}
+	// Normalising keeps every word with a letter or digit in it, so a sentence has more words
+	// than any keyword. Counted without allocating, on ASCII text.
+	if isASCII(text) && alnumWords(text) > k.maxWords {
 		return false
 	}
 	_, ok := k.set[NormalizeKeyword(text)]
@@ -88,4 +93,19 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// alnumWords counts the space-separated words of ASCII text that hold a letter or a digit.
+func alnumWords(text string) int {
+	n, counted := 0, false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			counted = false
+		case !counted && ('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'):
+			n++
+			counted = true
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,10 @@ type run struct {
 	seen   map[string]bool
 	parked []string
 	lookup map[string]*senderLookup
+	// firstPNID and firstLookup hold the POST's first sender lookup (most POSTs have one
+	// sender), lookup the others.
+	firstPNID   string
+	firstLookup *senderLookup
 	// pending are the statuses of the POST, applied after every change is read.
 	pending []pendingStatus
 	// wabaLists are the sender lists read in this POST, by WABA.
@@ -43,12 +48,9 @@ type run struct {
 
 func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Counters) error {
 	r := &run{
-		h: h, now: h.now().UTC(), owner: newOwner(), counters: counters, body: body,
-		sem:    make(chan struct{}, h.cfg.Parallelism),
-		seen:   map[string]bool{},
-		lookup: map[string]*senderLookup{},
+		h: h, now: h.now().UTC(), owner: h.newOwner(), counters: counters, body: body,
 	}
-	n, err := whatsapp.ParseNotification(body)
+	n, err := whatsapp.DecodeNotification(body)
 	if err != nil {
 		var pe *whatsapp.ParseError
 		reason := "parse_malformed"
@@ -63,7 +65,7 @@ func (h *Handler) process(ctx context.Context, body []byte, counters *metrics.Co
 	for i := range n.Entry {
 		e := &n.Entry[i]
 		for j := range e.Changes {
-			r.dispatch(ctx, e, &e.Changes[j], fmt.Sprintf("%d.%d", i, j))
+			r.dispatch(ctx, e, &e.Changes[j], strconv.Itoa(i)+"."+strconv.Itoa(j))
 		}
 	}
 	// Statuses are applied once every change is read: those of one message (sent, delivered,
@@ -94,6 +96,9 @@ func (r *run) spawn(f func() error) {
 			r.fail(err)
 		}
 		return
+	}
+	if r.sem == nil {
+		r.sem = make(chan struct{}, r.h.cfg.Parallelism)
 	}
 	r.wg.Add(1)
 	r.sem <- struct{}{}
@@ -249,13 +254,18 @@ func (r *run) messages(ctx context.Context, waba string, v *whatsapp.MessagesVal
 			r.markParked("unusable", fmt.Sprintf("%s:message %d without an id", where, i))
 			continue
 		}
-		r.mu.Lock()
-		dup := r.seen[m.ID]
-		r.seen[m.ID] = true
-		r.mu.Unlock()
-		if dup {
-			r.counters.Inc(metrics.DuplicateMessages)
-			continue
+		if !r.inline { // the only item of a POST has no duplicate in it
+			r.mu.Lock()
+			dup := r.seen[m.ID]
+			if r.seen == nil {
+				r.seen = map[string]bool{}
+			}
+			r.seen[m.ID] = true
+			r.mu.Unlock()
+			if dup {
+				r.counters.Inc(metrics.DuplicateMessages)
+				continue
+			}
 		}
 		in := r.newInbound(waba, v, m)
 		r.msgs = append(r.msgs, in)

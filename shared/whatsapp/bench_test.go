@@ -72,6 +72,31 @@ func BenchmarkParseText(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeText: one inbound text message through DecodeNotification, the handler's one
+// typed pass (HMAC + decode).
+func BenchmarkDecodeText(b *testing.B) {
+	body := compactFixture(b, "messages_text")
+	sig := Sign(benchSecret, body)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := VerifySignature(benchSecret, body, sig); err != nil {
+			b.Fatal(err)
+		}
+		n, err := DecodeNotification(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range n.Entry {
+			for _, c := range e.Changes {
+				if _, err := c.Decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkParseBatch100: one POST aggregating 100 changes.
 func BenchmarkParseBatch100(b *testing.B) {
 	body := batchBody(100)

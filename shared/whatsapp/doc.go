@@ -4,8 +4,11 @@
 // The handler's order of work:
 //
 //  1. GET handshake: VerifyHandshake(mode, token, configured) then echo hub.challenge.
-//  2. POST: VerifySignature(appSecret, rawBody, header) on the exact bytes received.
-//  3. ParseNotification(rawBody): a *ParseError means "not a WhatsApp notification": park it.
+//  2. POST: VerifySignature(appSecret, rawBody, header) (or a Verifier's Verify) on the exact
+//     bytes received.
+//  3. DecodeNotification(rawBody): a *ParseError means "not a WhatsApp notification": park it.
+//     It decodes the envelope and every change value in one typed pass (ParseNotification
+//     decodes the envelope alone and keeps each value raw; both give the same results).
 //  4. For each entry and change: change.Decode() and a type switch on the result
 //     (*MessagesValue, *AccountUpdate, ..., *KnownIgnored, *UnknownField). A *DecodeError
 //     concerns that change only.

@@ -23,16 +23,17 @@ const (
 
 const payloadDir = "testdata/payloads"
 
-// decodeFixture parses a fixture and decodes every change, failing on any error.
+// decodeFixture decodes a fixture with DecodeNotification (checked against ParseNotification
+// and Decode), failing on any error.
 func decodeFixture(t testing.TB, name string) (*Notification, []any) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join(payloadDir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := ParseNotification(body)
-	if err != nil {
-		t.Fatalf("ParseNotification: %v", err)
+	n := requireSameDecode(t, body)
+	if n == nil {
+		t.Fatalf("%s does not parse", name)
 	}
 	var out []any
 	for _, e := range n.Entry {

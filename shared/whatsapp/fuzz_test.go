@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,9 @@ func FuzzVerifySignature(f *testing.F) {
 	f.Add([]byte("k"), []byte(nil), "sha256=zz")
 	f.Fuzz(func(t *testing.T, secret, body []byte, header string) {
 		err := VerifySignature(secret, body, header)
+		if verr := NewVerifier(secret).Verify(body, header); fmt.Sprint(verr) != fmt.Sprint(err) {
+			t.Fatalf("Verifier.Verify() = %v, VerifySignature() = %v", verr, err)
+		}
 		if err != nil && !errors.Is(err, ErrNoSecret) && !errors.Is(err, ErrMissingSignature) &&
 			!errors.Is(err, ErrMalformedSignature) && !errors.Is(err, ErrBadSignature) {
 			t.Fatalf("unexpected error %v", err)

@@ -127,8 +127,14 @@ func (e *DecodeError) Error() string {
 // Unwrap returns the underlying error (a JSON error, a *FlexError or ErrNoValue).
 func (e *DecodeError) Unwrap() error { return e.Err }
 
-// Decode decodes the change's value; see DecodeChange.
-func (c Change) Decode() (any, error) { return DecodeChange(c.Field, c.Value) }
+// Decode decodes the change's value; see DecodeChange. For a change that DecodeNotification
+// decoded already, it returns that value (the same pointer on every call).
+func (c Change) Decode() (any, error) {
+	if c.decoded != nil {
+		return c.decoded, nil
+	}
+	return DecodeChange(c.Field, c.Value)
+}
 
 // DecodeChange decodes the value of a change of the given field into exactly one of:
 //
@@ -244,6 +250,22 @@ func KnownMessageType(t string) bool {
 	return ok
 }
 
+// foldStatuses turns the decoded statuses into Status, with the alternate spelling folded in
+// (nil when there are none, as the statuses key of MessagesValue leaves it).
+func foldStatuses(ws []statusWire) []Status {
+	if len(ws) == 0 {
+		return nil
+	}
+	out := make([]Status, len(ws))
+	for i := range ws {
+		out[i] = ws[i].Status
+		if out[i].RecipientParentUserID == "" {
+			out[i].RecipientParentUserID = ws[i].ParentRecipientUserID
+		}
+	}
+	return out
+}
+
 func decodeMessages(raw []byte) (any, error) {
 	// One pass: the embedded value takes every key except "statuses", which the shallower field
 	// shadows so the alternate spelling can be folded in.
@@ -255,15 +277,7 @@ func decodeMessages(raw []byte) (any, error) {
 		return nil, err
 	}
 	v := &w.MessagesValue
-	if len(w.Statuses) > 0 {
-		v.Statuses = make([]Status, len(w.Statuses))
-		for i := range w.Statuses {
-			v.Statuses[i] = w.Statuses[i].Status
-			if v.Statuses[i].RecipientParentUserID == "" {
-				v.Statuses[i].RecipientParentUserID = w.Statuses[i].ParentRecipientUserID
-			}
-		}
-	}
+	v.Statuses = foldStatuses(w.Statuses)
 	// Unknown message types keep their JSON; re-read only in that rare case.
 	for i := range v.Messages {
 		if KnownMessageType(v.Messages[i].Type) {

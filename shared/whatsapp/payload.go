@@ -22,10 +22,13 @@ type Entry struct {
 	Changes []Change `json:"changes"`
 }
 
-// Change is one update: Field names its kind and Value is kept raw until Decode.
+// Change is one update: Field names its kind and Value is kept raw until Decode (or decoded
+// already, by DecodeNotification).
 type Change struct {
 	Field string          `json:"field"`
 	Value json.RawMessage `json:"value"`
+	// decoded is the value DecodeNotification decoded with the envelope (Value is then nil).
+	decoded any
 }
 
 // Metadata identifies the business phone number a messages or user_preferences value is for.

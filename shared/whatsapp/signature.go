@@ -1,13 +1,16 @@
 package whatsapp
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // SignatureHeader is the header carrying Meta's HMAC of the raw body ("sha256=<hex>").
@@ -37,22 +40,87 @@ func VerifySignature(secret []byte, body []byte, header string) error {
 	if len(secret) == 0 {
 		return ErrNoSecret
 	}
+	want, err := parseSignature(header)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(mac(secret, body), want[:]) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// parseSignature reads the digest of an X-Hub-Signature-256 value.
+func parseSignature(header string) (sum [sha256.Size]byte, err error) {
 	header = strings.TrimSpace(header)
 	if header == "" {
-		return ErrMissingSignature
+		return sum, ErrMissingSignature
 	}
 	if len(header) < len(signaturePrefix) || !strings.EqualFold(header[:len(signaturePrefix)], signaturePrefix) {
-		return fmt.Errorf("%w: want %q prefix", ErrMalformedSignature, signaturePrefix)
+		return sum, fmt.Errorf("%w: want %q prefix", ErrMalformedSignature, signaturePrefix)
 	}
 	hexSum := header[len(signaturePrefix):]
 	if len(hexSum) != hex.EncodedLen(sha256.Size) {
-		return fmt.Errorf("%w: want %d hex digits, got %d characters", ErrMalformedSignature, hex.EncodedLen(sha256.Size), len(hexSum))
+		return sum, fmt.Errorf("%w: want %d hex digits, got %d characters", ErrMalformedSignature, hex.EncodedLen(sha256.Size), len(hexSum))
 	}
-	got, err := hex.DecodeString(hexSum)
+	for i := range sum {
+		hi, ok1 := fromHex(hexSum[2*i])
+		lo, ok2 := fromHex(hexSum[2*i+1])
+		if !ok1 || !ok2 {
+			return sum, fmt.Errorf("%w: not hex", ErrMalformedSignature)
+		}
+		sum[i] = hi<<4 | lo
+	}
+	return sum, nil
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// Verifier is VerifySignature for one secret, reusing keyed HMAC states (the webhook checks every
+// POST with the same secret, and keying an HMAC costs two hashes and four allocations). Safe for
+// concurrent use.
+type Verifier struct {
+	secret []byte
+	pool   sync.Pool
+}
+
+// keyedMAC is a keyed HMAC and room for its sum.
+type keyedMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+}
+
+// NewVerifier returns a Verifier for secret (copied).
+func NewVerifier(secret []byte) *Verifier {
+	v := &Verifier{secret: bytes.Clone(secret)}
+	v.pool.New = func() any { return &keyedMAC{h: hmac.New(sha256.New, v.secret)} }
+	return v
+}
+
+// Verify is VerifySignature(secret, body, header), with the same errors.
+func (v *Verifier) Verify(body []byte, header string) error {
+	if len(v.secret) == 0 {
+		return ErrNoSecret
+	}
+	want, err := parseSignature(header)
 	if err != nil {
-		return fmt.Errorf("%w: not hex", ErrMalformedSignature)
+		return err
 	}
-	if !hmac.Equal(mac(secret, body), got) {
+	m := v.pool.Get().(*keyedMAC)
+	defer v.pool.Put(m)
+	m.h.Reset()
+	m.h.Write(body)
+	if !hmac.Equal(m.h.Sum(m.sum[:0]), want[:]) {
 		return ErrBadSignature
 	}
 	return nil

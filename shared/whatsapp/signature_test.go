@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,12 @@ func TestVerifySignature(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			err := VerifySignature(tt.secret, tt.body, tt.header)
+			v := NewVerifier(tt.secret)
+			for i := range 3 { // its pooled HMAC is reused
+				if verr := v.Verify(tt.body, tt.header); fmt.Sprint(verr) != fmt.Sprint(err) {
+					t.Fatalf("Verifier.Verify() #%d = %v, VerifySignature() = %v", i, verr, err)
+				}
+			}
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("VerifySignature() = %v, want nil", err)
