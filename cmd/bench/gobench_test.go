@@ -61,12 +61,12 @@ func TestStatOf(t *testing.T) {
 
 func TestHeadlines(t *testing.T) {
 	const out = `pkg: github.com/aloro/wa-senders/shared/webhook
-BenchmarkFloorText-2              	   30000	     40000 ns/op
-BenchmarkFloorText-2              	   30000	     50000 ns/op
+BenchmarkFloorText-2              	   30000	     40000 ns/op	  40000 cpu-ns/op
+BenchmarkFloorText-2              	   30000	     50000 ns/op	  50000 cpu-ns/op
 BenchmarkPOSTText-2               	     100	   4000000 ns/op	  1.000 ddb-req/msg	  1.000 sqs-req/op
 BenchmarkPOSTText-2               	     100	   5000000 ns/op	  1.000 ddb-req/msg	  1.000 sqs-req/op
-BenchmarkHandlerOnly/text-2       	   10000	     60000 ns/op
-BenchmarkHandlerOnly/text-2       	   10000	     60000 ns/op
+BenchmarkHandlerOnly/text-2       	   10000	     90000 ns/op	  60000 cpu-ns/op
+BenchmarkHandlerOnly/text-2       	   10000	     90000 ns/op	  60000 cpu-ns/op
 BenchmarkFloorConditionalWrite-2  	    1000	   2000000 ns/op
 BenchmarkFloorConditionalWrite-2  	    1000	   3000000 ns/op
 `

@@ -257,7 +257,9 @@ func loadColumn(runs []map[string]float64, key string) []float64 {
 	return v
 }
 
-// benchRatio is a benchmark's ns/op over another's of the same package, round by round.
+// benchRatio is a benchmark's time per op over another's of the same package, round by round:
+// process CPU per op (cpu-ns/op) when both report it, since wall time on a shared machine also
+// counts the time other processes hold the cores; ns/op otherwise.
 func benchRatio(all []*benchResult, pkg, num, den string) (stat, bool) {
 	var n, d *benchResult
 	for _, b := range all {
@@ -271,10 +273,15 @@ func benchRatio(all []*benchResult, pkg, num, den string) (stat, bool) {
 			d = b
 		}
 	}
-	if n == nil || d == nil || len(n.Samples["ns/op"]) == 0 || len(d.Samples["ns/op"]) == 0 {
+	if n == nil || d == nil {
 		return stat{}, false
 	}
-	return ratioStat(n.Samples["ns/op"], d.Samples["ns/op"]), true
+	for _, unit := range []string{"cpu-ns/op", "ns/op"} {
+		if len(n.Samples[unit]) > 0 && len(d.Samples[unit]) > 0 {
+			return ratioStat(n.Samples[unit], d.Samples[unit]), true
+		}
+	}
+	return stat{}, false
 }
 
 // writeHeadline writes the headline table.
