@@ -48,6 +48,7 @@ type Store struct {
 	claims     map[string]*claim
 	marks      map[string]bool // wamid of a message forwarded outside a window
 	parked     []webhook.Parked
+	out        *outboundState // the outbound side's items (outbound.go)
 }
 
 type window struct {
@@ -452,10 +453,24 @@ func (s *Store) MarkDeliverability(_ context.Context, waba string, c customer.Re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := waba + "|" + c.Key()
-	cur := s.deliv[k]
-	if cur.Merge(m) {
-		s.deliv[k] = cur
+	cur, found := s.deliv[k]
+	if found && !s.live(s.ob().delivTTL[k]) {
+		cur, found = customer.Deliverability{}, false
 	}
+	// As the DynamoDB store: a delivery report is written even with no mark to lift, and the
+	// record expires with its latest mark.
+	if !cur.Merge(m) && (found || m.DeliveredWAMID == "") {
+		return nil
+	}
+	ttl := cur.UndeliverableUntil
+	if cur.MarketingCappedUntil.After(ttl) {
+		ttl = cur.MarketingCappedUntil
+	}
+	if ttl.IsZero() {
+		ttl = s.now().Add(delivReportTTL)
+	}
+	s.deliv[k] = cur
+	s.ob().delivTTL[k] = ttl.Unix()
 	return nil
 }
 
@@ -466,7 +481,10 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	defer s.mu.Unlock()
 	var out customer.Deliverability
 	for _, ck := range c.Keys() {
-		d := s.deliv[waba+"|"+ck]
+		d, ok := s.deliv[waba+"|"+ck]
+		if !ok || !s.live(s.ob().delivTTL[waba+"|"+ck]) {
+			continue
+		}
 		if d.UndeliverableUntil.After(out.UndeliverableUntil) {
 			out.UndeliverableUntil, out.Reason = d.UndeliverableUntil, d.Reason
 		}
@@ -482,7 +500,7 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 func (s *Store) PutRecord(_ context.Context, rec outbound.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.records[rec.ID] = encode(&rec)
+	s.putRecord(&rec)
 	if rec.WAMID != "" {
 		s.wamids[rec.WAMID] = rec.ID
 	}
@@ -515,7 +533,7 @@ func (s *Store) RequestIDForWAMID(_ context.Context, wamid string) (string, erro
 func (s *Store) UpdateKnownRecord(_ context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, _, err := update(s.records, id, false, func(cur *outbound.Record) (*outbound.Record, error) {
+	rec, wrote, err := update(s.records, id, false, func(cur *outbound.Record) (*outbound.Record, error) {
 		next, err := fn(cur)
 		if next != nil {
 			next.ID = id
@@ -524,6 +542,9 @@ func (s *Store) UpdateKnownRecord(_ context.Context, id string, fn persist.Updat
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update record %s: %w", id, err)
+	}
+	if wrote {
+		s.bumpRecord(id)
 	}
 	return rec, nil
 }
