@@ -111,7 +111,7 @@ func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 // pacing on).
 func TestDynamoDBCallsPerSend(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	cst := store.New(counter, h.table, h.clock.Now)
 	opts := h.opts
@@ -167,7 +167,7 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 // by applying the statuses, not again for the check.
 func TestSlowPathReadsTheRecordOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	cst := store.New(counter, h.table, h.clock.Now)
 	opts := h.opts

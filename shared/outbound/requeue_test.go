@@ -21,7 +21,7 @@ func TestMessagingLimitBudgetAndRequeue(t *testing.T) {
 	t.Parallel()
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
-	h := newHarness(t, func(o *outbound.Options) { o.Queue, o.QueueURL = queue.New(sq), outboundURL })
+	h := newStackHarness(t, func(o *outbound.Options) { o.Queue, o.QueueURL = queue.New(sq), outboundURL })
 	start := h.clock.Now()
 
 	snd := h.newSender(func(s *sender.Sender) { s.BusinessID = "biz-" + s.ID })
@@ -103,7 +103,6 @@ func TestMessagingLimitBudgetAndRequeue(t *testing.T) {
 // any second, and a burst to one recipient beyond the pair limit goes back to the queue for as
 // long as the pair needs.
 func TestPacingThroughTheConsumer(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t, func(o *outbound.Options) { o.Concurrency = 1; o.ThroughputPerSecond = 20 })
 	snd := h.newSender(nil)
@@ -166,7 +165,7 @@ func TestRequeueDrainsInOneRun(t *testing.T) {
 	t.Parallel()
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
-	h := newHarness(t, func(o *outbound.Options) {
+	h := newStackHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL, o.RequeuePage = queue.New(sq), outboundURL, 40
 	})
 	snd := h.newSender(nil)
