@@ -48,7 +48,9 @@ type Store struct {
 	claims     map[string]*claim
 	marks      map[string]bool // wamid of a message forwarded outside a window
 	parked     []webhook.Parked
-	out        *outboundState // the outbound side's items (outbound.go)
+	out        *outboundState    // the outbound side's items (outbound.go)
+	intents    map[string][]byte // number pool (admin.go)
+	numbers    map[string][]byte
 }
 
 type window struct {
