@@ -43,3 +43,11 @@ func TestOutboundContract(t *testing.T) {
 		return store.New(ddb, testenv.Table(t, ddb), clk.Now).Outbound()
 	})
 }
+
+// TestAdminContract runs the admin contract against DynamoDB Local.
+func TestAdminContract(t *testing.T) {
+	t.Parallel()
+	testenv.Integration(t)
+	ddb := testenv.DynamoDB(t)
+	storetest.RunAdmin(t, func(t *testing.T) storetest.AdminSubject { return store.New(ddb, testenv.Table(t, ddb), nil) })
+}

@@ -20,3 +20,9 @@ func TestOutboundContract(t *testing.T) {
 		return memory.New(clk.Now).Outbound()
 	})
 }
+
+// TestAdminContract runs the admin contract against the memory store.
+func TestAdminContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunAdmin(t, func(*testing.T) storetest.AdminSubject { return memory.New(nil) })
+}
