@@ -355,6 +355,11 @@ func pauses(t *testing.T, s OutboundSubject, clk *Clock) {
 	if p := read(); len(p) != 0 {
 		t.Fatalf("after the lift: %+v", p)
 	}
+	// The next pause after a lift is set, however short (no longer one kept in its way).
+	must(t, s.SetPause(ctx, outbound.Pause{Scope: outbound.PauseScopeToken, Until: clk.Now().Add(time.Minute), Reason: "190"}))
+	if got := read()[outbound.PauseScopeToken]; !got.Until.Equal(clk.Now().Add(time.Minute)) {
+		t.Fatalf("pause after a lift: %+v", got)
+	}
 }
 
 func claim(t *testing.T, s OutboundSubject, portfolio, ck string, limit int) outbound.BudgetClaim {
