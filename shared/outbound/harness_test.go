@@ -111,7 +111,8 @@ var (
 	_ testStore = (*memory.Store)(nil)
 )
 
-// newHarness is the consumer on the memory store: no local stack needed.
+// newHarness is the consumer on the memory store: no DynamoDB (the tests of SQS round trips
+// add fauxqs).
 func newHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
 	t.Helper()
 	clk := outboundtest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
@@ -119,8 +120,8 @@ func newHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
 	return newHarnessOn(t, clk, st, st.Outbound(), tune...)
 }
 
-// newStackHarness is the consumer on DynamoDB Local, for the tests that prove the wiring
-// (call counts, crash windows, SQS round trips).
+// newStackHarness is the consumer on DynamoDB Local, for the tests that prove the wiring: call
+// counts on the real client, the crash window, nothing lost end to end.
 func newStackHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
 	t.Helper()
 	ddb := testenv.DynamoDB(t)

@@ -22,7 +22,7 @@ func TestDeferralHoldsConversation(t *testing.T) {
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
 	q := queue.New(sq)
-	h := newStackHarness(t, func(o *outbound.Options) {
+	h := newHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL, o.Visibility = q, outboundURL, app.SQSVisibility{API: sq}
 	})
 	snd := h.newSender(nil)

@@ -21,7 +21,7 @@ func TestStatusesThatOvertookTheSend(t *testing.T) {
 	t.Parallel()
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
-	h := newStackHarness(t, func(o *outbound.Options) {
+	h := newHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL = queue.New(sq), outboundURL
 	})
 	// The store is the webhook's too: it keeps orphan statuses and applies them.

@@ -87,7 +87,7 @@ func TestLongOutageParksInOrder(t *testing.T) {
 	sq := testenv.SQS(t)
 	outboundURL, _, dlqURL := testenv.Queues(t, sq)
 	q := queue.New(sq)
-	h := newStackHarness(t, func(o *outbound.Options) {
+	h := newHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL, o.Visibility = q, outboundURL, app.SQSVisibility{API: sq}
 		o.Backoff = func(graph.Class, int) time.Duration { return 0 } // redelivered at once
 	})

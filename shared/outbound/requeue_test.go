@@ -21,7 +21,7 @@ func TestMessagingLimitBudgetAndRequeue(t *testing.T) {
 	t.Parallel()
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
-	h := newStackHarness(t, func(o *outbound.Options) { o.Queue, o.QueueURL = queue.New(sq), outboundURL })
+	h := newHarness(t, func(o *outbound.Options) { o.Queue, o.QueueURL = queue.New(sq), outboundURL })
 	start := h.clock.Now()
 
 	snd := h.newSender(func(s *sender.Sender) { s.BusinessID = "biz-" + s.ID })
@@ -165,7 +165,7 @@ func TestRequeueDrainsInOneRun(t *testing.T) {
 	t.Parallel()
 	sq := testenv.SQS(t)
 	outboundURL, _, _ := testenv.Queues(t, sq)
-	h := newStackHarness(t, func(o *outbound.Options) {
+	h := newHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL, o.RequeuePage = queue.New(sq), outboundURL, 40
 	})
 	snd := h.newSender(nil)
