@@ -180,8 +180,7 @@ func (s *Store) ReadState(_ context.Context, q outbound.StateQuery) (outbound.St
 	}
 	if t := q.Template; t != nil {
 		if raw, ok := s.templates[q.WABA+"|"+t.Name+"|"+template.NormalizeLanguage(t.Language)]; ok {
-			tm := decode[template.Template](raw)
-			st.Template = tm
+			st.Template = decode[template.Template](raw)
 		}
 		if q.PortfolioKey != "" {
 			if p, ok := s.portfolios[q.PortfolioKey]; ok {
