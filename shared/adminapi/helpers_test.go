@@ -13,11 +13,19 @@ import (
 	"time"
 
 	"github.com/aloro/wa-senders/shared/adminapi"
+	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/logging"
+	"github.com/aloro/wa-senders/shared/numberpool"
+	"github.com/aloro/wa-senders/shared/outbound"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/store/memory"
+	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/testenv"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
 // syncBuffer collects log lines from concurrent handlers.
@@ -41,11 +49,33 @@ func (s *syncBuffer) String() string {
 // testCode is the verification code the fake accepts: digits that appear in no test number.
 const testCode = "864209"
 
-// env is one API under test: real HTTP, DynamoDB Local, the Graph fake.
+// testStore is the API's store plus what the tests seed it with: the memory store, or the
+// DynamoDB store for the tests that prove the wiring.
+type testStore interface {
+	adminapi.Store
+	numberpool.Store
+	GetSender(ctx context.Context, id string) (*sender.Sender, error)
+	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
+	PutAliasAt(ctx context.Context, waba string, c customer.Ref, at time.Time) error
+	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
+	ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev webhook.OptOutEvent) error
+	MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error
+	UpdateTemplate(ctx context.Context, waba, name, language string, fn persist.Update[template.Template]) (template.Template, error)
+	UpdateRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
+}
+
+var (
+	_ testStore = (*store.Store)(nil)
+	_ testStore = (*memory.Store)(nil)
+)
+
+// env is one API under test: real HTTP, a store, the Graph fake.
 type env struct {
 	t     *testing.T
 	url   string
-	store *store.Store
+	store testStore
+	// table is the DynamoDB Local table (newStackEnv only).
+	table string
 	fake  *graphfake.Fake
 	logs  *syncBuffer
 	// bodies collects every response body, to prove secrets never come back.
@@ -56,13 +86,29 @@ type env struct {
 
 type envOption func(*adminapi.Options)
 
+// newEnv is the API on the memory store: no local stack needed.
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	testenv.Integration(t)
+	e := &env{t: t, logs: &syncBuffer{}, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	e.store = memory.New(e.clock)
+	return e.serve(opts...)
+}
+
+// newStackEnv is the API on DynamoDB Local.
+func newStackEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
 	ddb := testenv.DynamoDB(t)
 	e := &env{t: t, logs: &syncBuffer{}, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	clock := func() time.Time { return e.now }
-	e.store = store.New(ddb, testenv.Table(t, ddb), clock)
+	e.table = testenv.Table(t, ddb)
+	e.store = store.New(ddb, e.table, e.clock)
+	return e.serve(opts...)
+}
+
+func (e *env) clock() time.Time { return e.now }
+
+func (e *env) serve(opts ...envOption) *env {
+	t := e.t
+	clock := e.clock
 	var fakeURL string
 	e.fake, fakeURL = graphfake.ServeNew(t, graphfake.Options{VerifyCode: testCode})
 	g := graph.New(graph.Options{BaseURL: fakeURL, Version: "v24.0", Token: graphfake.DefaultToken})

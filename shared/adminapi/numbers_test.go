@@ -12,7 +12,6 @@ import (
 	"github.com/aloro/wa-senders/shared/carrierfake"
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/numberpool"
-	"github.com/aloro/wa-senders/shared/store"
 )
 
 // newPoolEnv is the admin API with platform numbers: the pool on DynamoDB Local, the carrier
@@ -32,7 +31,7 @@ func newPoolEnv(t *testing.T, mode ...numberpool.Mode) (*env, *carrierfake.Fake)
 	var pool *numberpool.Pool
 	e := newEnv(t, func(o *adminapi.Options) {
 		pool = numberpool.New(numberpool.Options{
-			Store:          o.Store.(*store.Store),
+			Store:          o.Store.(numberpool.Store),
 			Carrier:        twilio.New(twilio.Options{BaseURL: carrierSrv.URL, AccountSID: cf.AccountSID(), AuthToken: cf.AuthToken()}),
 			Graph:          o.Graph.(*graph.Client),
 			BusinessID:     "555000111",

@@ -67,7 +67,7 @@ func TestOpenAPIDocumentMatchesAnswers(t *testing.T) {
 	v, doc := loadSpec(t)
 	sq := testenv.SQS(t)
 	outURL, _, _ := testenv.Queues(t, sq)
-	e := newEnv(t, func(o *adminapi.Options) { o.Enqueuer = enqueue.New(queue.New(sq), outURL) })
+	e := newStackEnv(t, func(o *adminapi.Options) { o.Enqueuer = enqueue.New(queue.New(sq), outURL) })
 	ctx := context.Background()
 
 	covered := map[string]bool{}

@@ -34,7 +34,7 @@ func statuses(r response) []string {
 // stored.
 func TestVerificationSuccess(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newStackEnv(t)
 	e.create("1001", "+40721234567")
 
 	r := e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "sms", "language": "en"})
@@ -98,7 +98,7 @@ func TestVerificationSuccess(t *testing.T) {
 
 func TestVerificationWithGivenPIN(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newStackEnv(t)
 	e.create("1001", "+40721234567")
 	e.must(http.StatusOK, http.MethodPost, "/senders/1001/verification", map[string]any{"method": "voice"})
 	if m := e.graphRequests("request_code")[0].JSON(); m["language"] != "en_US" {
@@ -116,7 +116,7 @@ func TestVerificationWithGivenPIN(t *testing.T) {
 func assertSecretsAbsent(t *testing.T, e *env, senderID string, secrets ...string) {
 	t.Helper()
 	out, err := testenv.DynamoDB(t).GetItem(context.Background(), &dynamodb.GetItemInput{
-		TableName: aws.String(e.store.Table()),
+		TableName: aws.String(e.table),
 		Key: map[string]types.AttributeValue{
 			"pk": &types.AttributeValueMemberS{Value: "SENDER#" + senderID},
 			"sk": &types.AttributeValueMemberS{Value: "#SENDER"},

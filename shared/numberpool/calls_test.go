@@ -7,6 +7,7 @@ import (
 
 	"github.com/aloro/wa-senders/shared/numberpool"
 	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/store/memory"
 )
 
 // countingStore counts store calls per unit of work.
@@ -47,7 +48,7 @@ func (c *countingStore) UpdateNumber(ctx context.Context, e164 string, fn persis
 // read the expiry), the store a fixed number of read-modify-writes.
 func TestCallsPerNumber(t *testing.T) {
 	t.Parallel()
-	cs := &countingStore{Store: numberpool.NewMemStore(), calls: map[string]int{}}
+	cs := &countingStore{Store: memory.New(nil), calls: map[string]int{}}
 	e := newEnvWithStore(t, cs)
 	e.store = cs.Store // the test's own polling is not counted
 	e.deliverCodes()

@@ -13,6 +13,8 @@ import (
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/numberpool"
+	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/store/memory"
 )
 
 type clock struct {
@@ -32,7 +34,7 @@ func (c *clock) Add(d time.Duration) {
 type env struct {
 	pool    *numberpool.Pool
 	store   numberpool.Store
-	mem     *numberpool.MemStore
+	mem     *faultStore
 	graph   *graphfake.Fake
 	carrier *carrierfake.Fake
 	clock   *clock
@@ -51,7 +53,7 @@ func newEnvWithStore(t *testing.T, st numberpool.Store, opts ...envOpt) *env {
 	t.Helper()
 	e := &env{clock: &clock{t: time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)}}
 	if st == nil {
-		e.mem = numberpool.NewMemStore()
+		e.mem = &faultStore{Store: memory.New(e.clock.Now), FailNext: map[string]error{}}
 		st = e.mem
 	}
 	e.store = st
@@ -161,4 +163,40 @@ func newServer(t *testing.T, h http.Handler) string {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// faultStore is the memory store with one failing write on demand: FailNext names the write
+// ("intent", "number") whose next attempt fails after its closure ran, writing nothing.
+type faultStore struct {
+	numberpool.Store
+	mu       sync.Mutex
+	FailNext map[string]error
+}
+
+func (f *faultStore) take(op string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.FailNext[op]
+	delete(f.FailNext, op)
+	return err
+}
+
+func failing[T any](f *faultStore, op string, fn persist.Update[T]) persist.Update[T] {
+	return func(cur *T) (*T, error) {
+		next, err := fn(cur)
+		if err == nil {
+			if ferr := f.take(op); ferr != nil {
+				return nil, ferr
+			}
+		}
+		return next, err
+	}
+}
+
+func (f *faultStore) UpdateIntent(ctx context.Context, id string, fn persist.Update[numberpool.Intent]) (*numberpool.Intent, error) {
+	return f.Store.UpdateIntent(ctx, id, failing(f, "intent", fn))
+}
+
+func (f *faultStore) UpdateNumber(ctx context.Context, e164 string, fn persist.Update[numberpool.Number]) (*numberpool.Number, error) {
+	return f.Store.UpdateNumber(ctx, e164, failing(f, "number", fn))
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/aloro/wa-senders/shared/phone"
 )
 
-// Store persists intents and numbers (implemented by *store.Store and MemStore). Updates follow
+// Store persists intents and numbers (implemented by *store.Store and the memory store, shared/store/memory). Updates follow
 // persist.Update: cur is nil when the item does not exist.
 type Store interface {
 	GetIntent(ctx context.Context, requestID string) (*Intent, error)

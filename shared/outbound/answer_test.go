@@ -93,7 +93,7 @@ func TestLostAnswerSendsOnce(t *testing.T) {
 // its outcome (the call may or may not have reached Meta): the redelivery does not send.
 func TestCrashAfterSendingRecorded(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	snd := h.newSender(nil)
 	to := h.recipient()
 	h.openWindow(snd, customer.Ref{Phone: to})

@@ -26,6 +26,7 @@ import (
 	"github.com/aloro/wa-senders/shared/queue"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/store/memory"
 	"github.com/aloro/wa-senders/shared/testenv"
 )
 
@@ -34,10 +35,16 @@ import (
 // at once: ns and allocations per request. Batches of 10 requests to distinct recipients, half
 // free-form in an open window, half templates outside it (budget claims).
 func BenchmarkConsumerInProcess(b *testing.B) {
-	ms := newMemStore()
 	clk := outboundtest.NewClock(time.Now())
+	ms := memory.New(clk.Now)
+	ctx := context.Background()
 	snd := sender.Sender{ID: "106540352242922", PhoneNumber: "+40721000001", WABAID: "w", Status: sender.StatusOnline}
-	ms.senders[snd.ID] = snd
+	if err := ms.CreateSender(ctx, &snd); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ms.SetPortfolioTier(ctx, snd.PortfolioKey(), "TIER_100K", clk.Now()); err != nil {
+		b.Fatal(err)
+	}
 	const recipients = 10000
 	bodies := make([]string, recipients)
 	groups := make([]string, recipients)
@@ -48,14 +55,17 @@ func BenchmarkConsumerInProcess(b *testing.B) {
 			req.Text = ""
 			req.Template = &outbound.Template{Name: "order_update", Language: "en_US", Category: "utility"}
 		} else {
-			ms.windows[snd.ID+"tel:"+to] = customer.Window{ExpiresAt: clk.Now().Add(1000 * time.Hour)}
+			w := customer.WindowFor(clk.Now(), false, 1000*time.Hour)
+			if err := ms.OpenWindow(ctx, snd.ID, customer.Ref{Phone: to}, w); err != nil {
+				b.Fatal(err)
+			}
 		}
 		req.ID = "{ID}"
 		raw, _ := json.Marshal(req)
 		bodies[i] = string(raw)
 		groups[i] = outbound.GroupID(req)
 	}
-	c, err := outbound.NewConsumer(outbound.Options{Store: ms, Graph: &instantGraph{}, QueueURL: "q", Clock: clk,
+	c, err := outbound.NewConsumer(outbound.Options{Store: ms.Outbound(), Graph: &instantGraph{}, QueueURL: "q", Clock: clk,
 		Pacer: outbound.NewPacer(), ThroughputPerSecond: 1000})
 	if err != nil {
 		b.Fatal(err)
@@ -74,6 +84,13 @@ func BenchmarkConsumerInProcess(b *testing.B) {
 			b.Fatalf("failed %v", failed)
 		}
 	}
+}
+
+// instantGraph accepts every send at once.
+type instantGraph struct{}
+
+func (g *instantGraph) SendMessage(context.Context, string, graph.Message) (graph.SendResult, error) {
+	return graph.SendResult{WAMID: "wamid.BENCH", MessageStatus: "accepted"}, nil
 }
 
 func replaceID(body, id string) string {

@@ -118,7 +118,7 @@ func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.Trans
 // pacing on).
 func TestDynamoDBCallsPerSend(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	cst := store.New(counter, h.table, h.clock.Now)
 	opts := h.opts
@@ -175,7 +175,7 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 // by applying the statuses, not again for the check.
 func TestSlowPathReadsTheRecordOnce(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	cst := store.New(counter, h.table, h.clock.Now)
 	opts := h.opts
@@ -250,7 +250,7 @@ func (refusedQueue) Send(context.Context, string, string, string, string) error 
 // conditional UpdateItem, and no read; so do sent, delivered and read of one message in one POST.
 func TestDynamoDBCallsPerStatus(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	h := newStackHarness(t)
 	counter := &countingAPI{API: h.ddb, n: map[string]int{}}
 	const secret = "calls-secret"
 	wh, err := webhook.New(webhook.Config{AppSecret: secret, VerifyToken: "v", InboundQueueURL: "in", OutboundQueueURL: "out"},

@@ -12,7 +12,6 @@ import (
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/template"
-	"github.com/aloro/wa-senders/shared/testenv"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
 
@@ -20,7 +19,6 @@ import (
 // Local and the Graph API fake, and checks the record, what Meta was sent, and that no branch
 // other than a retry is a batch item failure.
 func TestConsumerDecisions(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	type env struct {
@@ -273,7 +271,6 @@ func optOut(h *harness, snd *sender.Sender, ref customer.Ref, keyword bool) {
 // TestInvalidRequestsRejected: an invalid request is recorded as rejected and acknowledged,
 // never retried; without a usable id it is recorded under its SQS MessageId.
 func TestInvalidRequestsRejected(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	bad := h.raw(`{"id":"inv-1","from":"+40721234567","to":"0721 234 567","text":"x"}`, "g")
@@ -312,7 +309,6 @@ func TestInvalidRequestsRejected(t *testing.T) {
 // TestDuplicateDelivery: a request delivered again (SQS at-least-once, or a caller's repeat
 // after the five-minute deduplication window) is acknowledged and not sent again.
 func TestDuplicateDelivery(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	snd := h.newSender(nil)
@@ -339,7 +335,6 @@ func TestDuplicateDelivery(t *testing.T) {
 // TestFIFOOrderAfterFailure: once a message of a group fails, the later ones of that group in
 // the batch are failed too (unsent, same delay); other groups go on.
 func TestFIFOOrderAfterFailure(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	snd := h.newSender(nil)

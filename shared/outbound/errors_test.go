@@ -11,7 +11,6 @@ import (
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/sender"
-	"github.com/aloro/wa-senders/shared/testenv"
 )
 
 // errorCase is one row of the reference's send error table (§6), sent once and checked for the
@@ -35,7 +34,6 @@ type errorCase struct {
 }
 
 func TestSendErrorTable(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	cases := []errorCase{
 		{code: 131047, name: "window closed, template given: sent as the template", kind: "text+template",
@@ -262,7 +260,6 @@ func TestSendErrorTable(t *testing.T) {
 
 // TestAmbiguousErrorRetryLimit: code 1 is retried a few times, then failed.
 func TestAmbiguousErrorRetryLimit(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	snd := h.newSender(nil)
@@ -290,7 +287,6 @@ func TestAmbiguousErrorRetryLimit(t *testing.T) {
 
 // TestPairRateBackoffGrows: 131056 is retried after 4^X seconds, X the earlier receives.
 func TestPairRateBackoffGrows(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	snd := h.newSender(nil)

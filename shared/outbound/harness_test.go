@@ -18,19 +18,24 @@ import (
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/outbound/outboundtest"
+	"github.com/aloro/wa-senders/shared/persist"
 	"github.com/aloro/wa-senders/shared/sender"
 	"github.com/aloro/wa-senders/shared/store"
+	"github.com/aloro/wa-senders/shared/store/memory"
+	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/testenv"
+	"github.com/aloro/wa-senders/shared/webhook"
 )
 
-// harness is the consumer on DynamoDB Local and the Graph API fake (httptest), with a fake
-// clock shared by the consumer and the store.
+// harness is the consumer on a store (the memory store, or DynamoDB Local for the tests that
+// prove the wiring) and the Graph API fake (httptest), with a fake clock shared by the
+// consumer and the store.
 type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	clock *outboundtest.Clock
-	st    *store.Store
-	// ddb is the DynamoDB Local client and table the test's table.
+	st    testStore
+	// ddb is the DynamoDB Local client and table the test's table (newStackHarness only).
 	ddb   store.API
 	table string
 	fake  *graphfake.Fake
@@ -73,19 +78,71 @@ func testLog(testing.TB) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// testStore is what the tests seed and read back through, beside the consumer's port: both
+// the memory store and the DynamoDB store provide it.
+type testStore interface {
+	CreateSender(ctx context.Context, snd *sender.Sender) error
+	GetSender(ctx context.Context, id string) (*sender.Sender, error)
+	UpdateSender(ctx context.Context, id string, fn persist.Update[sender.Sender]) (*sender.Sender, error)
+	SetPortfolioTier(ctx context.Context, key, tier string, eventAt time.Time) (bool, error)
+	OpenWindow(ctx context.Context, phoneNumberID string, c customer.Ref, w customer.Window) error
+	GetWindow(ctx context.Context, phoneNumberID, waba string, c customer.Ref) (customer.Window, error)
+	PutAliasAt(ctx context.Context, waba string, c customer.Ref, at time.Time) error
+	ApplyOptOut(ctx context.Context, waba string, c customer.Ref, ev webhook.OptOutEvent) error
+	GetOptOut(ctx context.Context, waba string, c customer.Ref) (customer.OptOut, error)
+	MarkDeliverability(ctx context.Context, waba string, c customer.Ref, m customer.Deliverability) error
+	GetDeliverability(ctx context.Context, waba string, c customer.Ref) (customer.Deliverability, error)
+	GetTemplate(ctx context.Context, waba, name, language string) (template.Template, error)
+	UpdateTemplate(ctx context.Context, waba, name, language string, fn persist.Update[template.Template]) (template.Template, error)
+	GetRecord(ctx context.Context, id string) (*outbound.Record, error)
+	UpdateRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
+	UpdateKnownRecord(ctx context.Context, id string, fn persist.Update[outbound.Record]) (*outbound.Record, error)
+	RequestIDForWAMID(ctx context.Context, wamid string) (string, error)
+	PutOrphanStatus(ctx context.Context, o webhook.OrphanStatus) error
+	ApplyOrphans(ctx context.Context, wamid, requestID string) (*outbound.Record, error)
+	ApplyDeliveryStatus(ctx context.Context, id string, d webhook.DeliveryStatus) (webhook.StatusWrite, error)
+	GetHold(ctx context.Context, conv string) (outbound.Hold, error)
+	SetPause(ctx context.Context, p outbound.Pause) error
+	ClaimBudget(ctx context.Context, portfolio, customerKey string, limit int) (outbound.BudgetClaim, error)
+	BudgetUsed(ctx context.Context, portfolio string) (int, error)
+}
+
+var (
+	_ testStore = (*store.Store)(nil)
+	_ testStore = (*memory.Store)(nil)
+)
+
+// newHarness is the consumer on the memory store: no DynamoDB (the tests of SQS round trips
+// add fauxqs).
 func newHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
+	t.Helper()
+	clk := outboundtest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
+	st := memory.New(clk.Now)
+	return newHarnessOn(t, clk, st, st.Outbound(), tune...)
+}
+
+// newStackHarness is the consumer on DynamoDB Local, for the tests that prove the wiring: call
+// counts on the real client, the crash window, nothing lost end to end.
+func newStackHarness(t *testing.T, tune ...func(*outbound.Options)) *harness {
 	t.Helper()
 	ddb := testenv.DynamoDB(t)
 	table := testenv.Table(t, ddb)
 	clk := outboundtest.NewClock(time.Now().UTC().Truncate(time.Millisecond))
 	st := store.New(ddb, table, clk.Now)
+	h := newHarnessOn(t, clk, st, st.Outbound(), tune...)
+	h.ddb, h.table = ddb, table
+	return h
+}
+
+func newHarnessOn(t *testing.T, clk *outboundtest.Clock, st testStore, port outbound.Store, tune ...func(*outbound.Options)) *harness {
+	t.Helper()
 	fake := graphfake.New(graphfake.Options{Now: clk.Now})
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	gc := graph.New(graph.Options{BaseURL: srv.URL, Version: "v26.0", Token: graphfake.DefaultToken, Timeout: 5 * time.Second})
-	h := &harness{t: t, ctx: context.Background(), clock: clk, st: st, ddb: ddb, table: table, fake: fake, vis: &visibility{}}
+	h := &harness{t: t, ctx: context.Background(), clock: clk, st: st, fake: fake, vis: &visibility{}}
 	h.opts = outbound.Options{
-		Store: st.Outbound(), Graph: gc, Visibility: h.vis, QueueURL: "http://sqs.local/outbound.fifo",
+		Store: port, Graph: gc, Visibility: h.vis, QueueURL: "http://sqs.local/outbound.fifo",
 		Clock: clk, Log: testLog(t),
 		// Deterministic backoff (DefaultBackoff without jitter is checked in its own test).
 		Backoff: func(c graph.Class, n int) time.Duration {

@@ -32,7 +32,7 @@ func TestNothingLost(t *testing.T) {
 	sq := testenv.SQS(t)
 	outboundURL, _, dlqURL := testenv.Queues(t, sq)
 	q := queue.New(sq)
-	h := newHarness(t, func(o *outbound.Options) {
+	h := newStackHarness(t, func(o *outbound.Options) {
 		o.Queue, o.QueueURL, o.Visibility = q, outboundURL, app.SQSVisibility{API: sq}
 		o.Backoff = func(graph.Class, int) time.Duration { return 0 } // retry at once
 	})

@@ -103,7 +103,6 @@ func TestMessagingLimitBudgetAndRequeue(t *testing.T) {
 // any second, and a burst to one recipient beyond the pair limit goes back to the queue for as
 // long as the pair needs.
 func TestPacingThroughTheConsumer(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t, func(o *outbound.Options) { o.Concurrency = 1; o.ThroughputPerSecond = 20 })
 	snd := h.newSender(nil)

@@ -13,7 +13,6 @@ import (
 	"github.com/aloro/wa-senders/shared/graph"
 	"github.com/aloro/wa-senders/shared/graphfake"
 	"github.com/aloro/wa-senders/shared/outbound"
-	"github.com/aloro/wa-senders/shared/testenv"
 )
 
 // withTokenFor rebuilds h's consumer on a Graph client (on h's fake) whose business-token lookup
@@ -35,7 +34,6 @@ func (h *harness) withTokenFor(lookup func(ctx context.Context, nodeID string) (
 // fails), nothing was sent: the request stays queued and SQS redelivers it, and the next
 // delivery sends it once.
 func TestTokenLookupFailureIsRetried(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	var lookups atomic.Int32
@@ -77,7 +75,6 @@ func TestTokenLookupFailureIsRetried(t *testing.T) {
 // TestTokenRefusedPausesTheBusiness: a business token forgotten for good is not retried: the
 // request is deferred as token_invalid, as when Meta refuses a token, and nothing is sent.
 func TestTokenRefusedPausesTheBusiness(t *testing.T) {
-	testenv.Integration(t)
 	t.Parallel()
 	h := newHarness(t)
 	h.withTokenFor(func(context.Context, string) (string, error) {

@@ -33,3 +33,21 @@ func TestContract(t *testing.T) {
 		return seeded{store.New(ddb, testenv.Table(t, ddb), clk.Now)}
 	})
 }
+
+// TestOutboundContract runs the outbound contract against DynamoDB Local.
+func TestOutboundContract(t *testing.T) {
+	t.Parallel()
+	testenv.Integration(t)
+	ddb := testenv.DynamoDB(t)
+	storetest.RunOutbound(t, func(t *testing.T, clk *storetest.Clock) storetest.OutboundSubject {
+		return store.New(ddb, testenv.Table(t, ddb), clk.Now).Outbound()
+	})
+}
+
+// TestAdminContract runs the admin contract against DynamoDB Local.
+func TestAdminContract(t *testing.T) {
+	t.Parallel()
+	testenv.Integration(t)
+	ddb := testenv.DynamoDB(t)
+	storetest.RunAdmin(t, func(t *testing.T) storetest.AdminSubject { return store.New(ddb, testenv.Table(t, ddb), nil) })
+}

@@ -50,6 +50,9 @@ type Store struct {
 	claims        map[string]*claim
 	marks         map[string]bool // wamid of a message forwarded outside a window
 	parked        []webhook.Parked
+	out           *outboundState    // the outbound side's items (outbound.go)
+	intents       map[string][]byte // number pool (admin.go)
+	numbers       map[string][]byte
 }
 
 type window struct {
@@ -454,10 +457,24 @@ func (s *Store) MarkDeliverability(_ context.Context, waba string, c customer.Re
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := waba + "|" + c.Key()
-	cur := s.deliv[k]
-	if cur.Merge(m) {
-		s.deliv[k] = cur
+	cur, found := s.deliv[k]
+	if found && !s.live(s.ob().delivTTL[k]) {
+		cur, found = customer.Deliverability{}, false
 	}
+	// As the DynamoDB store: a delivery report is written even with no mark to lift, and the
+	// record expires with its latest mark.
+	if !cur.Merge(m) && (found || m.DeliveredWAMID == "") {
+		return nil
+	}
+	ttl := cur.UndeliverableUntil
+	if cur.MarketingCappedUntil.After(ttl) {
+		ttl = cur.MarketingCappedUntil
+	}
+	if ttl.IsZero() {
+		ttl = s.now().Add(delivReportTTL)
+	}
+	s.deliv[k] = cur
+	s.ob().delivTTL[k] = ttl.Unix()
 	return nil
 }
 
@@ -468,7 +485,10 @@ func (s *Store) GetDeliverability(ctx context.Context, waba string, c customer.R
 	defer s.mu.Unlock()
 	var out customer.Deliverability
 	for _, ck := range c.Keys() {
-		d := s.deliv[waba+"|"+ck]
+		d, ok := s.deliv[waba+"|"+ck]
+		if !ok || !s.live(s.ob().delivTTL[waba+"|"+ck]) {
+			continue
+		}
 		if d.UndeliverableUntil.After(out.UndeliverableUntil) {
 			out.UndeliverableUntil, out.Reason = d.UndeliverableUntil, d.Reason
 		}

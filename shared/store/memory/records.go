@@ -33,21 +33,12 @@ func (s *Store) recordLocked(id string) (*outbound.Record, bool) {
 	return rec, true
 }
 
-// putRecordLocked writes rec's document (and its wamid binding when it has one) and leaves the
-// delivery status as it is. s.mu must be held.
-func (s *Store) putRecordLocked(rec *outbound.Record) {
-	s.records[rec.ID] = encode(rec)
-	if rec.WAMID != "" {
-		s.recWAMIDs[rec.ID] = rec.WAMID
-	}
-}
-
 // PutRecord stores an outbound record and its wamid lookup (test seeding; the outbound side
 // writes records through its own port).
 func (s *Store) PutRecord(_ context.Context, rec outbound.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.putRecordLocked(&rec)
+	s.putRecord(&rec)
 	if rec.WAMID != "" {
 		s.wamids[rec.WAMID] = rec.ID
 	}
@@ -97,7 +88,7 @@ func (s *Store) UpdateKnownRecord(_ context.Context, id string, fn persist.Updat
 		return nil, fmt.Errorf("update record %s: %w", id, err)
 	}
 	next.ID = id
-	s.putRecordLocked(next)
+	s.putRecord(next)
 	out, _ := s.recordLocked(id)
 	return out, nil
 }
