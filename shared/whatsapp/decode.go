@@ -20,6 +20,9 @@ func DecodeNotification(body []byte) (*Notification, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &ParseError{Reason: ParseEmpty}
 	}
+	if n, ok := decodeTextFast(body); ok {
+		return n, nil
+	}
 	var w notificationWire
 	if err := json.Unmarshal(body, &w); err == nil && w.Object == ObjectWhatsAppBusinessAccount {
 		if n, ok := w.notification(); ok {
