@@ -14,7 +14,7 @@ import (
 // encoding/json path gives (FuzzDecodeNotification holds DecodeNotification to the two-step
 // decode).
 func decodeTextFast(body []byte) (n *Notification, ok bool) {
-	d := fastDecoder{b: body}
+	d := fastDecoder{b: body, one: &fastOne{}}
 	var object string
 	var entries []Entry
 	var seen uint8
@@ -46,15 +46,48 @@ func decodeTextFast(body []byte) (n *Notification, ok bool) {
 	if d.i != len(d.b) {
 		return nil, false
 	}
-	return &Notification{Object: object, Entry: entries}, true
+	d.one.n = Notification{Object: object, Entry: entries}
+	return &d.one.n, true
+}
+
+// fastOne holds the first of everything a body has: the usual POST, one entry of one change of
+// one message from one contact, then costs one allocation for its structure.
+type fastOne struct {
+	n                                         Notification
+	e                                         [1]Entry
+	c                                         [1]Change
+	v                                         MessagesValue
+	ct                                        [1]Contact
+	m                                         [1]Message
+	t                                         Text
+	eUsed, cUsed, vUsed, ctUsed, mUsed, tUsed bool
+}
+
+// first returns arr[:0:1] the first time (*used false), nil after.
+func first[T any](arr *[1]T, used *bool) []T {
+	if *used {
+		return nil
+	}
+	*used = true
+	return arr[:0:1]
+}
+
+// firstPtr returns p the first time (*used false), a new T after.
+func firstPtr[T any](p *T, used *bool) *T {
+	if *used {
+		return new(T)
+	}
+	*used = true
+	return p
 }
 
 // fastDecoder reads body from i on. Strings without escapes are substrings of s, one copy of
 // the body made on first use, so that a message costs one allocation for all its text.
 type fastDecoder struct {
-	b []byte
-	s string
-	i int
+	b   []byte
+	s   string
+	i   int
+	one *fastOne
 }
 
 func (d *fastDecoder) ws() {
@@ -216,7 +249,7 @@ func (d *fastDecoder) unixTime() (UnixTime, bool) {
 
 // entries reads the entry array.
 func (d *fastDecoder) entries() ([]Entry, bool) {
-	var out []Entry
+	out := first(&d.one.e, &d.one.eUsed)
 	ok := d.array(func() bool {
 		var e Entry
 		var seen uint8
@@ -257,7 +290,7 @@ func (d *fastDecoder) entries() ([]Entry, bool) {
 
 // changes reads the changes of an entry: messages changes only.
 func (d *fastDecoder) changes() ([]Change, bool) {
-	var out []Change
+	out := first(&d.one.c, &d.one.cUsed)
 	ok := d.array(func() bool {
 		var field string
 		var v *MessagesValue
@@ -291,7 +324,7 @@ func (d *fastDecoder) changes() ([]Change, bool) {
 
 // messagesValue reads the value of a messages change that holds messages (and no statuses).
 func (d *fastDecoder) messagesValue() (*MessagesValue, bool) {
-	v := &MessagesValue{}
+	v := firstPtr(&d.one.v, &d.one.vUsed)
 	var seen uint8
 	ok := d.object(func(key string) bool {
 		var ok bool
@@ -354,7 +387,7 @@ func (d *fastDecoder) metadata(m *Metadata) bool {
 }
 
 func (d *fastDecoder) contacts() ([]Contact, bool) {
-	var out []Contact
+	out := first(&d.one.ct, &d.one.ctUsed)
 	ok := d.array(func() bool {
 		var c Contact
 		var seen uint8
@@ -421,7 +454,7 @@ func (d *fastDecoder) profile(p *Profile) bool {
 
 // messages reads text messages.
 func (d *fastDecoder) messages() ([]Message, bool) {
-	var out []Message
+	out := first(&d.one.m, &d.one.mUsed)
 	ok := d.array(func() bool {
 		out = append(out, Message{})
 		m := &out[len(out)-1]
@@ -470,7 +503,7 @@ func (d *fastDecoder) messages() ([]Message, bool) {
 					return false
 				}
 				seen |= 64
-				m.Text = &Text{}
+				m.Text = firstPtr(&d.one.t, &d.one.tUsed)
 				ok = d.text(m.Text)
 			}
 			return ok
