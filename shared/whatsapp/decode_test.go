@@ -236,5 +236,50 @@ func FuzzDecodeNotification(f *testing.F) {
 	addFixtureSeeds(f, func(body []byte) { f.Add(body) })
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"2"},"metadata":null}}]}]}`))
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_review_update","value":{"decision":"A","event":1}}]}]}`))
+	for _, tc := range fastPathCases {
+		f.Add([]byte(tc.body))
+	}
 	f.Fuzz(func(t *testing.T, body []byte) { requireSameDecode(t, body) })
+}
+
+// fastPathCases are bodies near the shape decodeTextFast takes, and whether it takes them.
+var fastPathCases = []struct {
+	name string
+	body string
+	fast bool
+}{
+	{"text", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"2"},"contacts":[{"profile":{"name":"Sheena"},"wa_id":"40721234567","user_id":"US.1"}],"messages":[{"from":"40721234567","from_user_id":"US.1","id":"wamid.1","timestamp":"1764000000","type":"text","text":{"body":"Hi!"}}]}}]}]}`, true},
+	{"spaced, keys reordered", " {\n \"entry\" : [ { \"changes\" : [ { \"value\" : { \"messages\" : [ { \"text\" : { \"body\" : \"x\" } , \"type\" : \"text\" , \"id\" : \"w\" } ] } , \"field\" : \"messages\" } ] , \"time\" : 0 , \"id\" : \"1\" } ] ,\t\"object\" : \"whatsapp_business_account\" }\r\n", true},
+	{"escapes and UTF-8", `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messages":[{"id":"w","type":"text","text":{"body":"Caf\u00e9 \ud83d\ude00 \"q\" ☕ \/"}}]}}]}]}`, true},
+	{"escaped key", `{"\u006fbject":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}`, true},
+	{"two entries, two messages", `{"object":"whatsapp_business_account","entry":[{"id":"1","time":1764000000,"changes":[{"field":"messages","value":{"messages":[{"type":"text"},{"type":"text","timestamp":"0"}]}},{"field":"messages","value":{"messages":[{"type":"text"}]}}]},{"changes":[{"field":"messages","value":{"metadata":{},"contacts":[{"profile":{}}],"messages":[{"type":"text","text":{}}]}}]}]}`, true},
+	{"invalid UTF-8", "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"field\":\"messages\",\"value\":{\"messages\":[{\"type\":\"text\",\"text\":{\"body\":\"\xff\"}}]}}]}]}", false},
+	{"bad escape", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","text":{"body":"\x"}}]}}]}]}`, false},
+	{"image", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"image","image":{"id":"m"}}]}}]}]}`, false},
+	{"statuses", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"w","status":"read"}]}}]}]}`, false},
+	{"duplicate key", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","id":"a","id":"b"}]}}]}]}`, false},
+	{"key in another case", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"Type":"text"}]}}]}]}`, false},
+	{"unknown key", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","context":{"id":"w"}}]}}]}]}`, false},
+	{"empty messages", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[]}}]}]}`, false},
+	{"null", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","from":null}]}}]}]}`, false},
+	{"numeric id", `{"object":"whatsapp_business_account","entry":[{"id":1,"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}`, false},
+	{"timestamp with a fraction", `{"object":"whatsapp_business_account","entry":[{"time":1.5,"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}`, false},
+	{"timestamp with a leading zero", `{"object":"whatsapp_business_account","entry":[{"time":01,"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}`, false},
+	{"timestamp out of range", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text","timestamp":"253402300800"}]}}]}]}`, false},
+	{"wrong object", `{"object":"page","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}`, false},
+	{"trailing data", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"}]}}]}]}x`, false},
+	{"truncated", `{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"type":"text"`, false},
+}
+
+func TestDecodeTextFast(t *testing.T) {
+	t.Parallel()
+	for _, tc := range fastPathCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if _, fast := decodeTextFast([]byte(tc.body)); fast != tc.fast {
+				t.Errorf("decodeTextFast took it = %v, want %v", fast, tc.fast)
+			}
+			requireSameDecode(t, []byte(tc.body))
+		})
+	}
 }
