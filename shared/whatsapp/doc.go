@@ -9,6 +9,9 @@
 //  3. DecodeNotification(rawBody): a *ParseError means "not a WhatsApp notification": park it.
 //     It decodes the envelope and every change value in one typed pass (ParseNotification
 //     decodes the envelope alone and keeps each value raw; both give the same results).
+//     The commonest body, text messages in one messages change, is first decoded by hand
+//     (fastdecode.go), which takes only a strict subset of JSON and leaves anything else to
+//     encoding/json; FuzzDecodeNotification holds all three paths to one result.
 //  4. For each entry and change: change.Decode() and a type switch on the result
 //     (*MessagesValue, *AccountUpdate, ..., *KnownIgnored, *UnknownField). A *DecodeError
 //     concerns that change only.
