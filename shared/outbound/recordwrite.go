@@ -112,7 +112,7 @@ func (c *Consumer) write(ctx context.Context, j *job, f final) error {
 		if !errors.Is(err, persist.ErrConflict) {
 			return err
 		}
-		j.known = false // another writer (a status webhook) came first: read it
+		j.known = false // another document write came first (the webhook's template fallback id, or another delivery of this request): read it
 	}
 	applied := false // the closure may run again on a conflict: the last run counts
 	_, err := c.o.Store.UpdateRecord(ctx, j.req.ID, func(cur *Record) (*Record, error) {

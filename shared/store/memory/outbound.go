@@ -13,6 +13,7 @@ import (
 	"github.com/aloro/wa-senders/shared/customer"
 	"github.com/aloro/wa-senders/shared/outbound"
 	"github.com/aloro/wa-senders/shared/persist"
+	"github.com/aloro/wa-senders/shared/store"
 	"github.com/aloro/wa-senders/shared/template"
 	"github.com/aloro/wa-senders/shared/webhook"
 )
@@ -23,19 +24,18 @@ import (
 // constants below are the DynamoDB store's; the contract suite (storetest.RunOutbound) holds
 // both stores to the behaviour they give.
 const (
-	budgetShards   = 32
-	budgetWindow   = 24 * time.Hour
-	budgetSlot     = time.Hour
-	paceShardRate  = 250
-	paceKeep       = 2 * time.Minute
-	holdKeep       = 24 * time.Hour
-	delivReportTTL = 72 * time.Hour
-	dueTimeFormat  = "2006-01-02T15:04:05.000Z"
+	budgetShards   = store.BudgetShards
+	budgetWindow   = store.BudgetWindow
+	budgetSlot     = store.BudgetSlot
+	paceShardRate  = store.PaceShardRate
+	paceKeep       = store.PaceKeep
+	holdKeep       = store.HoldKeep
+	delivReportTTL = store.DeliveryReportTTL
+	dueTimeFormat  = store.DueTimeFormat
 )
 
 // orphanChecked are the statuses PutSentRecord checks for (store/state.go).
-var orphanChecked = []outbound.Status{outbound.StatusSent, outbound.StatusDelivered, outbound.StatusRead,
-	outbound.StatusPlayed, outbound.StatusFailed}
+var orphanChecked = store.OrphanStatuses()
 
 // outboundState is what only the outbound side's ports keep (the records themselves are
 // Store.records, shared with the webhook).
@@ -253,7 +253,7 @@ func (s *Store) UpdateRecord(_ context.Context, id string, fn persist.Update[out
 		}
 		next, err := fn(in)
 		if errors.Is(err, persist.ErrNoChange) || err == nil && next == nil {
-			return in, nil
+			return cur, nil // as stored, not as the closure may have left its copy
 		}
 		if err != nil {
 			return nil, fmt.Errorf("update record %s: %w", id, err)

@@ -167,7 +167,12 @@ func (s *Store) ApplyOrphans(ctx context.Context, wamid, requestID string) (*out
 	}
 	s.mu.Lock()
 	for _, o := range orphans {
-		delete(s.orphans, wamid+"|"+o.Status.Status)
+		// Only the status just applied: a newer one stored meanwhile stays for the next call,
+		// as the DynamoDB store's conditional delete keeps it.
+		k := wamid + "|" + o.Status.Status
+		if cur, ok := s.orphans[k]; ok && cur.Status.Timestamp.Time().Equal(o.Status.Timestamp.Time()) {
+			delete(s.orphans, k)
+		}
 	}
 	s.mu.Unlock()
 	return rec, nil
