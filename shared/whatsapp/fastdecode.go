@@ -21,18 +21,16 @@ func decodeTextFast(body []byte) (n *Notification, ok bool) {
 	ok = d.object(func(key string) bool {
 		switch key {
 		case "object":
-			if seen&1 != 0 {
+			if !firstTime(&seen, 1) {
 				return false
 			}
-			seen |= 1
 			var ok bool
 			object, ok = d.str()
 			return ok
 		case "entry":
-			if seen&2 != 0 {
+			if !firstTime(&seen, 2) {
 				return false
 			}
-			seen |= 2
 			var ok bool
 			entries, ok = d.entries()
 			return ok
@@ -257,24 +255,21 @@ func (d *fastDecoder) entries() ([]Entry, bool) {
 			var ok bool
 			switch key {
 			case "id":
-				if seen&1 != 0 {
+				if !firstTime(&seen, 1) {
 					return false
 				}
-				seen |= 1
 				var s string
 				s, ok = d.str()
 				e.ID = ID(s)
 			case "time":
-				if seen&2 != 0 {
+				if !firstTime(&seen, 2) {
 					return false
 				}
-				seen |= 2
 				e.Time, ok = d.unixTime()
 			case "changes":
-				if seen&4 != 0 {
+				if !firstTime(&seen, 4) {
 					return false
 				}
-				seen |= 4
 				e.Changes, ok = d.changes()
 			}
 			return ok
@@ -299,16 +294,14 @@ func (d *fastDecoder) changes() ([]Change, bool) {
 			var ok bool
 			switch key {
 			case "field":
-				if seen&1 != 0 {
+				if !firstTime(&seen, 1) {
 					return false
 				}
-				seen |= 1
 				field, ok = d.str()
 			case "value":
-				if seen&2 != 0 {
+				if !firstTime(&seen, 2) {
 					return false
 				}
-				seen |= 2
 				v, ok = d.messagesValue()
 			}
 			return ok
@@ -330,28 +323,24 @@ func (d *fastDecoder) messagesValue() (*MessagesValue, bool) {
 		var ok bool
 		switch key {
 		case "messaging_product":
-			if seen&1 != 0 {
+			if !firstTime(&seen, 1) {
 				return false
 			}
-			seen |= 1
 			v.MessagingProduct, ok = d.str()
 		case "metadata":
-			if seen&2 != 0 {
+			if !firstTime(&seen, 2) {
 				return false
 			}
-			seen |= 2
 			ok = d.metadata(&v.Metadata)
 		case "contacts":
-			if seen&4 != 0 {
+			if !firstTime(&seen, 4) {
 				return false
 			}
-			seen |= 4
 			v.Contacts, ok = d.contacts()
 		case "messages":
-			if seen&8 != 0 {
+			if !firstTime(&seen, 8) {
 				return false
 			}
-			seen |= 8
 			v.Messages, ok = d.messages()
 		}
 		return ok
@@ -368,16 +357,14 @@ func (d *fastDecoder) metadata(m *Metadata) bool {
 		var ok bool
 		switch key {
 		case "display_phone_number":
-			if seen&1 != 0 {
+			if !firstTime(&seen, 1) {
 				return false
 			}
-			seen |= 1
 			m.DisplayPhoneNumber, ok = d.str()
 		case "phone_number_id":
-			if seen&2 != 0 {
+			if !firstTime(&seen, 2) {
 				return false
 			}
-			seen |= 2
 			var s string
 			s, ok = d.str()
 			m.PhoneNumberID = ID(s)
@@ -395,28 +382,24 @@ func (d *fastDecoder) contacts() ([]Contact, bool) {
 			var ok bool
 			switch key {
 			case "profile":
-				if seen&1 != 0 {
+				if !firstTime(&seen, 1) {
 					return false
 				}
-				seen |= 1
 				ok = d.profile(&c.Profile)
 			case "wa_id":
-				if seen&2 != 0 {
+				if !firstTime(&seen, 2) {
 					return false
 				}
-				seen |= 2
 				c.WaID, ok = d.str()
 			case "user_id":
-				if seen&4 != 0 {
+				if !firstTime(&seen, 4) {
 					return false
 				}
-				seen |= 4
 				c.UserID, ok = d.str()
 			case "parent_user_id":
-				if seen&8 != 0 {
+				if !firstTime(&seen, 8) {
 					return false
 				}
-				seen |= 8
 				c.ParentUserID, ok = d.str()
 			}
 			return ok
@@ -436,16 +419,14 @@ func (d *fastDecoder) profile(p *Profile) bool {
 		var ok bool
 		switch key {
 		case "name":
-			if seen&1 != 0 {
+			if !firstTime(&seen, 1) {
 				return false
 			}
-			seen |= 1
 			p.Name, ok = d.str()
 		case "username":
-			if seen&2 != 0 {
+			if !firstTime(&seen, 2) {
 				return false
 			}
-			seen |= 2
 			p.Username, ok = d.str()
 		}
 		return ok
@@ -463,46 +444,39 @@ func (d *fastDecoder) messages() ([]Message, bool) {
 			var ok bool
 			switch key {
 			case "from":
-				if seen&1 != 0 {
+				if !firstTime(&seen, 1) {
 					return false
 				}
-				seen |= 1
 				m.From, ok = d.str()
 			case "from_user_id":
-				if seen&2 != 0 {
+				if !firstTime(&seen, 2) {
 					return false
 				}
-				seen |= 2
 				m.FromUserID, ok = d.str()
 			case "from_parent_user_id":
-				if seen&4 != 0 {
+				if !firstTime(&seen, 4) {
 					return false
 				}
-				seen |= 4
 				m.FromParentUserID, ok = d.str()
 			case "id":
-				if seen&8 != 0 {
+				if !firstTime(&seen, 8) {
 					return false
 				}
-				seen |= 8
 				m.ID, ok = d.str()
 			case "timestamp":
-				if seen&16 != 0 {
+				if !firstTime(&seen, 16) {
 					return false
 				}
-				seen |= 16
 				m.Timestamp, ok = d.unixTime()
 			case "type":
-				if seen&32 != 0 {
+				if !firstTime(&seen, 32) {
 					return false
 				}
-				seen |= 32
 				m.Type, ok = d.str()
 			case "text":
-				if seen&64 != 0 {
+				if !firstTime(&seen, 64) {
 					return false
 				}
-				seen |= 64
 				m.Text = firstPtr(&d.one.t, &d.one.tUsed)
 				ok = d.text(m.Text)
 			}
@@ -524,4 +498,14 @@ func (d *fastDecoder) text(t *Text) bool {
 		t.Body, ok = d.str()
 		return ok
 	})
+}
+
+// firstTime marks bit in seen and reports whether it was not marked yet: a key given twice is
+// refused here (encoding/json keeps the last one, so the general path decides).
+func firstTime(seen *uint8, bit uint8) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
 }
