@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -49,23 +48,6 @@ func (c *countingAPI) reset() map[string]int {
 	out := c.n
 	c.n = map[string]int{}
 	return out
-}
-
-func total(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
-func show(m map[string]int) string {
-	var parts []string
-	for k, v := range m {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, v))
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
 }
 
 func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -163,9 +145,9 @@ func TestDynamoDBCallsPerSend(t *testing.T) {
 	} {
 		calls := run(tc.req())
 		testenv.LogCallReport(t, testenv.CallReport{Unit: tc.unit, Units: 1, DDB: calls}) // for make bench
-		t.Logf("%s: %d calls (%s); first request of the sender: %d (%s)", tc.name, total(calls), show(calls), total(first), show(first))
-		if total(calls) > tc.max {
-			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, total(calls), show(calls), tc.max)
+		t.Logf("%s: %d calls (%s); first request of the sender: %d (%s)", tc.name, testenv.Total(calls), testenv.String(calls), testenv.Total(first), testenv.String(first))
+		if testenv.Total(calls) > tc.max {
+			t.Errorf("%s: %d DynamoDB calls (%s), want at most %d", tc.name, testenv.Total(calls), testenv.String(calls), tc.max)
 		}
 	}
 }
@@ -205,7 +187,7 @@ func TestSlowPathReadsTheRecordOnce(t *testing.T) {
 	defer counter.mu.Unlock()
 	// Before the slow path kept the record it applied the statuses to, it read it once more.
 	if n := counter.gets["MSG#"+req.ID]; n > 2 {
-		t.Errorf("record read %d times, want at most 2 (calls: %s)", n, show(counter.n))
+		t.Errorf("record read %d times, want at most 2 (calls: %s)", n, testenv.String(counter.n))
 	}
 }
 
@@ -295,9 +277,9 @@ func TestDynamoDBCallsPerStatus(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("%s: webhook answered %d", tc.name, w.Code)
 		}
-		t.Logf("%s: %d calls (%s)", tc.name, total(calls), show(calls))
-		if total(calls) != 1 || calls["UpdateItem"] != 1 {
-			t.Errorf("%s: %d DynamoDB calls (%s), want 1 UpdateItem", tc.name, total(calls), show(calls))
+		t.Logf("%s: %d calls (%s)", tc.name, testenv.Total(calls), testenv.String(calls))
+		if testenv.Total(calls) != 1 || calls["UpdateItem"] != 1 {
+			t.Errorf("%s: %d DynamoDB calls (%s), want 1 UpdateItem", tc.name, testenv.Total(calls), testenv.String(calls))
 		}
 		if got := h.record(req.ID); got.Status != tc.want || got.WAMID != rec.WAMID {
 			t.Errorf("%s: record %s/%s, want %s", tc.name, got.Status, got.WAMID, tc.want)
