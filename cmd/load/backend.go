@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
 	"github.com/aloro/wa-senders/cmd/internal/devenv"
 	"github.com/aloro/wa-senders/shared/config"
 	"github.com/aloro/wa-senders/shared/stack"
@@ -194,13 +191,6 @@ func targetFor(s *localStack, res resources, addr, fakeAddr string) *target {
 		FreeEntry:        config.DefaultFreeEntryWindow,
 		DDBPID:           s.DDBPID,
 		SQSPID:           s.SQSPID,
-	}
-}
-
-// purge empties the run's queues before a run (a test stack is shared by several runs).
-func purge(ctx context.Context, sq *sqs.Client, urls ...string) {
-	for _, u := range urls {
-		_, _ = sq.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(u)})
 	}
 }
 

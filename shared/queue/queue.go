@@ -50,15 +50,6 @@ type Queue struct {
 // Option configures a Queue.
 type Option func(*Queue)
 
-// WithAttempts sets how many times a failed batch entry is tried in all (default 3).
-func WithAttempts(n int) Option {
-	return func(q *Queue) {
-		if n > 0 {
-			q.attempts = n
-		}
-	}
-}
-
 // WithBackoff sets the pause before the n-th retry of failed entries.
 func WithBackoff(f func(n int) time.Duration) Option {
 	return func(q *Queue) { q.backoff = f }
